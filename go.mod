@@ -1,0 +1,3 @@
+module s4c
+
+go 1.26.8

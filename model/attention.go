@@ -1,0 +1,70 @@
+package model
+
+import (
+	"math"
+
+	"s4c/tensor"
+)
+
+// attention computes, for every batch token i and head h, softmax(q·Kᵀ/√d)·V
+// over the cache rows visible[i], writing s.att.
+//
+// Keys and values are held at float16 precision (as llama.cpp's default
+// cache does), queries and attention weights are rounded to float16 before
+// their products, and sums are accumulated in float64: this reproduces the
+// reference engine's numerics closely, and every (token, head) is computed by
+// the same ordered arithmetic whatever the batch (batch invariance).
+func (s *State) attention(l, n int, visible [][]int32) {
+	m, c := s.M, s.Cache
+	hd, kvd := m.HeadDim, m.KVDim()
+	qd := m.Heads * hd
+	group := m.Heads / m.KVHeads
+	scale := 1 / float32(math.Sqrt(float64(hd)))
+	s.Pool.Run(n*m.Heads, 1, func(lo, hi int, sc *tensor.Scratch) {
+		for it := lo; it < hi; it++ {
+			i, h := it/m.Heads, it%m.Heads
+			vis := visible[i]
+			buf := sc.Floats(len(vis) + 2*hd)
+			scores, q, acc := buf[:len(vis)], buf[len(vis):len(vis)+hd], buf[len(vis)+hd:]
+			for d, v := range s.q[i*qd+h*hd : i*qd+(h+1)*hd] {
+				q[d] = roundF16(v)
+			}
+			ko := (h / group) * hd
+			kl, vl := c.K[l], c.V[l]
+			mx := float32(math.Inf(-1))
+			for a, j := range vis {
+				scores[a] = tensor.Dot(q, kl[int(j)*kvd+ko:int(j)*kvd+ko+hd]) * scale
+				mx = max(mx, scores[a])
+			}
+			// Sum in blocks of 16 lanes, as a vector unit does.
+			var sum float64
+			var lanes [16]float32
+			for a, v := range scores {
+				e := tensor.Exp(v - mx)
+				scores[a] = e
+				lanes[a%16] = e
+				if a%16 == 15 || a == len(scores)-1 {
+					for r := a%16 + 1; r < 16; r++ {
+						lanes[r] = 0
+					}
+					sum += float64(tensor.Reduce16(&lanes))
+				}
+			}
+			inv := float32(1 / sum)
+			for a := range scores {
+				scores[a] = roundF16(scores[a] * inv)
+			}
+			out := s.att[i*qd+h*hd : i*qd+(h+1)*hd]
+			for d := range out {
+				var lanes [16]float32
+				for a, j := range vis {
+					lanes[a%16] = tensor.FMA32(scores[a], vl[int(j)*kvd+ko+d], lanes[a%16])
+				}
+				acc[d] = tensor.Reduce16(&lanes)
+			}
+			copy(out, acc)
+		}
+	})
+}
+
+func roundF16(x float32) float32 { return tensor.F16ToF32(tensor.F32ToF16(x)) }

@@ -1,0 +1,157 @@
+package model
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+func bitsEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func allRows(n int) []int {
+	r := make([]int, n)
+	for i := range r {
+		r[i] = i
+	}
+	return r
+}
+
+// TestBatchInvariance: the logits and hidden states of a token computed in a
+// batch of N are bitwise those of the same token computed alone after the
+// tokens before it, for every N and thread count.
+func TestBatchInvariance(t *testing.T) {
+	m := loadStories(t)
+	rng := rand.New(rand.NewSource(1))
+	toks := make([]int32, 40)
+	for i := range toks {
+		toks[i] = int32(rng.Intn(m.Vocab))
+	}
+	// One by one, single thread.
+	one := m.NewState(0, 1)
+	var ref, refH [][]float32
+	for _, tk := range toks {
+		out, err := one.Forward(&Batch{Tokens: []int32{tk}, Hidden: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		one.Commit(1)
+		ref = append(ref, out.Row(0))
+		refH = append(refH, out.Hidden)
+	}
+	for _, threads := range []int{1, 2, 3} {
+		for _, n := range []int{1, 2, 3, 5, 8, 16, 40} {
+			s := m.NewState(0, threads)
+			for at := 0; at < len(toks); at += n {
+				end := min(at+n, len(toks))
+				out, err := s.Forward(&Batch{Tokens: toks[at:end], Logits: allRows(end - at), Hidden: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Commit(end - at)
+				for k := 0; k < end-at; k++ {
+					if !bitsEqual(out.Row(k), ref[at+k]) || !bitsEqual(out.Hidden[k*m.Dim:(k+1)*m.Dim], refH[at+k]) {
+						t.Fatalf("threads %d batch %d: token %d differs from one-by-one", threads, n, at+k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTreeMask: a tree of candidates verified in one pass gives, for every
+// node, bitwise the logits of running its root-to-node path alone; keeping a
+// path in the cache leaves the state of having decoded that path.
+func TestTreeMask(t *testing.T) {
+	m := loadStories(t)
+	prompt := []int32{1, 403, 407, 261, 378}
+	// Tree:      0
+	//          /   \
+	//         1     2
+	//        / \     \
+	//       3   4     5
+	//       |
+	//       6
+	tree := []int32{432, 383, 322, 286, 261, 13, 376}
+	parent := []int32{-1, 0, 0, 1, 1, 2, 3}
+	depth := []int32{0, 1, 1, 2, 2, 2, 3}
+	s := m.NewState(0, 2)
+	if _, err := s.Forward(&Batch{Tokens: prompt}); err != nil {
+		t.Fatal(err)
+	}
+	s.Commit(len(prompt))
+	pos := make([]int32, len(tree))
+	for i := range pos {
+		pos[i] = int32(len(prompt)) + depth[i]
+	}
+	out, err := s.Forward(&Batch{Tokens: tree, Pos: pos, Parent: parent, Logits: allRows(len(tree)), Hidden: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := func(i int) []int {
+		var p []int
+		for a := i; a >= 0; a = int(parent[a]) {
+			p = append([]int{a}, p...)
+		}
+		return p
+	}
+	for i := range tree {
+		alone := m.NewState(0, 1)
+		alone.Forward(&Batch{Tokens: prompt})
+		alone.Commit(len(prompt))
+		var last *Output
+		for _, a := range path(i) {
+			last, err = alone.Forward(&Batch{Tokens: []int32{tree[a]}, Hidden: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			alone.Commit(1)
+		}
+		if !bitsEqual(out.Row(i), last.Row(0)) || !bitsEqual(out.Hidden[i*m.Dim:(i+1)*m.Dim], last.Hidden) {
+			t.Fatalf("tree node %d differs from decoding its path alone", i)
+		}
+	}
+	// Keep path 0-1-3-6 and continue: must equal sequential decoding.
+	if err := s.Cache.Keep([]int{0, 1, 3, 6}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.Forward(&Batch{Tokens: []int32{267}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := m.NewState(0, 1)
+	seq.Forward(&Batch{Tokens: append(append([]int32{}, prompt...), 432, 383, 286, 376)})
+	seq.Commit(len(prompt) + 4)
+	want, _ := seq.Forward(&Batch{Tokens: []int32{267}})
+	if !bitsEqual(next.Row(0), want.Row(0)) {
+		t.Fatal("after Keep, decoding differs from sequential decoding of the kept path")
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	m := loadStories(t)
+	s := m.NewState(8, 1)
+	if _, err := s.Forward(&Batch{}); err == nil {
+		t.Error("empty batch accepted")
+	}
+	if _, err := s.Forward(&Batch{Tokens: []int32{int32(m.Vocab)}}); err == nil {
+		t.Error("out-of-vocabulary token accepted")
+	}
+	if _, err := s.Forward(&Batch{Tokens: make([]int32, 9)}); err == nil {
+		t.Error("batch larger than the cache accepted")
+	} else if _, ok := err.(ErrContextFull); !ok {
+		t.Errorf("want ErrContextFull, got %v", err)
+	}
+	if _, err := s.Forward(&Batch{Tokens: []int32{1, 2}, Parent: []int32{-1, 1}}); err == nil {
+		t.Error("self-parent accepted")
+	}
+}

@@ -1,0 +1,246 @@
+package model
+
+import (
+	"fmt"
+
+	"s4c/tensor"
+)
+
+// Batch is the input of one forward pass: N tokens, each with its own
+// position and its own view of the cache and of the batch.
+type Batch struct {
+	Tokens []int32
+	// Pos is each token's position. Nil means consecutive positions after
+	// the last committed cache row.
+	Pos []int32
+	// Parent turns the mask into a tree: token i attends to every committed
+	// cache row, to its ancestors in the batch and to itself. Parent[i] is
+	// the batch index of i's parent (< i), or -1 for a root. Nil (with Mask
+	// nil) means causal: token i attends to the cache and batch tokens 0..i.
+	Parent []int32
+	// Mask, if set, is the general form: token i attends to key j, where
+	// j < cache.Len names a committed cache row and j = cache.Len+k names
+	// batch token k. It overrides Parent.
+	Mask func(i, j int) bool
+	// Logits lists the batch rows whose logits are wanted (in this order).
+	// Nil means the last row only.
+	Logits []int
+	// Hidden asks for the final hidden state (before the output norm) of
+	// every batch row, as the draft heads need.
+	Hidden bool
+}
+
+// Output is the result of a forward pass.
+type Output struct {
+	Logits []float32 // len(Batch.Logits) × Vocab
+	Hidden []float32 // N × Dim, if asked for
+	Vocab  int
+}
+
+// Row returns the logits of the k-th requested row.
+func (o *Output) Row(k int) []float32 { return o.Logits[k*o.Vocab : (k+1)*o.Vocab] }
+
+// State is one sequence being decoded: a model, its KV cache and working
+// buffers. It is not safe for concurrent use; make one per sequence.
+type State struct {
+	M     *Model
+	Cache *KVCache
+	Pool  *tensor.Pool
+
+	x, xb, q, k, v, att, gate, up []float32
+	rope                          []float32
+}
+
+// NewState makes a decoding state with a cache of capacity tokens
+// (0 = the model's context length) running on threads threads (0 = all CPUs).
+func (m *Model) NewState(capacity, threads int) *State {
+	return &State{M: m, Cache: m.NewKVCache(capacity), Pool: tensor.NewPool(threads)}
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// ErrContextFull is returned when a batch does not fit in the KV cache.
+type ErrContextFull struct{ Have, Want, Cap int }
+
+func (e ErrContextFull) Error() string {
+	return fmt.Sprintf("context full: %d tokens in the cache + %d new > capacity %d (shorten the prompt or output, or raise --ctx up to the model's context length)", e.Have, e.Want, e.Cap)
+}
+
+// Forward runs the model on a batch. The batch's keys and values are written
+// to the cache rows after the committed ones; they become committed only
+// through Commit (all of them) or Cache.Keep (a subset).
+func (s *State) Forward(b *Batch) (*Output, error) {
+	m, c := s.M, s.Cache
+	n := len(b.Tokens)
+	if n == 0 {
+		return nil, fmt.Errorf("forward: empty batch")
+	}
+	if c.Len+n > c.Cap {
+		return nil, ErrContextFull{c.Len, n, c.Cap}
+	}
+	for i, t := range b.Tokens {
+		if t < 0 || int(t) >= m.Vocab {
+			return nil, fmt.Errorf("forward: token %d at batch row %d is outside the vocabulary (0..%d)", t, i, m.Vocab-1)
+		}
+	}
+	if b.Pos != nil && len(b.Pos) != n || b.Parent != nil && len(b.Parent) != n {
+		return nil, fmt.Errorf("forward: batch of %d tokens has %d positions and %d parents", n, len(b.Pos), len(b.Parent))
+	}
+	logitRows := b.Logits
+	if logitRows == nil {
+		logitRows = []int{n - 1}
+	}
+	for _, r := range logitRows {
+		if r < 0 || r >= n {
+			return nil, fmt.Errorf("forward: logits asked for row %d of a batch of %d", r, n)
+		}
+	}
+	visible, err := s.visibility(b)
+	if err != nil {
+		return nil, err
+	}
+	base := c.Len
+	next := int32(0)
+	if base > 0 {
+		next = c.Pos[base-1] + 1
+	}
+	for i := 0; i < n; i++ {
+		if b.Pos != nil {
+			c.Pos[base+i] = b.Pos[i]
+		} else {
+			c.Pos[base+i] = next + int32(i)
+		}
+	}
+
+	dim, kvd, hd := m.Dim, m.KVDim(), m.HeadDim
+	qd := m.Heads * hd
+	s.x = grow(s.x, n*dim)
+	s.xb = grow(s.xb, n*max(dim, qd))
+	s.q = grow(s.q, n*qd)
+	s.k = grow(s.k, n*kvd)
+	s.v = grow(s.v, n*kvd)
+	s.att = grow(s.att, n*qd)
+	s.gate = grow(s.gate, n*m.FFN)
+	s.up = grow(s.up, n*m.FFN)
+	s.rope = grow(s.rope, n*m.Rope.Dims)
+	for i, t := range b.Tokens {
+		m.Embed.RowF32(int(t), s.x[i*dim:(i+1)*dim])
+		m.Rope.Angles(int(c.Pos[base+i]), s.rope[i*m.Rope.Dims:(i+1)*m.Rope.Dims])
+	}
+	p := s.Pool
+	for l := range m.Layers {
+		L := &m.Layers[l]
+		for i := 0; i < n; i++ {
+			tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.AttnNorm, m.NormEps)
+		}
+		xb := s.xb[:n*dim]
+		L.Wq.Mul(s.q, xb, n, p)
+		L.Wk.Mul(s.k, xb, n, p)
+		L.Wv.Mul(s.v, xb, n, p)
+		for i := 0; i < n; i++ {
+			q, k, v := s.q[i*qd:(i+1)*qd], s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
+			if L.Bq != nil {
+				tensor.Add(q, L.Bq)
+				tensor.Add(k, L.Bk)
+				tensor.Add(v, L.Bv)
+			}
+			cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
+			for h := 0; h < m.Heads; h++ {
+				m.Rope.Apply(q[h*hd:(h+1)*hd], cs)
+			}
+			for h := 0; h < m.KVHeads; h++ {
+				m.Rope.Apply(k[h*hd:(h+1)*hd], cs)
+			}
+			kr, vr := c.Row(l, base+i)
+			for j := range kr {
+				kr[j] = roundF16(k[j])
+				vr[j] = roundF16(v[j])
+			}
+		}
+		s.attention(l, n, visible)
+		L.Wo.Mul(s.xb, s.att[:n*qd], n, p)
+		tensor.Add(s.x[:n*dim], s.xb[:n*dim])
+		for i := 0; i < n; i++ {
+			tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.FFNNorm, m.NormEps)
+		}
+		L.FFNGate.Mul(s.gate, xb, n, p)
+		L.FFNUp.Mul(s.up, xb, n, p)
+		tensor.SwiGLU(s.gate[:n*m.FFN], s.up[:n*m.FFN])
+		L.FFNDown.Mul(s.xb, s.gate[:n*m.FFN], n, p)
+		tensor.Add(s.x[:n*dim], s.xb[:n*dim])
+	}
+	out := &Output{Vocab: m.Vocab}
+	if b.Hidden {
+		out.Hidden = append([]float32(nil), s.x[:n*dim]...)
+	}
+	nr := len(logitRows)
+	normed := s.xb[:nr*dim]
+	for k, r := range logitRows {
+		tensor.RMSNorm(normed[k*dim:(k+1)*dim], s.x[r*dim:(r+1)*dim], m.OutNorm, m.NormEps)
+	}
+	out.Logits = make([]float32, nr*m.Vocab)
+	m.Output.Mul(out.Logits, normed, nr, p)
+	return out, nil
+}
+
+// visibility lists, for every batch token, the cache rows it attends to (in
+// increasing order: committed rows, then batch rows at Len+k). The same
+// ordered list, hence the same arithmetic, arises when a token is computed
+// alone after its visible batch rows were committed: batch invariance.
+func (s *State) visibility(b *Batch) ([][]int32, error) {
+	c := s.Cache
+	n := len(b.Tokens)
+	base := c.Len
+	vis := make([][]int32, n)
+	switch {
+	case b.Mask != nil:
+		for i := 0; i < n; i++ {
+			for j := 0; j < base+n; j++ {
+				if b.Mask(i, j) {
+					vis[i] = append(vis[i], int32(j))
+				}
+			}
+		}
+	case b.Parent != nil:
+		for i := 0; i < n; i++ {
+			pi := b.Parent[i]
+			if pi >= int32(i) || pi < -1 {
+				return nil, fmt.Errorf("forward: tree parent of row %d is %d; want -1 or an earlier row", i, pi)
+			}
+			var anc []int32
+			for a := int32(i); a >= 0; a = b.Parent[a] {
+				anc = append(anc, int32(base)+a)
+			}
+			v := make([]int32, base, base+len(anc))
+			for j := range v[:base] {
+				v[j] = int32(j)
+			}
+			for k := len(anc) - 1; k >= 0; k-- {
+				v = append(v, anc[k])
+			}
+			vis[i] = v
+		}
+	default:
+		all := make([]int32, base+n)
+		for j := range all {
+			all[j] = int32(j)
+		}
+		for i := 0; i < n; i++ {
+			vis[i] = all[:base+i+1]
+		}
+	}
+	for i := range vis {
+		if len(vis[i]) == 0 {
+			return nil, fmt.Errorf("forward: batch row %d attends to nothing", i)
+		}
+	}
+	return vis, nil
+}
+
+// Commit makes all n rows of the last forward pass part of the sequence.
+func (s *State) Commit(n int) { s.Cache.Len += n }

@@ -1,0 +1,267 @@
+// Package model runs Llama-family transformers (llama, mistral, qwen2) from
+// GGUF files: the weights, the hyper-parameters read from metadata, a KV
+// cache and a batched forward pass with explicit positions and an attention
+// mask (causal or tree).
+package model
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"s4c/gguf"
+	"s4c/tensor"
+)
+
+// Config holds the hyper-parameters of a model, all read from metadata.
+type Config struct {
+	Arch      string
+	Dim       int // embedding_length
+	NLayers   int // block_count
+	Heads     int // attention.head_count
+	KVHeads   int // attention.head_count_kv
+	HeadDim   int // attention.key_length (default Dim/Heads)
+	FFN       int // feed_forward_length
+	Vocab     int
+	CtxLen    int // context_length
+	NormEps   float32
+	Rope      tensor.Rope
+	QKVBias   bool
+	TiedEmbed bool // output weights are the token embeddings
+}
+
+// KVDim is the width of one key (or value) row: KVHeads × HeadDim.
+func (c *Config) KVDim() int { return c.KVHeads * c.HeadDim }
+
+// Layer is one transformer block.
+type Layer struct {
+	AttnNorm                []float32
+	Wq, Wk, Wv, Wo          *tensor.Mat
+	Bq, Bk, Bv              []float32
+	FFNNorm                 []float32
+	FFNGate, FFNUp, FFNDown *tensor.Mat
+}
+
+// Model is a loaded transformer. Its weights point into the memory-mapped
+// GGUF file, which stays open until Close.
+type Model struct {
+	Config
+	File    *gguf.File
+	Embed   *tensor.Mat
+	Layers  []Layer
+	OutNorm []float32
+	Output  *tensor.Mat
+}
+
+// Architectures this engine runs. Mistral GGUFs normally say "llama".
+var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true}
+
+// Load opens and loads a model file.
+func Load(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := FromFile(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Close releases the model file.
+func (m *Model) Close() error { return m.File.Close() }
+
+// ErrArch is returned for a model whose architecture this engine does not run.
+var ErrArch = errors.New("unsupported architecture")
+
+// FromFile loads a model from a parsed GGUF file.
+func FromFile(f *gguf.File) (*Model, error) {
+	arch, ok := f.String("general.architecture")
+	if !ok {
+		return nil, fmt.Errorf("metadata key general.architecture is missing: not a model file (a vocabulary-only or adapter file?)")
+	}
+	if !archs[arch] {
+		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral and qwen2 (Llama-family) models", ErrArch, arch)
+	}
+	c := Config{Arch: arch}
+	u := func(key string, dst *int, def int) error {
+		v, ok := f.Uint(arch + "." + key)
+		if !ok {
+			if def >= 0 {
+				*dst = def
+				return nil
+			}
+			return fmt.Errorf("metadata key %s.%s is missing or not an integer", arch, key)
+		}
+		if v == 0 || v > 1<<24 {
+			return fmt.Errorf("metadata %s.%s = %d is out of range", arch, key, v)
+		}
+		*dst = int(v)
+		return nil
+	}
+	for _, e := range []error{
+		u("embedding_length", &c.Dim, -1),
+		u("block_count", &c.NLayers, -1),
+		u("attention.head_count", &c.Heads, -1),
+		u("feed_forward_length", &c.FFN, -1),
+		u("context_length", &c.CtxLen, 2048),
+	} {
+		if e != nil {
+			return nil, e
+		}
+	}
+	if err := u("attention.head_count_kv", &c.KVHeads, c.Heads); err != nil {
+		return nil, err
+	}
+	if err := u("attention.key_length", &c.HeadDim, c.Dim/c.Heads); err != nil {
+		return nil, err
+	}
+	if c.Heads%c.KVHeads != 0 {
+		return nil, fmt.Errorf("head_count %d is not a multiple of head_count_kv %d", c.Heads, c.KVHeads)
+	}
+	if vl, ok := f.Uint(arch + ".attention.value_length"); ok && int(vl) != c.HeadDim {
+		return nil, fmt.Errorf("attention.value_length %d differs from key_length %d: not supported", vl, c.HeadDim)
+	}
+	eps, ok := f.Float(arch + ".attention.layer_norm_rms_epsilon")
+	if !ok {
+		return nil, fmt.Errorf("metadata key %s.attention.layer_norm_rms_epsilon is missing", arch)
+	}
+	c.NormEps = float32(eps)
+	if err := u("rope.dimension_count", &c.Rope.Dims, c.HeadDim); err != nil {
+		return nil, err
+	}
+	if c.Rope.Dims > c.HeadDim || c.Rope.Dims%2 != 0 {
+		return nil, fmt.Errorf("rope.dimension_count %d must be even and at most the head size %d", c.Rope.Dims, c.HeadDim)
+	}
+	c.Rope.Base = 10000
+	if b, ok := f.Float(arch + ".rope.freq_base"); ok {
+		c.Rope.Base = b
+	}
+	c.Rope.FreqScale = 1
+	st, _ := f.String(arch + ".rope.scaling.type")
+	factor, hasFactor := f.Float(arch + ".rope.scaling.factor")
+	if !hasFactor {
+		factor, hasFactor = f.Float(arch + ".rope.scale_linear")
+		if hasFactor && st == "" {
+			st = "linear"
+		}
+	}
+	switch st {
+	case "", "none":
+	case "linear":
+		if hasFactor && factor > 0 {
+			c.Rope.FreqScale = 1 / factor
+		}
+	default:
+		return nil, fmt.Errorf("rope scaling type %q is not supported (supported: none, linear, and llama3 via rope_freqs.weight)", st)
+	}
+	c.Rope.Neox = arch == "qwen2"
+	c.QKVBias = arch == "qwen2"
+
+	m := &Model{Config: c, File: f}
+	var err error
+	mat := func(name string, rows, cols int) *tensor.Mat {
+		if err != nil {
+			return nil
+		}
+		var t *tensor.Mat
+		t, err = loadMat(f, name, rows, cols)
+		return t
+	}
+	vec := func(name string, n int) []float32 {
+		if err != nil {
+			return nil
+		}
+		var v []float32
+		v, err = loadVec(f, name, n)
+		return v
+	}
+	embInfo, ok := f.Tensor("token_embd.weight")
+	if !ok {
+		return nil, fmt.Errorf("tensor token_embd.weight is missing")
+	}
+	if len(embInfo.Dims) != 2 {
+		return nil, fmt.Errorf("tensor token_embd.weight has shape %v, want [%d, vocab]", embInfo.Dims, c.Dim)
+	}
+	m.Vocab = int(embInfo.Dims[1])
+	m.Embed = mat("token_embd.weight", m.Vocab, c.Dim)
+	kvd := c.KVDim()
+	qd := c.Heads * c.HeadDim
+	for i := 0; i < c.NLayers; i++ {
+		p := fmt.Sprintf("blk.%d.", i)
+		l := Layer{
+			AttnNorm: vec(p+"attn_norm.weight", c.Dim),
+			Wq:       mat(p+"attn_q.weight", qd, c.Dim),
+			Wk:       mat(p+"attn_k.weight", kvd, c.Dim),
+			Wv:       mat(p+"attn_v.weight", kvd, c.Dim),
+			Wo:       mat(p+"attn_output.weight", c.Dim, qd),
+			FFNNorm:  vec(p+"ffn_norm.weight", c.Dim),
+			FFNGate:  mat(p+"ffn_gate.weight", c.FFN, c.Dim),
+			FFNUp:    mat(p+"ffn_up.weight", c.FFN, c.Dim),
+			FFNDown:  mat(p+"ffn_down.weight", c.Dim, c.FFN),
+		}
+		if c.QKVBias {
+			l.Bq = vec(p+"attn_q.bias", qd)
+			l.Bk = vec(p+"attn_k.bias", kvd)
+			l.Bv = vec(p+"attn_v.bias", kvd)
+		}
+		m.Layers = append(m.Layers, l)
+	}
+	m.OutNorm = vec("output_norm.weight", c.Dim)
+	if _, ok := f.Tensor("output.weight"); ok {
+		m.Output = mat("output.weight", m.Vocab, c.Dim)
+	} else {
+		m.Output = m.Embed
+		m.TiedEmbed = true
+	}
+	if _, ok := f.Tensor("rope_freqs.weight"); ok {
+		m.Rope.Factors = vec("rope_freqs.weight", c.Rope.Dims/2)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadMat(f *gguf.File, name string, rows, cols int) (*tensor.Mat, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("tensor %s is missing", name)
+	}
+	if len(t.Dims) != 2 || int(t.Dims[0]) != cols || int(t.Dims[1]) != rows {
+		return nil, fmt.Errorf("tensor %s has shape %v, want [%d %d] (file inconsistent with its metadata)", name, t.Dims, cols, rows)
+	}
+	mt, err := tensor.NewMat(t.Type, rows, cols, f.TensorData(t))
+	if err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	return mt, nil
+}
+
+// loadVec decodes a 1-D tensor (norm weights, biases) into float32.
+func loadVec(f *gguf.File, name string, n int) ([]float32, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("tensor %s is missing", name)
+	}
+	if t.Elements() != uint64(n) {
+		return nil, fmt.Errorf("tensor %s has shape %v, want %d elements", name, t.Dims, n)
+	}
+	if !tensor.Supported(t.Type) {
+		return nil, fmt.Errorf("tensor %s: %w", name, tensor.ErrUnsupported{Type: t.Type})
+	}
+	v := make([]float32, n)
+	tensor.Dequantize(t.Type, f.TensorData(t), v)
+	return v, nil
+}
+
+// Describe is a one-line summary of the model.
+func (m *Model) Describe() string {
+	var b strings.Builder
+	name, _ := m.File.String("general.name")
+	fmt.Fprintf(&b, "%s %q: %d layers, dim %d, %d heads (%d kv), ffn %d, vocab %d, ctx %d, weights %s",
+		m.Arch, name, m.NLayers, m.Dim, m.Heads, m.KVHeads, m.FFN, m.Vocab, m.CtxLen, m.Layers[0].Wq.Type)
+	return b.String()
+}

@@ -1,0 +1,38 @@
+package tensor
+
+import "math"
+
+// Exp is a float32 exponential built from a range reduction and a degree-5
+// minimax polynomial (the approximation of Arm's optimized-routines that
+// ggml's vector kernels use; max error about 1.5 ulp). The engine uses it for
+// SiLU and softmax so that its numerics follow llama.cpp's closely: values
+// that are later rounded to float16 (the KV cache) then round the same way.
+//
+// x = n·ln2 + b with n integral and |b| <= ln2/2; e^b ≈ 1 + b·p(b); e^x = 2^n·e^b.
+func Exp(x float32) float32 {
+	const shift = 0x1.8p23 // adding it rounds to an integer
+	z := FMA32(x, 0x1.715476p+0, shift)
+	n := z - shift
+	b := FMA32(-n, 0x1.62e4p-1, x) // b = x - n·ln2, ln2 split in two parts
+	b = FMA32(-n, 0x1.7f7d1cp-20, b)
+	u := b * b
+	j := FMA32(
+		FMA32(FMA32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, FMA32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
+		u,
+		FMA32(0x1.ffffecp-1, b, 1))
+	if n > 192 {
+		return float32(math.Inf(1))
+	}
+	if n < -192 {
+		return 0
+	}
+	if n != n { // nan input
+		return n
+	}
+	return scale2(j, int(n))
+}
+
+// scale2 returns j·2^e, rounded once (as the vscalefps instruction does).
+func scale2(j float32, e int) float32 {
+	return float32(math.Ldexp(float64(j), e))
+}

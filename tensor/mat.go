@@ -1,0 +1,188 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"s4c/gguf"
+)
+
+// Mat is a weight matrix of Rows × Cols stored row by row in a ggml type:
+// the layout of a 2-D GGUF tensor with Dims = [Cols, Rows].
+type Mat struct {
+	Type       gguf.TensorType
+	Rows, Cols int
+	Data       []byte
+	rowBytes   int
+}
+
+// NewMat wraps encoded data as a matrix, checking type and size.
+func NewMat(t gguf.TensorType, rows, cols int, data []byte) (*Mat, error) {
+	if !Supported(t) {
+		return nil, ErrUnsupported{t}
+	}
+	if cols%t.BlockSize() != 0 {
+		return nil, fmt.Errorf("matrix row length %d is not a multiple of the %s block size %d", cols, t, t.BlockSize())
+	}
+	rb := t.RowBytes(cols)
+	if len(data) != rb*rows {
+		return nil, fmt.Errorf("matrix %dx%d %s needs %d bytes, have %d", rows, cols, t, rb*rows, len(data))
+	}
+	return &Mat{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb}, nil
+}
+
+// Row returns the encoded bytes of row r.
+func (m *Mat) Row(r int) []byte { return m.Data[r*m.rowBytes : (r+1)*m.rowBytes] }
+
+// RowF32 decodes row r into dst (len Cols).
+func (m *Mat) RowF32(r int, dst []float32) { Dequantize(m.Type, m.Row(r), dst) }
+
+// f32Row views row r of an F32 matrix without copying (GGUF data is
+// little-endian and at least 32-byte aligned).
+func (m *Mat) f32Row(r int) []float32 {
+	b := m.Row(r)
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), m.Cols)
+}
+
+// Mul computes y = x·Wᵀ for a batch of n input vectors: x is n×Cols, y is
+// n×Rows, both row-major. Each output element is computed by the same
+// sequence of operations whatever n is, so results are bitwise independent
+// of the batch size (batch invariance).
+func (m *Mat) Mul(y, x []float32, n int, p *Pool) {
+	if len(x) < n*m.Cols || len(y) < n*m.Rows {
+		panic(fmt.Sprintf("tensor.Mat.Mul: x has %d, y has %d elements; want %d and %d", len(x), len(y), n*m.Cols, n*m.Rows))
+	}
+	p.Run(m.Rows, 16, func(lo, hi int, scratch *Scratch) {
+		var row []float32
+		if m.Type != gguf.F32 {
+			row = scratch.Floats(m.Cols)
+		}
+		for r := lo; r < hi; r++ {
+			if m.Type == gguf.F32 {
+				row = m.f32Row(r)
+			} else {
+				Dequantize(m.Type, m.Row(r), row)
+			}
+			for i := 0; i < n; i++ {
+				y[i*m.Rows+r] = Dot(row, x[i*m.Cols:(i+1)*m.Cols])
+			}
+		}
+	})
+}
+
+// Dot is the float32 dot product of a and b (len(b) >= len(a)) in a fixed
+// order, the one ggml's CPU kernels use on AVX-512 so that F32 models give
+// llama.cpp's logits to about 1e-6: for a length that is a multiple of 16,
+// one 16-lane accumulator of fused multiply-adds; otherwise four such
+// accumulators over groups of 64, then a float64 tail. Lanes are reduced as a
+// tree (Reduce16). Batch invariance follows from the order being fixed.
+func Dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	if n%16 == 0 {
+		var s [16]float32
+		for i := 0; i < n; i += 16 {
+			for l := 0; l < 16; l++ {
+				s[l] = FMA32(a[i+l], b[i+l], s[l])
+			}
+		}
+		return Reduce16(&s)
+	}
+	var s [4][16]float32
+	i := 0
+	for ; i+64 <= n; i += 64 {
+		for j := 0; j < 4; j++ {
+			for l := 0; l < 16; l++ {
+				s[j][l] = FMA32(a[i+16*j+l], b[i+16*j+l], s[j][l])
+			}
+		}
+	}
+	for l := 0; l < 16; l++ {
+		s[0][l] += s[2][l]
+		s[1][l] += s[3][l]
+	}
+	for l := 0; l < 16; l++ {
+		s[0][l] += s[1][l]
+	}
+	sum := float64(Reduce16(&s[0]))
+	for ; i < n; i++ {
+		sum += float64(a[i] * b[i])
+	}
+	return float32(sum)
+}
+
+// Reduce16 sums sixteen lanes as a tree, the way a 512-bit register is reduced.
+func Reduce16(s *[16]float32) float32 {
+	for l := 0; l < 8; l++ {
+		s[l] += s[l+8]
+	}
+	for l := 0; l < 4; l++ {
+		s[l] += s[l+4]
+	}
+	return (s[0] + s[2]) + (s[1] + s[3])
+}
+
+// FMA32 is the fused multiply-add a*b+c rounded once to float32.
+func FMA32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
+}
+
+// Pool runs loops over a fixed number of threads.
+type Pool struct {
+	Threads int
+	scratch []Scratch
+}
+
+// NewPool makes a pool of n threads (n <= 0: one per CPU).
+func NewPool(n int) *Pool {
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return &Pool{Threads: n, scratch: make([]Scratch, n)}
+}
+
+// Scratch is per-thread working memory, reused across calls.
+type Scratch struct{ f []float32 }
+
+// Floats returns a slice of n float32s (contents undefined).
+func (s *Scratch) Floats(n int) []float32 {
+	if cap(s.f) < n {
+		s.f = make([]float32, n)
+	}
+	return s.f[:n]
+}
+
+// Run splits [0,n) into one contiguous range per thread (at least minChunk
+// items each) and calls fn on each, waiting for all of them.
+func (p *Pool) Run(n, minChunk int, fn func(lo, hi int, s *Scratch)) {
+	t := 1
+	if p != nil {
+		t = p.Threads
+	}
+	if t > 1 && n/minChunk < t {
+		t = max(1, n/minChunk)
+	}
+	if t <= 1 {
+		var s *Scratch
+		if p != nil {
+			s = &p.scratch[0]
+		} else {
+			s = &Scratch{}
+		}
+		fn(0, n, s)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := 0; k < t; k++ {
+		lo, hi := k*n/t, (k+1)*n/t
+		wg.Add(1)
+		go func(k, lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi, &p.scratch[k])
+		}(k, lo, hi)
+	}
+	wg.Wait()
+}
