@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"s4c/gguf"
+	"s4c/model"
+	"s4c/tensor"
+)
+
+func cmdInspect(args []string) error {
+	fs := newFlags("inspect", "[flags] MODEL.gguf")
+	all := fs.Bool("all", false, "print whole arrays (vocabularies can be long)")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("give one GGUF file to inspect")
+	}
+	path := fs.Arg(0)
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "file\t%s\nGGUF version\t%d\nalignment\t%d\nmetadata\t%d keys\ntensors\t%d\n\n", path, f.Version, f.Alignment, len(f.KV), len(f.Tensors))
+	fmt.Fprintf(w, "KEY\tTYPE\tVALUE\n")
+	for _, kv := range f.KV {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", kv.Key, typeName(kv), formatValue(kv.Value, *all))
+	}
+	w.Flush()
+	fmt.Println()
+	fmt.Fprintf(w, "TENSOR\tTYPE\tSHAPE\tSIZE\n")
+	var total uint64
+	counts := map[string]uint64{}
+	var params uint64
+	for _, t := range f.Tensors {
+		dims := make([]string, len(t.Dims))
+		for i, d := range t.Dims {
+			dims[i] = fmt.Sprint(d)
+		}
+		fmt.Fprintf(w, "%s\t%s\t[%s]\t%s\n", t.Name, t.Type, strings.Join(dims, " "), human(t.Size))
+		total += t.Size
+		counts[t.Type.String()] += t.Size
+		params += t.Elements()
+	}
+	w.Flush()
+	var types []string
+	for k := range counts {
+		types = append(types, k)
+	}
+	sort.Strings(types)
+	fmt.Printf("\n%d parameters, %s of tensor data (", params, human(total))
+	for i, k := range types {
+		if i > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%s %s", k, human(counts[k]))
+	}
+	fmt.Println(")")
+	m, err := model.FromFile(f)
+	if err != nil {
+		fmt.Printf("s4c cannot run this file: %v\n", err)
+		return nil
+	}
+	fmt.Printf("s4c runs it: %s\n", m.Describe())
+	for _, t := range f.Tensors {
+		if !tensor.Supported(t.Type) {
+			fmt.Printf("note: tensor %s has type %s, which the engine does not compute with\n", t.Name, t.Type)
+		}
+	}
+	return nil
+}
+
+func typeName(kv gguf.KV) string {
+	if a, ok := kv.Value.(*gguf.Array); ok {
+		return fmt.Sprintf("%s[%d]", a.Elem, a.Len())
+	}
+	return kv.Type.String()
+}
+
+func formatValue(v any, all bool) string {
+	switch x := v.(type) {
+	case string:
+		if len(x) > 120 && !all {
+			return fmt.Sprintf("%q… (%d bytes)", x[:100], len(x))
+		}
+		return fmt.Sprintf("%q", x)
+	case *gguf.Array:
+		s := fmt.Sprint(x.Values)
+		if ss, ok := x.Values.([]string); ok {
+			q := make([]string, 0, 8)
+			for i, e := range ss {
+				if i == 8 && !all {
+					q = append(q, "…")
+					break
+				}
+				q = append(q, fmt.Sprintf("%q", e))
+			}
+			s = "[" + strings.Join(q, " ") + "]"
+		}
+		if len(s) > 120 && !all {
+			s = s[:100] + "…"
+		}
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+func human(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,76 @@
+// Command s4c runs GGUF language models with S^4C speculative decoding.
+//
+//	s4c run -m MODEL.gguf -p "Once upon a time" -n 128
+//	s4c inspect MODEL.gguf
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+var commands = []struct {
+	name, summary string
+	run           func(args []string) error
+}{
+	{"run", "generate text from a prompt", cmdRun},
+	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect},
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "s4c: a pure-Go LLM inference engine with S^4C speculative decoding\n\nUsage: s4c <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 's4c <command> -h' for a command's flags.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	if name == "-h" || name == "--help" || name == "help" {
+		usage()
+		return
+	}
+	for _, c := range commands {
+		if c.name == name {
+			if err := c.run(os.Args[2:]); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return
+				}
+				fmt.Fprintf(os.Stderr, "s4c %s: %v\n", name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "s4c: unknown command %q\n\n", name)
+	usage()
+	os.Exit(2)
+}
+
+// newFlags makes a flag set that reports errors instead of exiting.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: s4c %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and rejects stray positional arguments unless allowed.
+func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > maxPositional {
+		return fmt.Errorf("unexpected argument %q (flags go before positional arguments; see -h)", fs.Arg(maxPositional))
+	}
+	return nil
+}

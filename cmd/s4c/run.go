@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"s4c/chat"
+	"s4c/engine"
+	"s4c/sample"
+)
+
+// samplingFlags registers the sampling flags on fs.
+func samplingFlags(fs interface {
+	Float64Var(*float64, string, float64, string)
+	IntVar(*int, string, int, string)
+	Uint64Var(*uint64, string, uint64, string)
+}) func() sample.Params {
+	d := sample.Defaults()
+	var temp, topP, minP, rep float64
+	var topK, lastN int
+	var seed uint64
+	fs.Float64Var(&temp, "temp", 0, "temperature (0 = greedy)")
+	fs.IntVar(&topK, "top-k", d.TopK, "keep the k most likely tokens (0 = off)")
+	fs.Float64Var(&topP, "top-p", float64(d.TopP), "keep the smallest set with this much probability (1 = off)")
+	fs.Float64Var(&minP, "min-p", float64(d.MinP), "drop tokens less likely than this fraction of the top one (0 = off)")
+	fs.Float64Var(&rep, "repeat-penalty", 1, "penalise recently seen tokens (1 = off)")
+	fs.IntVar(&lastN, "repeat-last-n", d.RepeatLastN, "how many recent tokens the penalty considers")
+	fs.Uint64Var(&seed, "seed", 0, "random seed")
+	return func() sample.Params {
+		return sample.Params{Temp: float32(temp), TopK: topK, TopP: float32(topP), MinP: float32(minP),
+			RepeatPenalty: float32(rep), RepeatLastN: lastN, Seed: seed}
+	}
+}
+
+func cmdRun(args []string) error {
+	fs := newFlags("run", "-m MODEL.gguf -p PROMPT [flags]")
+	modelPath := fs.String("m", "", "model file (GGUF)")
+	prompt := fs.String("p", "", "prompt text")
+	promptFile := fs.String("f", "", "read the prompt from this file ('-' = standard input)")
+	n := fs.Int("n", 128, "number of tokens to generate")
+	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
+	ctx := fs.Int("ctx", 0, "context size in tokens (0 = prompt + n, at most the model's)")
+	asChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
+	system := fs.String("system", "", "system message (with --chat)")
+	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
+	params := samplingFlags(fs)
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" {
+		return fmt.Errorf("no model: give -m MODEL.gguf (any Llama-family GGUF, e.g. from the usual model hubs)")
+	}
+	if *n <= 0 {
+		return fmt.Errorf("-n %d: want a positive number of tokens", *n)
+	}
+	text := *prompt
+	if *promptFile != "" {
+		var b []byte
+		var err error
+		if *promptFile == "-" {
+			b, err = readAll(os.Stdin)
+		} else {
+			b, err = os.ReadFile(*promptFile)
+		}
+		if err != nil {
+			return fmt.Errorf("reading prompt: %w", err)
+		}
+		text = string(b)
+	}
+	sp := params()
+	if err := sp.Validate(); err != nil {
+		return err
+	}
+	e, err := engine.Load(*modelPath, *threads)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if *asChat {
+		var msgs []chat.Message
+		if *system != "" {
+			msgs = append(msgs, chat.Message{Role: "system", Content: *system})
+		}
+		msgs = append(msgs, chat.Message{Role: "user", Content: text})
+		if text, err = e.ChatPrompt(msgs); err != nil {
+			return err
+		}
+	}
+	ids := e.Encode(text)
+	if len(ids) == 0 {
+		return fmt.Errorf("empty prompt: give -p TEXT or -f FILE")
+	}
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	if !*asChat {
+		fmt.Fprint(out, text)
+	}
+	dec := e.Tok.NewDecoder()
+	dec.Next(ids[len(ids)-1]) // continue the prompt's text, not a new one
+	req := engine.Request{Prompt: ids, MaxTokens: *n, Sampling: sp, IgnoreEOG: *ignoreEOS, Ctx: *ctx,
+		OnToken: func(id int32) bool {
+			fmt.Fprint(out, dec.Next(id))
+			out.Flush()
+			return true
+		}}
+	_, st, err := e.GeneratePlain(req)
+	fmt.Fprint(out, dec.Flush())
+	fmt.Fprintln(out)
+	out.Flush()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "\n[prompt %d tokens, %.1f tok/s | generated %d tokens, %.2f tok/s | stop: %s]\n",
+		st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), st.StopReason)
+	return nil
+}
+
+func readAll(f *os.File) ([]byte, error) {
+	var sb strings.Builder
+	r := bufio.NewReader(f)
+	_, err := r.WriteTo(&sb)
+	return []byte(sb.String()), err
+}
