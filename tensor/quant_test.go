@@ -1,0 +1,149 @@
+package tensor
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"s4c/gguf"
+)
+
+func TestF16RoundTrip(t *testing.T) {
+	for h := 0; h < 1<<16; h++ {
+		f := F16ToF32(uint16(h))
+		if math.IsNaN(float64(f)) {
+			continue
+		}
+		if back := F32ToF16(f); back != uint16(h) {
+			t.Fatalf("half %#04x -> %v -> %#04x", h, f, back)
+		}
+	}
+	// Rounding to nearest even, overflow and underflow.
+	cases := []struct {
+		f float32
+		h uint16
+	}{
+		{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {65520, 0x7c00}, {1e-8, 0},
+		{1 + 1.0/2048, 0x3c00},          // halfway, round to even (down)
+		{1 + 3.0/2048, 0x3c02},          // halfway, round to even (up)
+		{5.960464477539063e-08, 0x0001}, // smallest subnormal
+	}
+	for _, c := range cases {
+		if got := F32ToF16(c.f); got != c.h {
+			t.Errorf("F32ToF16(%v) = %#04x want %#04x", c.f, got, c.h)
+		}
+	}
+	if BF16ToF32(F32ToBF16(1.5)) != 1.5 || F32ToBF16(1+1.0/256) != 0x3f80 {
+		t.Error("bf16 conversion")
+	}
+}
+
+// TestQuantRoundTrip: every type decodes what it encodes, within the
+// resolution the format has (relative to the block's largest value).
+func TestQuantRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	x := make([]float32, 1024)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	x[5] = 0 // exact zeros survive
+	tol := map[gguf.TensorType]float64{
+		gguf.F32: 0, gguf.F16: 1e-3, gguf.BF16: 8e-3, gguf.Q8_0: 0.01, gguf.Q6_K: 0.04,
+		gguf.Q5_0: 0.07, gguf.Q5_1: 0.05, gguf.Q5_K: 0.07, gguf.Q4_0: 0.14, gguf.Q4_1: 0.1, gguf.Q4_K: 0.14,
+	}
+	for typ, tl := range tol {
+		enc, err := Quantize(typ, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(enc) != typ.RowBytes(len(x)) {
+			t.Fatalf("%s: %d bytes", typ, len(enc))
+		}
+		y := make([]float32, len(x))
+		Dequantize(typ, enc, y)
+		bs := typ.BlockSize()
+		if bs < 32 {
+			bs = 32
+		}
+		var errSum float64
+		for b := 0; b < len(x); b += bs {
+			amax := float64(absMax(x[b : b+bs]))
+			for i := b; i < b+bs; i++ {
+				e := math.Abs(float64(x[i] - y[i]))
+				errSum += e * e
+				if e > tl*amax+1e-7 {
+					t.Fatalf("%s: element %d: %v decoded as %v (block max %v)", typ, i, x[i], y[i], amax)
+				}
+			}
+		}
+		t.Logf("%s: rms error %.4f", typ, math.Sqrt(errSum/float64(len(x))))
+	}
+}
+
+// TestMulMatchesDequantized: the matrix kernel equals dot products against
+// the dequantized rows, for every supported type and batch size.
+func TestMulMatchesDequantized(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	rows, cols := 37, 512
+	w := make([]float32, rows*cols)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K} {
+		enc, _ := Quantize(typ, w)
+		m, err := NewMat(typ, rows, cols, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deq := make([]float32, rows*cols)
+		Dequantize(typ, enc, deq)
+		for _, n := range []int{1, 3, 16} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			y := make([]float32, n*rows)
+			m.Mul(y, x, n, NewPool(2))
+			for i := 0; i < n; i++ {
+				for r := 0; r < rows; r++ {
+					var want float64
+					for c := 0; c < cols; c++ {
+						want += float64(deq[r*cols+c]) * float64(x[i*cols+c])
+					}
+					if d := math.Abs(float64(y[i*rows+r]) - want); d > 1e-3*(1+math.Abs(want)) {
+						t.Fatalf("%s n=%d: y[%d,%d] = %v, want %v", typ, n, i, r, y[i*rows+r], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	if _, err := NewMat(gguf.IQ2_XS, 1, 256, make([]byte, 74)); err == nil {
+		t.Fatal("IQ2_XS accepted")
+	} else if want := "IQ2_XS"; !contains(err.Error(), want) {
+		t.Fatalf("error %q does not name the type", err)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExp(t *testing.T) {
+	for x := float32(-87); x < 88; x += 0.37 {
+		got, want := float64(Exp(x)), math.Exp(float64(x))
+		if math.Abs(got-want) > 3e-7*want {
+			t.Fatalf("Exp(%v) = %v want %v", x, got, want)
+		}
+	}
+	if Exp(-200) != 0 || !math.IsInf(float64(Exp(200)), 1) {
+		t.Fatal("Exp range")
+	}
+}
