@@ -24,8 +24,8 @@ func (s *State) attention(l, n int, visible [][]int32) {
 		for it := lo; it < hi; it++ {
 			i, h := it/m.Heads, it%m.Heads
 			vis := visible[i]
-			buf := sc.Floats(len(vis) + 2*hd)
-			scores, q, acc := buf[:len(vis)], buf[len(vis):len(vis)+hd], buf[len(vis)+hd:]
+			buf := sc.Floats(len(vis) + 18*hd)
+			scores, q, acc, rows := buf[:len(vis)], buf[len(vis):len(vis)+hd], buf[len(vis)+hd:len(vis)+2*hd], buf[len(vis)+2*hd:]
 			for d, v := range s.q[i*qd+h*hd : i*qd+(h+1)*hd] {
 				q[d] = roundF16(v)
 			}
@@ -55,12 +55,22 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				scores[a] = roundF16(scores[a] * inv)
 			}
 			out := s.att[i*qd+h*hd : i*qd+(h+1)*hd]
-			for d := range out {
-				var lanes [16]float32
-				for a, j := range vis {
-					lanes[a%16] = tensor.FMA32(scores[a], vl[int(j)*kvd+ko+d], lanes[a%16])
-				}
-				acc[d] = tensor.Reduce16(&lanes)
+			// Sixteen accumulator rows: position a adds into row a%16 (the
+			// lanes of llama.cpp's AVX-512 kernel), then rows are reduced as a
+			// tree.
+			clear(rows)
+			for a, j := range vis {
+				r := (a % 16) * hd
+				tensor.FMARow(rows[r:r+hd], scores[a], vl[int(j)*kvd+ko:int(j)*kvd+ko+hd])
+			}
+			for l := 0; l < 8; l++ {
+				tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+8)*hd:(l+9)*hd])
+			}
+			for l := 0; l < 4; l++ {
+				tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+4)*hd:(l+5)*hd])
+			}
+			for d := range acc {
+				acc[d] = (rows[d] + rows[2*hd+d]) + (rows[hd+d] + rows[3*hd+d])
 			}
 			copy(out, acc)
 		}

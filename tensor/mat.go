@@ -82,18 +82,25 @@ func (m *Mat) Mul(y, x []float32, n int, p *Pool) {
 func Dot(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
-	if n%16 == 0 {
-		var s [16]float32
-		for i := 0; i < n; i += 16 {
-			for l := 0; l < 16; l++ {
-				s[l] = FMA32(a[i+l], b[i+l], s[l])
-			}
-		}
-		return Reduce16(&s)
+	if n%16 == 0 && n > 0 {
+		return dot16(a, b)
 	}
+	i := n / 64 * 64
+	sum := 0.0
+	if i > 0 {
+		sum = float64(dot64(a[:i], b[:i]))
+	}
+	for ; i < n; i++ {
+		sum += float64(a[i] * b[i])
+	}
+	return float32(sum)
+}
+
+// dot64Go is the portable form of the four-accumulator kernel (len a
+// multiple of 64).
+func dot64Go(a, b []float32) float32 {
 	var s [4][16]float32
-	i := 0
-	for ; i+64 <= n; i += 64 {
+	for i := 0; i < len(a); i += 64 {
 		for j := 0; j < 4; j++ {
 			for l := 0; l < 16; l++ {
 				s[j][l] = FMA32(a[i+16*j+l], b[i+16*j+l], s[j][l])
@@ -107,11 +114,47 @@ func Dot(a, b []float32) float32 {
 	for l := 0; l < 16; l++ {
 		s[0][l] += s[1][l]
 	}
-	sum := float64(Reduce16(&s[0]))
-	for ; i < n; i++ {
-		sum += float64(a[i] * b[i])
+	return Reduce16(&s[0])
+}
+
+func fmaRowGo(acc []float32, p float32, v []float32) {
+	v = v[:len(acc)]
+	for i := range acc {
+		acc[i] = FMA32(p, v[i], acc[i])
 	}
-	return float32(sum)
+}
+
+// dot16Go is the portable form of the 16-lane kernel (len a multiple of 16).
+func dot16Go(a, b []float32) float32 {
+	var s [16]float32
+	for i := 0; i < len(a); i += 16 {
+		x, y := a[i:i+16], b[i:i+16]
+		for l := range s {
+			s[l] = FMA32(x[l], y[l], s[l])
+		}
+	}
+	return Reduce16(&s)
+}
+
+// FMA32 is the fused multiply-add a*b+c rounded once to float32, exactly as
+// the vfmadd instructions compute it. a*b is exact in float64; the sum is
+// rounded to float64 "to odd" (sticky last bit), which makes the final
+// rounding to float32 correct.
+func FMA32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	cc := float64(c)
+	s := p + cc
+	// TwoSum: s + e == p + c exactly.
+	bb := s - p
+	e := (p - (s - bb)) + (cc - bb)
+	if e != 0 && math.Float64bits(s)&1 == 0 && !math.IsInf(s, 0) {
+		if (e > 0) == (s > 0) {
+			s = math.Float64frombits(math.Float64bits(s) + 1)
+		} else {
+			s = math.Float64frombits(math.Float64bits(s) - 1)
+		}
+	}
+	return float32(s)
 }
 
 // Reduce16 sums sixteen lanes as a tree, the way a 512-bit register is reduced.
@@ -125,10 +168,6 @@ func Reduce16(s *[16]float32) float32 {
 	return (s[0] + s[2]) + (s[1] + s[3])
 }
 
-// FMA32 is the fused multiply-add a*b+c rounded once to float32.
-func FMA32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
-}
 
 // Pool runs loops over a fixed number of threads.
 type Pool struct {

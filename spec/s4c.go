@@ -1,0 +1,353 @@
+// Package spec is S^4C speculative decoding: coherent multi-head drafting
+// (package heads), a dynamic draft tree, and a continuous verification tree
+// checked in one forward pass of the target model.
+//
+// # Exactness
+//
+// Each round the target verifies the tree [root, drafts…] in one batch with
+// a tree attention mask: every node sees the committed cache and its own
+// ancestors, at position base+depth. By the engine's batch invariance the
+// logits at a node are bitwise those plain decoding computes after the
+// root→node path. Acceptance walks from the root: at the current node it
+// picks the next token y exactly as plain decoding would — the argmax at
+// temperature 0, or a draw from the target's processed distribution (top-k,
+// top-p, min-p, penalties, temperature) using the same random stream — and
+// descends into the child whose token is y if the tree has one; otherwise
+// the round ends with y as the next root. Every emitted token is therefore
+// chosen by the rule of plain decoding from plain decoding's logits: at
+// temperature 0 the text is token-for-token plain greedy decoding, and at
+// temperature > 0 with the same seed it is the very sequence plain sampling
+// draws (so its distribution is the model's), whatever the heads propose.
+// The heads only decide how many of those tokens one pass yields.
+//
+// # Continuous verification
+//
+// The accepted path's rows stay in the KV cache (the rest are dropped, no
+// recompute), and the hidden state the verification pass computed at the
+// last accepted node seeds the next round's drafting: no extra pass of the
+// target per round.
+package spec
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"s4c/engine"
+	"s4c/heads"
+	"s4c/model"
+	"s4c/sample"
+)
+
+// Options configure S^4C decoding.
+type Options struct {
+	Budget    int // draft nodes verified per round; 0 = chosen each round from measured costs
+	MaxBudget int // upper bound of the automatic budget (default 64)
+	TopK      int // children considered per node (default 8)
+	Width     int // nodes kept per depth (default 10)
+}
+
+func (o *Options) defaults() {
+	if o.MaxBudget <= 0 {
+		o.MaxBudget = 64
+	}
+	if o.TopK <= 0 {
+		o.TopK = 8
+	}
+	if o.Width <= 0 {
+		o.Width = 10
+	}
+}
+
+// Stats describe an S^4C generation.
+type Stats struct {
+	engine.Stats
+	Rounds      int   // verification passes
+	DraftRounds int   // rounds that drafted (the rest were plain steps)
+	Accepted    int   // draft tokens accepted
+	AcceptDepth []int // AcceptDepth[d-1]: rounds whose depth-d draft was accepted
+	TreeNodes   int   // draft nodes verified in all
+	DraftTime   time.Duration
+	VerifyTime  time.Duration
+}
+
+// Tau is the mean number of tokens emitted per verification pass.
+func (s Stats) Tau() float64 {
+	if s.Rounds == 0 {
+		return 0
+	}
+	return float64(s.Accepted+s.Rounds) / float64(s.Rounds)
+}
+
+// MeanTree is the mean number of draft nodes per drafting round.
+func (s Stats) MeanTree() float64 {
+	if s.DraftRounds == 0 {
+		return 0
+	}
+	return float64(s.TreeNodes) / float64(s.DraftRounds)
+}
+
+// Summary is a one-line account of τ, acceptance per depth, tree size and
+// the time split.
+func (s Stats) Summary() string {
+	acc := ""
+	for d, a := range s.AcceptDepth {
+		if s.DraftRounds > 0 {
+			acc += fmt.Sprintf(" d%d=%.2f", d+1, float64(a)/float64(s.DraftRounds))
+		}
+	}
+	other := s.GenTime - s.DraftTime - s.VerifyTime
+	return fmt.Sprintf("τ %.2f tokens/pass | acceptance%s | tree %.1f nodes (%d/%d rounds drafted) | time draft %.0f%% verify %.0f%% other %.0f%%",
+		s.Tau(), acc, s.MeanTree(), s.DraftRounds, s.Rounds,
+		pct(s.DraftTime, s.GenTime), pct(s.VerifyTime, s.GenTime), pct(other, s.GenTime))
+}
+
+func pct(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return 100 * a.Seconds() / b.Seconds()
+}
+
+// Costs is the measured time of one forward pass of N tokens, used to pick
+// the tree budget that maximises expected tokens per second.
+type Costs struct {
+	mu sync.Mutex
+	n  []int
+	t  []float64 // seconds
+}
+
+var costCache sync.Map // *model.Model -> *Costs
+
+// MeasureCosts times forward passes of 1..64 tokens (tree-masked, after a
+// short context) on m. The result is cached per model.
+func MeasureCosts(m *model.Model, threads int) *Costs {
+	if c, ok := costCache.Load(m); ok {
+		return c.(*Costs)
+	}
+	s := m.NewState(min(m.CtxLen, 256), threads)
+	ctxToks := make([]int32, 64)
+	s.Forward(&model.Batch{Tokens: ctxToks})
+	s.Commit(len(ctxToks))
+	c := &Costs{}
+	for _, n := range []int{1, 2, 4, 8, 16, 32, 64} {
+		toks := make([]int32, n)
+		pos := make([]int32, n)
+		par := make([]int32, n)
+		for i := range par {
+			par[i] = int32(i) - 1
+			pos[i] = int32(64 + i)
+		}
+		b := &model.Batch{Tokens: toks, Pos: pos, Parent: par, Logits: allRows(n), Hidden: true}
+		best := math.Inf(1)
+		for r := 0; r < 3; r++ {
+			t0 := time.Now()
+			s.Forward(b)
+			best = min(best, time.Since(t0).Seconds())
+		}
+		c.n = append(c.n, n)
+		c.t = append(c.t, best)
+	}
+	costCache.Store(m, c)
+	return c
+}
+
+// At interpolates the cost of a pass of n tokens.
+func (c *Costs) At(n int) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n <= c.n[0] {
+		return c.t[0]
+	}
+	for i := 1; i < len(c.n); i++ {
+		if n <= c.n[i] {
+			f := float64(n-c.n[i-1]) / float64(c.n[i]-c.n[i-1])
+			return c.t[i-1] + f*(c.t[i]-c.t[i-1])
+		}
+	}
+	last := len(c.n) - 1
+	return c.t[last] * float64(n) / float64(c.n[last])
+}
+
+// observe folds a measured pass into the table (exponential average on the
+// nearest measured size, scaled), so costs follow the machine's load.
+func (c *Costs) observe(n int, sec float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.n {
+		if c.n[i] == n {
+			c.t[i] = 0.8*c.t[i] + 0.2*sec
+			return
+		}
+	}
+}
+
+func allRows(n int) []int {
+	r := make([]int, n)
+	for i := range r {
+		r[i] = i
+	}
+	return r
+}
+
+// Generate decodes with S^4C. With greedy sampling its output equals
+// e.GeneratePlain's token for token.
+func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
+	opt.defaults()
+	m := e.Model
+	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, hd.K)}
+	if hd.Dim != m.Dim {
+		return nil, st, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, m.Dim)
+	}
+	s, err := e.NewState(&req)
+	if err != nil {
+		return nil, st, err
+	}
+	var costs *Costs
+	if opt.Budget == 0 {
+		costs = MeasureCosts(m, e.Threads)
+	}
+	smp := sample.New(req.Sampling)
+	t0 := time.Now()
+	logits, h, err := engine.Prefill(s, req.Prompt, true)
+	if err != nil {
+		return nil, st, err
+	}
+	h = append([]float32(nil), h...)
+	st.PromptTime = time.Since(t0)
+	t1 := time.Now()
+	history := append([]int32(nil), req.Prompt...)
+	b := smp.Sample(logits, history)
+	var out []int32
+	ws := &workspace{}
+	calib := 1.0   // observed accepted / predicted accepted (draft probabilities are not calibrated)
+	skipUntil := 0 // rounds before drafting is tried again, when drafting did not pay
+	backoff := 1
+	st.StopReason = "length"
+	emit := func(id int32) bool { // false: stop
+		out = append(out, id)
+		history = append(history, id)
+		if req.OnToken != nil && !req.OnToken(id) {
+			st.StopReason = "callback"
+			return false
+		}
+		if !req.IgnoreEOG && e.Tok.IsEOG(id) {
+			st.StopReason = "eog"
+			return false
+		}
+		return len(out) < req.MaxTokens
+	}
+	for emit(b) {
+		room := s.Cache.Cap - s.Cache.Len
+		if room < 1 {
+			st.StopReason = "context"
+			break
+		}
+		// Draft.
+		tr := &tree{nodes: []node{{tok: b, parent: -1}}}
+		if st.Rounds >= skipUntil && room > 1 {
+			td := time.Now()
+			full := grow(m, hd, h, b, draftOptions{TopK: opt.TopK, Width: opt.Width}, s.Pool, ws)
+			n := opt.Budget
+			probs := full.sortedProbs()
+			if n == 0 {
+				n = chooseBudget(costs, probs, calib, opt.MaxBudget, time.Since(td).Seconds())
+			}
+			n = min(n, room-1, req.MaxTokens-len(out))
+			tr = full.prune(n)
+			st.DraftTime += time.Since(td)
+			if n == 0 {
+				skipUntil = st.Rounds + backoff
+				backoff = min(2*backoff, 32)
+			} else {
+				backoff = 1
+				st.DraftRounds++
+				st.TreeNodes += len(tr.nodes) - 1
+				pred := 0.0
+				for _, p := range probs[:min(n, len(probs))] {
+					pred += p
+				}
+				tr.predicted = pred
+			}
+		}
+		// Verify the whole tree in one pass.
+		tv := time.Now()
+		nn := len(tr.nodes)
+		batch := &model.Batch{Tokens: make([]int32, nn), Pos: make([]int32, nn), Parent: make([]int32, nn), Logits: allRows(nn), Hidden: true}
+		base := int32(0)
+		if s.Cache.Len > 0 {
+			base = s.Cache.Pos[s.Cache.Len-1] + 1
+		}
+		for i, nd := range tr.nodes {
+			batch.Tokens[i], batch.Pos[i], batch.Parent[i] = nd.tok, base+int32(nd.depth), int32(nd.parent)
+		}
+		o, err := s.Forward(batch)
+		if err != nil {
+			return out, st, err
+		}
+		vt := time.Since(tv)
+		st.VerifyTime += vt
+		if costs != nil {
+			costs.observe(nn, vt.Seconds())
+		}
+		st.Rounds++
+		// Accept the longest path the target agrees with.
+		cur := 0
+		keep := []int{0}
+		stop := false
+		var y int32
+		for {
+			y = smp.Sample(o.Row(cur), history)
+			child := -1
+			for i := cur + 1; i < nn; i++ {
+				if tr.nodes[i].parent == cur && tr.nodes[i].tok == y {
+					child = i
+					break
+				}
+			}
+			if child < 0 {
+				break
+			}
+			cur = child
+			keep = append(keep, child)
+			st.Accepted++
+			st.AcceptDepth[tr.nodes[child].depth-1]++
+			if !emit(y) {
+				stop = true
+				break
+			}
+		}
+		if tr.predicted > 0 {
+			calib = 0.9*calib + 0.1*float64(len(keep)-1)/tr.predicted
+			calib = min(max(calib, 0.05), 2)
+		}
+		if err := s.Cache.Keep(keep); err != nil {
+			return out, st, err
+		}
+		copy(h, o.Hidden[cur*m.Dim:(cur+1)*m.Dim])
+		if stop {
+			break
+		}
+		b = y
+	}
+	st.GenTokens = len(out)
+	st.GenTime = time.Since(t1)
+	return out, st, nil
+}
+
+// chooseBudget picks the number of draft nodes n maximising expected tokens
+// per second: (1 + calib·Σ_{i<n} p_i) / (t(n+1) + draft), where p are the
+// path probabilities (highest first), t the measured verification cost and
+// draft this round's drafting time (spent only when n > 0).
+func chooseBudget(c *Costs, probs []float64, calib float64, maxN int, draft float64) int {
+	bestN, best := 0, 1/c.At(1)
+	sum := 0.0
+	for n := 1; n <= min(maxN, len(probs)); n++ {
+		sum += probs[n-1]
+		if r := (1 + calib*sum) / (c.At(n+1) + draft); r > best {
+			bestN, best = n, r
+		}
+	}
+	return bestN
+}

@@ -1,0 +1,184 @@
+package spec
+
+import (
+	"math"
+	"sort"
+
+	"s4c/heads"
+	"s4c/model"
+	"s4c/tensor"
+)
+
+// node is one token of the draft tree. The root is the token the target
+// already chose (not a guess); every other node is a draft.
+type node struct {
+	tok    int32
+	parent int     // index in tree.nodes, -1 for the root
+	depth  int     // root 0
+	logp   float64 // log of the draft probability of the path root→node
+	state  []float32
+}
+
+// tree is a draft tree grown by the heads.
+type tree struct {
+	nodes     []node
+	predicted float64 // expected accepted drafts (sum of path probabilities)
+}
+
+// draftOptions shape the tree.
+type draftOptions struct {
+	TopK  int // children considered per expanded node
+	Width int // nodes kept per depth (and expanded further)
+}
+
+// grow drafts a tree from the target's hidden state h at the last accepted
+// token and its chosen next token b. Depth d tokens come from head d-1; at
+// each depth the Width most probable paths (by cumulative draft probability)
+// are kept and expanded by the next head, so each draft extends a coherent
+// phrase instead of guessing positions independently.
+func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOptions, p *tensor.Pool, ws *workspace) *tree {
+	t := &tree{nodes: []node{{tok: b, parent: -1}}}
+	root := make([]float32, m.Dim)
+	hd.Step(m, 0, h, []int32{b}, root, p)
+	t.nodes[0].state = root
+	frontier := []int{0}
+	for d := 1; d <= hd.K && len(frontier) > 0; d++ {
+		n := len(frontier)
+		states := ws.floats(&ws.states, n*m.Dim)
+		for i, f := range frontier {
+			copy(states[i*m.Dim:], t.nodes[f].state)
+		}
+		logits := ws.floats(&ws.logits, n*m.Vocab)
+		heads.Logits(m, states, n, logits, p)
+		type cand struct {
+			parent int
+			tok    int32
+			logp   float64
+		}
+		var cands []cand
+		for i, f := range frontier {
+			for _, c := range topKLogProbs(logits[i*m.Vocab:(i+1)*m.Vocab], opt.TopK) {
+				cands = append(cands, cand{f, c.id, t.nodes[f].logp + c.logp})
+			}
+		}
+		sort.SliceStable(cands, func(i, j int) bool { return cands[i].logp > cands[j].logp })
+		if len(cands) > opt.Width {
+			cands = cands[:opt.Width]
+		}
+		next := make([]int, 0, len(cands))
+		for _, c := range cands {
+			t.nodes = append(t.nodes, node{tok: c.tok, parent: c.parent, depth: d, logp: c.logp})
+			next = append(next, len(t.nodes)-1)
+		}
+		if d < hd.K {
+			in := ws.floats(&ws.states, len(next)*m.Dim)
+			toks := make([]int32, len(next))
+			for i, id := range next {
+				copy(in[i*m.Dim:], t.nodes[t.nodes[id].parent].state)
+				toks[i] = t.nodes[id].tok
+			}
+			out := make([]float32, len(next)*m.Dim)
+			hd.Step(m, d, in, toks, out, p)
+			for i, id := range next {
+				t.nodes[id].state = out[i*m.Dim : (i+1)*m.Dim]
+			}
+		}
+		frontier = next
+	}
+	return t
+}
+
+type idLogp struct {
+	id   int32
+	logp float64
+}
+
+// topKLogProbs returns the k most likely tokens of softmax(logits) with
+// their log-probabilities, most likely first.
+func topKLogProbs(logits []float32, k int) []idLogp {
+	mx := logits[0]
+	for _, v := range logits {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - mx))
+	}
+	lse := float64(mx) + math.Log(sum)
+	top := make([]idLogp, 0, k+1)
+	for i, v := range logits {
+		lp := float64(v) - lse
+		if len(top) == k && lp <= top[k-1].logp {
+			continue
+		}
+		j := len(top)
+		if j < k {
+			top = append(top, idLogp{})
+		} else {
+			j = k - 1
+		}
+		for j > 0 && top[j-1].logp < lp {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = idLogp{int32(i), lp}
+	}
+	return top
+}
+
+// prune keeps the root and the n draft nodes of highest path probability.
+// A child is never more probable than its parent, so the kept set is closed
+// under ancestors (ties go to the shallower, earlier node). The result is
+// ordered by depth, so every parent precedes its children.
+func (t *tree) prune(n int) *tree {
+	idx := make([]int, 0, len(t.nodes)-1)
+	for i := 1; i < len(t.nodes); i++ {
+		idx = append(idx, i)
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return t.nodes[idx[a]].logp > t.nodes[idx[b]].logp })
+	if n < len(idx) {
+		idx = idx[:n]
+	}
+	keep := map[int]bool{0: true}
+	for _, i := range idx {
+		keep[i] = true
+	}
+	remap := map[int]int{}
+	out := &tree{}
+	// nodes were appended depth by depth, so index order is depth order.
+	for i, nd := range t.nodes {
+		if !keep[i] || (nd.parent >= 0 && !keep[nd.parent]) {
+			continue
+		}
+		remap[i] = len(out.nodes)
+		nd.state = nil
+		if nd.parent >= 0 {
+			nd.parent = remap[nd.parent]
+		}
+		out.nodes = append(out.nodes, nd)
+	}
+	return out
+}
+
+// sortedProbs are the path probabilities of the draft nodes, highest first:
+// prefix sums estimate the expected accepted length of a budget.
+func (t *tree) sortedProbs() []float64 {
+	p := make([]float64, 0, len(t.nodes)-1)
+	for _, nd := range t.nodes[1:] {
+		p = append(p, math.Exp(nd.logp))
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(p)))
+	return p
+}
+
+type workspace struct {
+	states, logits []float32
+}
+
+func (w *workspace) floats(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	*b = (*b)[:n]
+	return *b
+}

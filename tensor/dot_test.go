@@ -1,0 +1,89 @@
+package tensor
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestDotKernelsMatchGo holds every assembly kernel to the pure-Go result,
+// bit for bit, on random data of many lengths and magnitudes.
+func TestDotKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	kernels := map[string]func(a, b []float32) float32{"dispatch": dot16}
+	addAsmKernels(kernels)
+	for trial := 0; trial < 3000; trial++ {
+		n := 16 * (1 + rng.Intn(300))
+		a, b := make([]float32, n), make([]float32, n)
+		scale := math.Pow(10, float64(rng.Intn(8)-4))
+		for i := range a {
+			a[i] = float32(rng.NormFloat64() * scale)
+			b[i] = float32(rng.NormFloat64())
+		}
+		want := dot16Go(a, b)
+		for name, k := range kernels {
+			if got := k(a, b); math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%s n=%d: %v, pure Go %v", name, n, got, want)
+			}
+		}
+	}
+	t.Logf("kernel in use: %s; checked %d kernels", Kernel, len(kernels))
+	for trial := 0; trial < 1000; trial++ {
+		n := 64 * (1 + rng.Intn(40))
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		if got, want := dot64(a, b), dot64Go(a, b); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("dot64 n=%d: %v, pure Go %v", n, got, want)
+		}
+		m := 8 * (1 + rng.Intn(20))
+		acc, acc2 := make([]float32, m), make([]float32, m)
+		for i := range acc {
+			acc[i] = float32(rng.NormFloat64())
+			acc2[i] = acc[i]
+		}
+		p := float32(rng.NormFloat64())
+		v := make([]float32, m)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		FMARow(acc, p, v)
+		fmaRowGo(acc2, p, v)
+		for i := range acc {
+			if math.Float32bits(acc[i]) != math.Float32bits(acc2[i]) {
+				t.Fatalf("FMARow n=%d element %d: %v, pure Go %v", m, i, acc[i], acc2[i])
+			}
+		}
+	}
+}
+
+// TestFMA32 checks the float32 fused multiply-add against exact rational
+// arithmetic on cases built to expose double rounding.
+func TestFMA32(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for i := 0; i < 200000; i++ {
+		a := float32(rng.NormFloat64())
+		b := float32(rng.NormFloat64())
+		c := float32(rng.NormFloat64())
+		if i%2 == 0 { // make a*b+c land near a float32 midpoint
+			c = -float32(float64(a) * float64(b))
+		}
+		got := FMA32(a, b, c)
+		want := fmaRef(a, b, c)
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("FMA32(%v,%v,%v) = %v want %v", a, b, c, got, want)
+		}
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	x, y := make([]float32, 2048), make([]float32, 2048)
+	for i := range x {
+		x[i], y[i] = float32(i%7), float32(i%5)
+	}
+	b.SetBytes(2048 * 8)
+	for i := 0; i < b.N; i++ {
+		Dot(x, y)
+	}
+}
