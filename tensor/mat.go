@@ -168,7 +168,6 @@ func Reduce16(s *[16]float32) float32 {
 	return (s[0] + s[2]) + (s[1] + s[3])
 }
 
-
 // Pool runs loops over a fixed number of threads.
 type Pool struct {
 	Threads int
