@@ -8,12 +8,16 @@
 // (syntactic coherence):
 //
 //	s_0 = h                                   target's final hidden state at the last accepted token
-//	s_k = s_{k-1} + SiLU(W_k [s_{k-1}; E(x_k)] + c_k)
+//	s_k = s_{k-1} + V_k·SiLU(W_k [s_{k-1}; E(x_k)] + c_k)
 //	p_k = softmax(LMHead(RMSNorm(s_k)))       distribution of the token after x_k
 //
 // x_1 is the token the target chose after h; x_k (k > 1) is the token drafted
 // from p_{k-1}. E, RMSNorm's weight and LMHead are the target's own frozen
-// embedding, output norm and output layer. Medusa's heads, by contrast, are
+// embedding, output norm and output layer. W_k maps the 2·Dim input to a
+// hidden layer of Hidden units and V_k back to the residual stream (with
+// Hidden = Dim and V_k = I this is the one-layer form s + SiLU(W[s; E(x)] + c)).
+// The hidden width is independent of Dim, so heads trained on a small model
+// embed exactly into its inflated twin. Medusa's heads, by contrast, are
 // independent guesses from h alone.
 package heads
 
@@ -22,6 +26,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	"s4c/gguf"
 	"s4c/model"
@@ -31,64 +36,95 @@ import (
 // Arch is the general.architecture of a heads file.
 const Arch = "s4c-heads"
 
-// Heads is a set of K draft heads for one target model.
-type Heads struct {
-	K, Dim int
-	W      [][]float32 // per head: Dim rows × 2·Dim columns, row-major
-	B      [][]float32 // per head: Dim
-	Base   string      // fingerprint of the target model
-	Report map[string]string
-
-	mats []*tensor.Mat
+// Head is one draft head's weights (row-major float32).
+type Head struct {
+	W1 []float32 // Hidden × 2·Dim
+	B1 []float32 // Hidden
+	W2 []float32 // Dim × Hidden
 }
 
-// New makes K heads for m with small random weights (seeded). Untrained
-// heads draft poorly but decoding with them is still exact.
-func New(m *model.Model, k int, seed uint64) *Heads {
-	h := &Heads{K: k, Dim: m.Dim, Base: m.Fingerprint(), Report: map[string]string{}}
+// Params lists the head's parameter tensors (for the optimiser).
+func (h *Head) Params() [][]float32 { return [][]float32{h.W1, h.B1, h.W2} }
+
+// Heads is a set of K draft heads for one target model.
+type Heads struct {
+	K, Dim, Hidden int
+	H              []Head
+	Base           string // fingerprint of the target model
+	Report         map[string]string
+
+	w1, w2 []*tensor.Mat
+}
+
+// DefaultHidden is the hidden width of new heads.
+const DefaultHidden = 256
+
+// New makes K heads for m with seeded random input weights and zero output
+// weights (so an untrained head leaves the state as it is). Untrained heads
+// draft poorly but decoding with them is still exact.
+func New(m *model.Model, k, hidden int, seed uint64) *Heads {
+	h := &Heads{K: k, Dim: m.Dim, Hidden: hidden, Base: m.Fingerprint(), Report: map[string]string{}}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	scale := 0.5 / math.Sqrt(float64(2*m.Dim))
+	scale := 1 / math.Sqrt(float64(2*m.Dim))
 	for i := 0; i < k; i++ {
-		w := make([]float32, m.Dim*2*m.Dim)
-		for j := range w {
-			w[j] = float32(rng.NormFloat64() * scale)
+		hd := Head{W1: make([]float32, hidden*2*m.Dim), B1: make([]float32, hidden), W2: make([]float32, m.Dim*hidden)}
+		for j := range hd.W1 {
+			hd.W1[j] = float32(rng.NormFloat64() * scale)
 		}
-		h.W = append(h.W, w)
-		h.B = append(h.B, make([]float32, m.Dim))
+		h.H = append(h.H, hd)
 	}
 	h.build()
 	return h
 }
 
+// Randomize gives the output weights small random values too (for tests
+// of untrained heads that still change the state).
+func (h *Heads) Randomize(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0xa11))
+	scale := 1 / math.Sqrt(float64(h.Hidden))
+	for k := range h.H {
+		for j := range h.H[k].W2 {
+			h.H[k].W2[j] = float32(rng.NormFloat64() * scale)
+		}
+	}
+	h.build()
+}
+
 func (h *Heads) build() {
-	h.mats = h.mats[:0]
-	for _, w := range h.W {
-		data, _ := tensor.Quantize(gguf.F32, w)
-		m, _ := tensor.NewMat(gguf.F32, h.Dim, 2*h.Dim, data)
-		h.mats = append(h.mats, m)
+	h.w1, h.w2 = h.w1[:0], h.w2[:0]
+	for _, hd := range h.H {
+		d1, _ := tensor.Quantize(gguf.F32, hd.W1)
+		m1, _ := tensor.NewMat(gguf.F32, h.Hidden, 2*h.Dim, d1)
+		d2, _ := tensor.Quantize(gguf.F32, hd.W2)
+		m2, _ := tensor.NewMat(gguf.F32, h.Dim, h.Hidden, d2)
+		h.w1 = append(h.w1, m1)
+		h.w2 = append(h.w2, m2)
 	}
 }
 
-// Rebuild refreshes the compute form after W was changed in place (training).
+// Rebuild refreshes the compute form after weights were changed in place.
 func (h *Heads) Rebuild() { h.build() }
 
 // Step applies head k (0-based) to n (state, token) pairs: for each i,
-// out_i = s_i + SiLU(W_k [s_i; E(x_i)] + c_k). s and out are n×Dim.
+// out_i = s_i + V_k·SiLU(W_k [s_i; E(x_i)] + c_k). s and out are n×Dim.
 func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []float32, p *tensor.Pool) {
-	d := h.Dim
+	d, hid := h.Dim, h.Hidden
 	n := len(toks)
 	in := make([]float32, n*2*d)
 	for i, t := range toks {
 		copy(in[i*2*d:], s[i*d:(i+1)*d])
 		m.Embed.RowF32(int(t), in[i*2*d+d:(i+1)*2*d])
 	}
-	u := make([]float32, n*d)
-	h.mats[k].Mul(u, in, n, p)
+	u := make([]float32, n*hid)
+	h.w1[k].Mul(u, in, n, p)
+	b := h.H[k].B1
 	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			out[i*d+j] = s[i*d+j] + tensor.SiLU(u[i*d+j]+h.B[k][j])
+		for j := 0; j < hid; j++ {
+			u[i*hid+j] = tensor.SiLU(u[i*hid+j] + b[j])
 		}
 	}
+	h.w2[k].Mul(out, u, n, p)
+	tensor.Add(out[:n*d], s[:n*d])
 }
 
 // Logits computes LMHead(RMSNorm(s)) for n states (n×Vocab out).
@@ -111,14 +147,21 @@ func (h *Heads) Save(path string) error {
 	for k, v := range h.Report {
 		w.Set("s4c-heads.report."+k, v)
 	}
-	for k := 0; k < h.K; k++ {
-		wd, _ := tensor.Quantize(gguf.F32, h.W[k])
-		if err := w.AddTensor(fmt.Sprintf("head.%d.weight", k), gguf.F32, []uint64{uint64(2 * h.Dim), uint64(h.Dim)}, wd); err != nil {
-			return err
-		}
-		bd, _ := tensor.Quantize(gguf.F32, h.B[k])
-		if err := w.AddTensor(fmt.Sprintf("head.%d.bias", k), gguf.F32, []uint64{uint64(h.Dim)}, bd); err != nil {
-			return err
+	w.Set("s4c-heads.hidden_length", uint32(h.Hidden))
+	for k, hd := range h.H {
+		for _, t := range []struct {
+			name string
+			v    []float32
+			dims []uint64
+		}{
+			{"w1", hd.W1, []uint64{uint64(2 * h.Dim), uint64(h.Hidden)}},
+			{"b1", hd.B1, []uint64{uint64(h.Hidden)}},
+			{"w2", hd.W2, []uint64{uint64(h.Hidden), uint64(h.Dim)}},
+		} {
+			data, _ := tensor.Quantize(gguf.F32, t.v)
+			if err := w.AddTensor(fmt.Sprintf("head.%d.%s", k, t.name), gguf.F32, t.dims, data); err != nil {
+				return err
+			}
 		}
 	}
 	return w.WriteFile(path)
@@ -146,24 +189,32 @@ func Load(path string, m *model.Model) (*Heads, error) {
 	if fp := m.Fingerprint(); fp != base {
 		return nil, fmt.Errorf("%s: these heads were trained for another model (fingerprint %.12s…, this model is %.12s…); train heads for it with 's4c heads train'", path, base, fp)
 	}
-	h := &Heads{K: int(k), Dim: int(d), Base: base, Report: map[string]string{}}
+	hid, ok := f.Uint("s4c-heads.hidden_length")
+	if !ok || hid == 0 || hid > 1<<16 {
+		return nil, fmt.Errorf("%s: missing or bad s4c-heads.hidden_length", path)
+	}
+	h := &Heads{K: int(k), Dim: int(d), Hidden: int(hid), Base: base, Report: map[string]string{}}
+	const rp = "s4c-heads.report."
 	for _, kv := range f.KV {
-		if s, ok := kv.Value.(string); ok && len(kv.Key) > len("s4c-heads.report.") && kv.Key[:len("s4c-heads.report.")] == "s4c-heads.report." {
-			h.Report[kv.Key[len("s4c-heads.report."):]] = s
+		if s, ok := kv.Value.(string); ok && strings.HasPrefix(kv.Key, rp) {
+			h.Report[kv.Key[len(rp):]] = s
 		}
 	}
 	for i := 0; i < h.K; i++ {
-		wt, ok := f.Tensor("head." + strconv.Itoa(i) + ".weight")
-		bt, ok2 := f.Tensor("head." + strconv.Itoa(i) + ".bias")
-		if !ok || !ok2 || wt.Elements() != uint64(2*h.Dim*h.Dim) || bt.Elements() != uint64(h.Dim) || !tensor.Supported(wt.Type) || !tensor.Supported(bt.Type) {
-			return nil, fmt.Errorf("%s: head %d tensors missing or of the wrong shape", path, i)
+		var hd Head
+		for _, t := range []struct {
+			name string
+			dst  *[]float32
+			n    int
+		}{{"w1", &hd.W1, h.Hidden * 2 * h.Dim}, {"b1", &hd.B1, h.Hidden}, {"w2", &hd.W2, h.Dim * h.Hidden}} {
+			ti, ok := f.Tensor("head." + strconv.Itoa(i) + "." + t.name)
+			if !ok || ti.Elements() != uint64(t.n) || !tensor.Supported(ti.Type) {
+				return nil, fmt.Errorf("%s: tensor head.%d.%s missing or of the wrong shape", path, i, t.name)
+			}
+			*t.dst = make([]float32, t.n)
+			tensor.Dequantize(ti.Type, f.TensorData(ti), *t.dst)
 		}
-		w := make([]float32, wt.Elements())
-		tensor.Dequantize(wt.Type, f.TensorData(wt), w)
-		b := make([]float32, bt.Elements())
-		tensor.Dequantize(bt.Type, f.TensorData(bt), b)
-		h.W = append(h.W, w)
-		h.B = append(h.B, b)
+		h.H = append(h.H, hd)
 	}
 	h.build()
 	return h, nil

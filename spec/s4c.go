@@ -40,6 +40,10 @@ import (
 	"s4c/sample"
 )
 
+// DefaultBudget is the fixed tree size used to measure heads (τ) when the
+// budget is not chosen automatically.
+const DefaultBudget = 24
+
 // Options configure S^4C decoding.
 type Options struct {
 	Budget    int // draft nodes verified per round; 0 = chosen each round from measured costs

@@ -77,7 +77,7 @@ func checkExact(t *testing.T, e *engine.Engine, hd *heads.Heads, prompts []strin
 // is still token-for-token plain greedy decoding, at every budget.
 func TestRandomHeadsExact(t *testing.T) {
 	e := loadEngine(t)
-	hd := heads.New(e.Model, 4, 1)
+	hd := randomHeads(e, 4, 1)
 	prompts := storyPrompts(t)[:12]
 	for _, budget := range []int{1, 6, 24, 64} {
 		st := checkExact(t, e, hd, prompts, 256, greedy(), Options{Budget: budget})
@@ -92,7 +92,7 @@ func TestRandomHeadsExact(t *testing.T) {
 // tokens plain sampling draws with the same seed.
 func TestSamplingSameSeedSameText(t *testing.T) {
 	e := loadEngine(t)
-	hd := heads.New(e.Model, 4, 2)
+	hd := randomHeads(e, 4, 2)
 	sp := sample.Params{Temp: 0.9, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64}
 	st := checkExact(t, e, hd, storyPrompts(t)[:8], 128, sp, Options{Budget: 16})
 	t.Log(st.Summary())
@@ -103,7 +103,7 @@ func TestSamplingSameSeedSameText(t *testing.T) {
 // (chi-square, fixed seeds so the test is deterministic).
 func TestSamplingDistribution(t *testing.T) {
 	e := loadEngine(t)
-	hd := heads.New(e.Model, 4, 3)
+	hd := randomHeads(e, 4, 3)
 	prompt := e.Encode("Once upon a time, there was a")
 	sp := sample.Params{Temp: 1, TopP: 1, RepeatPenalty: 1}
 	// The model's distribution of the first token.
@@ -157,7 +157,7 @@ func TestSamplingDistribution(t *testing.T) {
 
 func TestHeadsFileRoundTrip(t *testing.T) {
 	e := loadEngine(t)
-	hd := heads.New(e.Model, 3, 9)
+	hd := randomHeads(e, 3, 9)
 	hd.Report["note"] = "test"
 	p := t.TempDir() + "/h.s4c.gguf"
 	if err := hd.Save(p); err != nil {
@@ -167,7 +167,7 @@ func TestHeadsFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.K != 3 || back.Report["note"] != "test" || fmt.Sprint(back.W[2][:5]) != fmt.Sprint(hd.W[2][:5]) {
+	if back.K != 3 || back.Report["note"] != "test" || fmt.Sprint(back.H[2].W2[:5]) != fmt.Sprint(hd.H[2].W2[:5]) {
 		t.Fatal("heads differ after a round trip")
 	}
 	// Heads of another model are refused.
@@ -177,4 +177,11 @@ func TestHeadsFileRoundTrip(t *testing.T) {
 	if _, err := heads.Load(p, e.Model); err == nil {
 		t.Fatal("heads for another model accepted")
 	}
+}
+
+// randomHeads are untrained heads with random weights throughout.
+func randomHeads(e *engine.Engine, k int, seed uint64) *heads.Heads {
+	h := heads.New(e.Model, k, 64, seed)
+	h.Randomize(seed)
+	return h
 }

@@ -40,6 +40,9 @@ func (m *Mat) Row(r int) []byte { return m.Data[r*m.rowBytes : (r+1)*m.rowBytes]
 // RowF32 decodes row r into dst (len Cols).
 func (m *Mat) RowF32(r int, dst []float32) { Dequantize(m.Type, m.Row(r), dst) }
 
+// F32Row views row r of an F32 matrix without copying.
+func (m *Mat) F32Row(r int) []float32 { return m.f32Row(r) }
+
 // f32Row views row r of an F32 matrix without copying (GGUF data is
 // little-endian and at least 32-byte aligned).
 func (m *Mat) f32Row(r int) []float32 {

@@ -17,6 +17,7 @@ var commands = []struct {
 }{
 	{"run", "generate text from a prompt", cmdRun},
 	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect},
+	{"heads", "train (self-distillation) or evaluate S^4C draft heads", cmdHeads},
 }
 
 func usage() {

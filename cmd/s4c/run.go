@@ -8,7 +8,9 @@ import (
 
 	"s4c/chat"
 	"s4c/engine"
+	"s4c/heads"
 	"s4c/sample"
+	"s4c/spec"
 )
 
 // samplingFlags registers the sampling flags on fs.
@@ -45,6 +47,10 @@ func cmdRun(args []string) error {
 	asChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
 	system := fs.String("system", "", "system message (with --chat)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
+	headsPath := fs.String("heads", "", "S^4C draft heads (default: MODEL.s4c.gguf beside the model, if present)")
+	specMode := fs.String("spec", "", "decoding: s4c (speculative, needs heads) or none (plain); default s4c when heads are found")
+	budget := fs.Int("budget", 0, "S^4C draft nodes per verification pass (0 = chosen from measured costs)")
+	compare := fs.Bool("compare", false, "also decode plainly in the same process and report the speed-up")
 	params := samplingFlags(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -78,6 +84,10 @@ func cmdRun(args []string) error {
 		return err
 	}
 	defer e.Close()
+	hd, err := findHeads(e, *modelPath, *headsPath, *specMode)
+	if err != nil {
+		return err
+	}
 	if *asChat {
 		var msgs []chat.Message
 		if *system != "" {
@@ -105,16 +115,77 @@ func cmdRun(args []string) error {
 			out.Flush()
 			return true
 		}}
-	_, st, err := e.GeneratePlain(req)
+	var plainIDs []int32
+	var plainSt engine.Stats
+	if *compare {
+		quiet := req
+		quiet.OnToken = nil
+		if plainIDs, plainSt, err = e.GeneratePlain(quiet); err != nil {
+			return err
+		}
+	}
+	var gotIDs []int32
+	var st engine.Stats
+	var sst spec.Stats
+	if hd != nil {
+		gotIDs, sst, err = spec.Generate(e, hd, req, spec.Options{Budget: *budget})
+		st = sst.Stats
+	} else {
+		gotIDs, st, err = e.GeneratePlain(req)
+	}
 	fmt.Fprint(out, dec.Flush())
 	fmt.Fprintln(out)
 	out.Flush()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "\n[prompt %d tokens, %.1f tok/s | generated %d tokens, %.2f tok/s | stop: %s]\n",
-		st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), st.StopReason)
+	mode := "plain"
+	if hd != nil {
+		mode = "S^4C"
+	}
+	fmt.Fprintf(os.Stderr, "\n[%s | prompt %d tokens, %.1f tok/s | generated %d tokens, %.2f tok/s | stop: %s]\n",
+		mode, st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), st.StopReason)
+	if hd != nil {
+		fmt.Fprintf(os.Stderr, "[%s]\n", sst.Summary())
+	}
+	if *compare {
+		same := "identical"
+		if fmt.Sprint(plainIDs) != fmt.Sprint(gotIDs) {
+			same = "different"
+			if sp.Greedy() {
+				same = "DIFFERENT (a bug: greedy S^4C must equal plain decoding)"
+			}
+		}
+		fmt.Fprintf(os.Stderr, "[compare: plain %.2f tok/s, %s %.2f tok/s, speed-up %.2fx; outputs %s]\n",
+			plainSt.GenRate(), mode, st.GenRate(), st.GenRate()/plainSt.GenRate(), same)
+	}
 	return nil
+}
+
+// findHeads loads the draft heads the flags ask for: an explicit --heads,
+// or MODEL.s4c.gguf beside the model. It returns nil for plain decoding.
+func findHeads(e *engine.Engine, modelPath, headsPath, mode string) (*heads.Heads, error) {
+	switch mode {
+	case "", "s4c", "none":
+	default:
+		return nil, fmt.Errorf("--spec %q: want s4c or none", mode)
+	}
+	if mode == "none" {
+		return nil, nil
+	}
+	if headsPath == "" {
+		beside := strings.TrimSuffix(modelPath, ".gguf") + ".s4c.gguf"
+		if _, err := os.Stat(beside); err == nil {
+			headsPath = beside
+		}
+	}
+	if headsPath == "" {
+		if mode == "s4c" {
+			return nil, fmt.Errorf("--spec s4c needs draft heads: give --heads H.gguf, put MODEL.s4c.gguf beside the model, or make them with 's4c heads train -m %s'", modelPath)
+		}
+		return nil, nil
+	}
+	return heads.Load(headsPath, e.Model)
 }
 
 func readAll(f *os.File) ([]byte, error) {

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"s4c/chat"
+	"s4c/engine"
+	"s4c/heads"
+	"s4c/sample"
+	"s4c/spec"
+)
+
+func cmdHeads(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: s4c heads train|eval [flags] (see 's4c heads train -h')")
+	}
+	switch args[0] {
+	case "train":
+		return cmdHeadsTrain(args[1:])
+	case "eval":
+		return cmdHeadsEval(args[1:])
+	}
+	return fmt.Errorf("unknown 's4c heads %s': want train or eval", args[0])
+}
+
+// readPrompts reads a JSONL file of {"prompt": "..."} or Spec-Bench
+// {"turns": ["...", ...]} lines and returns prompt texts (turns rendered
+// with the model's chat template, first turn only).
+func readPrompts(path string, e *engine.Engine) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("prompts file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var rec struct {
+			Prompt *string  `json:"prompt"`
+			Turns  []string `json:"turns"`
+		}
+		if err := json.Unmarshal([]byte(text), &rec); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
+		}
+		switch {
+		case rec.Prompt != nil:
+			out = append(out, *rec.Prompt)
+		case len(rec.Turns) > 0:
+			if e == nil {
+				out = append(out, rec.Turns[0])
+				continue
+			}
+			p, err := e.ChatPrompt([]chat.Message{{Role: "user", Content: rec.Turns[0]}})
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+			}
+			out = append(out, p)
+		default:
+			return nil, fmt.Errorf(`%s:%d: want {"prompt": "..."} or {"turns": ["..."]}`, path, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return out, nil
+}
+
+func cmdHeadsTrain(args []string) error {
+	fs := newFlags("heads train", "-m MODEL.gguf [-o MODEL.s4c.gguf] [flags]")
+	modelPath := fs.String("m", "", "target model (GGUF)")
+	outPath := fs.String("o", "", "heads file to write (default MODEL.s4c.gguf beside the model)")
+	promptsPath := fs.String("prompts", "", `JSONL prompts ({"prompt": ...} or {"turns": [...]}); default: start from BOS alone`)
+	tokens := fs.Int("tokens", 200000, "positions of self-generated data to train on")
+	seqLen := fs.Int("seq-len", 256, "tokens generated per sequence")
+	epochs := fs.Int("epochs", 4, "passes over the data")
+	count := fs.Int("heads-count", 4, "number of draft heads K")
+	hidden := fs.Int("hidden", heads.DefaultHidden, "hidden units per head")
+	lr := fs.Float64("lr", 2e-3, "peak learning rate (AdamW)")
+	wd := fs.Float64("weight-decay", 0.01, "AdamW weight decay")
+	batch := fs.Int("batch", 64, "examples per optimiser step")
+	greedyFrac := fs.Float64("greedy", 0.5, "fraction of sequences decoded greedily (the rest sampled)")
+	temp := fs.Float64("temp", 0.8, "temperature of the sampled sequences")
+	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
+	seed := fs.Uint64("seed", 1, "random seed (training is deterministic for a given seed and thread count)")
+	dataPath := fs.String("data", "", "where to keep the generated data (default OUT.data)")
+	resume := fs.Bool("resume", false, "continue from the last checkpoint (OUT.ckpt)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	switch {
+	case *modelPath == "":
+		return fmt.Errorf("no model: give -m MODEL.gguf")
+	case *tokens < 1000:
+		return fmt.Errorf("--tokens %d: want at least 1000", *tokens)
+	case *seqLen < *count+4:
+		return fmt.Errorf("--seq-len %d: want at least heads-count+4", *seqLen)
+	case *epochs < 1 || *count < 1 || *count > 16 || *batch < 1 || *lr <= 0 || *hidden < 1:
+		return fmt.Errorf("--epochs, --batch, --hidden and --lr must be positive and --heads-count 1..16")
+	case *greedyFrac < 0 || *greedyFrac > 1 || *temp <= 0:
+		return fmt.Errorf("--greedy must be within 0..1 and --temp positive")
+	}
+	if *outPath == "" {
+		*outPath = strings.TrimSuffix(*modelPath, ".gguf") + ".s4c.gguf"
+	}
+	if *dataPath == "" {
+		*dataPath = *outPath + ".data"
+	}
+	ckpt := *outPath + ".ckpt"
+	if *resume && !heads.Exists(ckpt) && !heads.Exists(*dataPath) {
+		return fmt.Errorf("--resume: no checkpoint %s or data %s to resume from", ckpt, *dataPath)
+	}
+	if !*resume && heads.Exists(*dataPath) {
+		if err := os.Remove(*dataPath); err != nil {
+			return err
+		}
+	}
+	// Check the prompts file before any work.
+	if *promptsPath != "" {
+		if _, err := readPrompts(*promptsPath, nil); err != nil {
+			return err
+		}
+	}
+	e, err := engine.Load(*modelPath, *threads)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	nthreads := e.Model.NewState(1, *threads).Pool.Threads
+	var prompts [][]int32
+	var texts []string
+	if *promptsPath != "" {
+		if texts, err = readPrompts(*promptsPath, e); err != nil {
+			return err
+		}
+		for _, p := range texts {
+			prompts = append(prompts, e.Encode(p))
+		}
+	}
+	var stop atomic.Bool
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		<-sig
+		fmt.Fprintln(os.Stderr, "\ninterrupt: saving a checkpoint (press Ctrl-C again to quit at once)")
+		stop.Store(true)
+		<-sig
+		os.Exit(130)
+	}()
+
+	// 1. Data.
+	t0 := time.Now()
+	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp),
+		Seed: *seed, Threads: nthreads, Stop: stop.Load,
+		Progress: func(seqs, toks int) {
+			el := time.Since(t0)
+			rate := float64(toks) / el.Seconds()
+			bar(fmt.Sprintf("data  %s %d/%d tokens, %d sequences, %.0f tok/s, ETA %s", progressBar(float64(toks)/float64(*tokens)),
+				toks, *tokens, seqs, rate, eta(float64(*tokens-toks)/max(rate, 1e-9))))
+		}}
+	if err := heads.Generate(*dataPath, e.Model, *tokens, gen); err != nil {
+		if err == heads.ErrInterrupted {
+			fmt.Fprintf(os.Stderr, "\ndata generation interrupted; what was generated is kept in %s: rerun with --resume\n", *dataPath)
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintln(os.Stderr)
+	ds, _, err := heads.OpenDataset(*dataPath, e.Model)
+	if err != nil {
+		return err
+	}
+	defer ds.Close()
+
+	// 2. Train.
+	h := heads.New(e.Model, *count, *hidden, *seed)
+	cfg := heads.TrainConfig{Epochs: *epochs, LR: *lr, WeightDecay: *wd, Batch: *batch, HoldOut: 0.05, Seed: *seed,
+		Threads: nthreads, TopK: 8, Checkpoint: ckpt, Stop: stop.Load}
+	tr := heads.NewTrainer(h, e.Model, cfg)
+	if *resume && heads.Exists(ckpt) {
+		if err := tr.LoadCheckpoint(ckpt); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "resuming at step %d (epoch %d)\n", tr.Step, tr.Ep+1)
+	}
+	t1 := time.Now()
+	tr.Cfg.Progress = func(p heads.Progress) {
+		acc := ""
+		for k, a := range p.Acc {
+			acc += fmt.Sprintf(" h%d %.2f", k+1, a)
+		}
+		bar(fmt.Sprintf("train %s epoch %d/%d step %d/%d loss %.3f acc%s | %.0f ex/s ETA %s", progressBar(float64(p.Step)/float64(p.Steps)),
+			p.Epoch, p.Epochs, p.Step, p.Steps, p.Loss, acc, p.ExamplesPerS, eta(p.ETA.Seconds())))
+		if p.Step%500 == 0 {
+			tr.SaveCheckpoint(ckpt)
+		}
+	}
+	if err := tr.Train(ds); err != nil {
+		if err == heads.ErrInterrupted {
+			if err := tr.SaveCheckpoint(ckpt); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "\ncheckpoint saved to %s; continue with --resume\n", ckpt)
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintln(os.Stderr)
+	trainTime := time.Since(t1)
+
+	// 3. Report.
+	ev := tr.Evaluate(ds)
+	fmt.Printf("held-out (%d positions, teacher forced):\n", ev.Examples)
+	for k := range ev.Top1 {
+		fmt.Printf("  head %d: top-1 %.3f  top-8 %.3f  loss %.3f\n", k+1, ev.Top1[k], ev.TopK[k], ev.Loss[k])
+		h.Report[fmt.Sprintf("head%d.top1", k+1)] = fmt.Sprintf("%.4f", ev.Top1[k])
+		h.Report[fmt.Sprintf("head%d.top8", k+1)] = fmt.Sprintf("%.4f", ev.TopK[k])
+	}
+	// Real τ of the default tree, decoding held-out prompts with S^4C.
+	evalPrompts := texts
+	if len(evalPrompts) == 0 {
+		evalPrompts = []string{""}
+	}
+	if len(evalPrompts) > 4 {
+		evalPrompts = evalPrompts[len(evalPrompts)-4:]
+	}
+	st, err := measureTau(e, h, evalPrompts, 128)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("S^4C decoding (greedy, default tree, %d prompts x 128 tokens): %s\n", len(evalPrompts), st.Summary())
+	h.Report["tau"] = fmt.Sprintf("%.3f", st.Tau())
+	h.Report["train.tokens"] = fmt.Sprint(ds.Tokens())
+	h.Report["train.epochs"] = fmt.Sprint(*epochs)
+	h.Report["train.seconds"] = fmt.Sprintf("%.0f", time.Since(t0).Seconds())
+	if err := h.Save(*outPath); err != nil {
+		return err
+	}
+	os.Remove(ckpt)
+	fmt.Printf("wrote %s (data %s, training %s, total %s)\n", *outPath, t1.Sub(t0).Round(time.Second), trainTime.Round(time.Second), time.Since(t0).Round(time.Second))
+	return nil
+}
+
+// measureTau decodes prompts greedily with S^4C (automatic budget off: a
+// fixed default-size tree, so τ measures the heads) and sums the stats.
+func measureTau(e *engine.Engine, h *heads.Heads, prompts []string, n int) (spec.Stats, error) {
+	var tot spec.Stats
+	tot.AcceptDepth = make([]int, h.K)
+	for _, p := range prompts {
+		ids := e.Encode(p)
+		_, st, err := spec.Generate(e, h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
+			spec.Options{Budget: spec.DefaultBudget})
+		if err != nil {
+			return tot, err
+		}
+		tot.Rounds += st.Rounds
+		tot.DraftRounds += st.DraftRounds
+		tot.Accepted += st.Accepted
+		tot.TreeNodes += st.TreeNodes
+		tot.GenTime += st.GenTime
+		tot.DraftTime += st.DraftTime
+		tot.VerifyTime += st.VerifyTime
+		tot.GenTokens += st.GenTokens
+		for d := range st.AcceptDepth {
+			tot.AcceptDepth[d] += st.AcceptDepth[d]
+		}
+	}
+	return tot, nil
+}
+
+func cmdHeadsEval(args []string) error {
+	fs := newFlags("heads eval", "-m MODEL.gguf --heads H.gguf [--prompts FILE] [flags]")
+	modelPath := fs.String("m", "", "target model (GGUF)")
+	headsPath := fs.String("heads", "", "heads file (default MODEL.s4c.gguf)")
+	promptsPath := fs.String("prompts", "", "JSONL prompts (default: start from BOS)")
+	n := fs.Int("n", 256, "tokens per prompt")
+	maxPrompts := fs.Int("max-prompts", 0, "use at most this many prompts (0 = all)")
+	budget := fs.Int("budget", spec.DefaultBudget, "draft nodes per pass (0 = automatic from measured costs)")
+	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" {
+		return fmt.Errorf("no model: give -m MODEL.gguf")
+	}
+	if *promptsPath != "" {
+		if _, err := readPrompts(*promptsPath, nil); err != nil {
+			return err
+		}
+	}
+	e, err := engine.Load(*modelPath, *threads)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	hp := *headsPath
+	if hp == "" {
+		hp = strings.TrimSuffix(*modelPath, ".gguf") + ".s4c.gguf"
+	}
+	h, err := heads.Load(hp, e.Model)
+	if err != nil {
+		return err
+	}
+	prompts := []string{""}
+	if *promptsPath != "" {
+		if prompts, err = readPrompts(*promptsPath, e); err != nil {
+			return err
+		}
+	}
+	if *maxPrompts > 0 && len(prompts) > *maxPrompts {
+		prompts = prompts[:*maxPrompts]
+	}
+	var tot spec.Stats
+	tot.AcceptDepth = make([]int, h.K)
+	var plainTime, specTime time.Duration
+	for i, p := range prompts {
+		req := engine.Request{Prompt: e.Encode(p), MaxTokens: *n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true}
+		want, pst, err := e.GeneratePlain(req)
+		if err != nil {
+			return err
+		}
+		got, st, err := spec.Generate(e, h, req, spec.Options{Budget: *budget})
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("prompt %d: S^4C output differs from plain greedy decoding (a bug; please report)", i)
+		}
+		plainTime += pst.GenTime
+		specTime += st.GenTime
+		tot.Rounds += st.Rounds
+		tot.DraftRounds += st.DraftRounds
+		tot.Accepted += st.Accepted
+		tot.TreeNodes += st.TreeNodes
+		tot.GenTime += st.GenTime
+		tot.DraftTime += st.DraftTime
+		tot.VerifyTime += st.VerifyTime
+		for d := range st.AcceptDepth {
+			tot.AcceptDepth[d] += st.AcceptDepth[d]
+		}
+		bar(fmt.Sprintf("eval %s %d/%d prompts, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), tot.Tau()))
+	}
+	fmt.Fprintln(os.Stderr)
+	fmt.Printf("%d prompts x %d tokens, greedy; outputs identical to plain decoding\n%s\nspeed-up over plain decoding (same process): %.2fx\n",
+		len(prompts), *n, tot.Summary(), plainTime.Seconds()/specTime.Seconds())
+	return nil
+}
+
+func progressBar(f float64) string {
+	f = min(max(f, 0), 1)
+	n := int(f * 20)
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", 20-n) + fmt.Sprintf("] %3.0f%%", 100*f)
+}
+
+func eta(sec float64) string {
+	if sec <= 0 || sec > 1e7 {
+		return "-"
+	}
+	return (time.Duration(sec) * time.Second).Round(time.Second).String()
+}
+
+// bar rewrites the current terminal line.
+func bar(s string) { fmt.Fprintf(os.Stderr, "\r\033[K%s", s) }
