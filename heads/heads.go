@@ -219,3 +219,32 @@ func Load(path string, m *model.Model) (*Heads, error) {
 	h.build()
 	return h, nil
 }
+
+// Inflate embeds heads trained on a small model into its inflated twin big
+// (see convert.Inflate): the small residual stream is the first Dim
+// dimensions of big's, so W1's state and embedding columns move to the first
+// Dim columns of each half, W2's rows to the first Dim rows, and every other
+// weight is zero (nothing is written into the padded dimensions). The hidden
+// width is unchanged, so the inflated heads compute exactly the same drafts.
+func (h *Heads) Inflate(big *model.Model) (*Heads, error) {
+	d, D := h.Dim, big.Dim
+	if D < d {
+		return nil, fmt.Errorf("cannot inflate heads of width %d into a model of width %d", d, D)
+	}
+	out := &Heads{K: h.K, Dim: D, Hidden: h.Hidden, Base: big.Fingerprint(), Report: map[string]string{}}
+	for k, v := range h.Report {
+		out.Report[k] = v
+	}
+	out.Report["inflated_from"] = h.Base
+	for _, hd := range h.H {
+		nh := Head{W1: make([]float32, h.Hidden*2*D), B1: append([]float32(nil), hd.B1...), W2: make([]float32, D*h.Hidden)}
+		for r := 0; r < h.Hidden; r++ {
+			copy(nh.W1[r*2*D:r*2*D+d], hd.W1[r*2*d:r*2*d+d])
+			copy(nh.W1[r*2*D+D:r*2*D+D+d], hd.W1[r*2*d+d:(r+1)*2*d])
+		}
+		copy(nh.W2[:d*h.Hidden], hd.W2)
+		out.H = append(out.H, nh)
+	}
+	out.build()
+	return out, nil
+}

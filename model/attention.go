@@ -9,9 +9,9 @@ import (
 // attention computes, for every batch token i and head h, softmax(q·Kᵀ/√d)·V
 // over the cache rows visible[i], writing s.att.
 //
-// Keys and values are held at float16 precision (as llama.cpp's default
-// cache does), queries and attention weights are rounded to float16 before
-// their products, and sums are accumulated in float64: this reproduces the
+// By default keys and values are held at float16 precision (as llama.cpp's
+// default cache does), queries and attention weights are rounded to float16
+// before their products (State.KVF32 keeps all of them float32), and sums are accumulated in float64: this reproduces the
 // reference engine's numerics closely, and every (token, head) is computed by
 // the same ordered arithmetic whatever the batch (batch invariance).
 func (s *State) attention(l, n int, visible [][]int32) {
@@ -27,7 +27,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			buf := sc.Floats(len(vis) + 18*hd)
 			scores, q, acc, rows := buf[:len(vis)], buf[len(vis):len(vis)+hd], buf[len(vis)+hd:len(vis)+2*hd], buf[len(vis)+2*hd:]
 			for d, v := range s.q[i*qd+h*hd : i*qd+(h+1)*hd] {
-				q[d] = roundF16(v)
+				q[d] = s.round(v)
 			}
 			ko := (h / group) * hd
 			kl, vl := c.K[l], c.V[l]
@@ -52,7 +52,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			}
 			inv := float32(1 / sum)
 			for a := range scores {
-				scores[a] = roundF16(scores[a] * inv)
+				scores[a] = s.round(scores[a] * inv)
 			}
 			out := s.att[i*qd+h*hd : i*qd+(h+1)*hd]
 			// Sixteen accumulator rows: position a adds into row a%16 (the
@@ -78,3 +78,12 @@ func (s *State) attention(l, n int, visible [][]int32) {
 }
 
 func roundF16(x float32) float32 { return tensor.F16ToF32(tensor.F32ToF16(x)) }
+
+// round is the precision of the attention operands: float16 (llama.cpp's
+// default cache type) unless the state keeps float32.
+func (s *State) round(x float32) float32 {
+	if s.KVF32 {
+		return x
+	}
+	return roundF16(x)
+}

@@ -46,6 +46,9 @@ type State struct {
 	M     *Model
 	Cache *KVCache
 	Pool  *tensor.Pool
+	// KVF32 keeps keys, values, queries and attention weights in float32
+	// instead of llama.cpp's float16 cache precision.
+	KVF32 bool
 
 	x, xb, q, k, v, att, gate, up []float32
 	rope                          []float32
@@ -158,8 +161,8 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 			}
 			kr, vr := c.Row(l, base+i)
 			for j := range kr {
-				kr[j] = roundF16(k[j])
-				vr[j] = roundF16(v[j])
+				kr[j] = s.round(k[j])
+				vr[j] = s.round(v[j])
 			}
 		}
 		s.attention(l, n, visible)

@@ -26,8 +26,10 @@ func cmdHeads(args []string) error {
 		return cmdHeadsTrain(args[1:])
 	case "eval":
 		return cmdHeadsEval(args[1:])
+	case "inflate":
+		return cmdHeadsInflate(args[1:])
 	}
-	return fmt.Errorf("unknown 's4c heads %s': want train or eval", args[0])
+	return fmt.Errorf("unknown 's4c heads %s': want train, eval or inflate", args[0])
 }
 
 // readPrompts reads a JSONL file of {"prompt": "..."} or Spec-Bench
@@ -376,5 +378,13 @@ func eta(sec float64) string {
 	return (time.Duration(sec) * time.Second).Round(time.Second).String()
 }
 
-// bar rewrites the current terminal line.
-func bar(s string) { fmt.Fprintf(os.Stderr, "\r\033[K%s", s) }
+var lastBar time.Time
+
+// bar rewrites the current terminal line, at most ten times a second.
+func bar(s string) {
+	if time.Since(lastBar) < 100*time.Millisecond {
+		return
+	}
+	lastBar = time.Now()
+	fmt.Fprintf(os.Stderr, "\r\033[K%s", s)
+}

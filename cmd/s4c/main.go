@@ -17,7 +17,8 @@ var commands = []struct {
 }{
 	{"run", "generate text from a prompt", cmdRun},
 	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect},
-	{"heads", "train (self-distillation) or evaluate S^4C draft heads", cmdHeads},
+	{"heads", "train (self-distillation), evaluate or inflate S^4C draft heads", cmdHeads},
+	{"model", "write synthetic or inflated models (synth, inflate)", cmdModel},
 }
 
 func usage() {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"s4c/convert"
+	"s4c/gguf"
+	"s4c/heads"
+	"s4c/model"
+)
+
+func cmdModel(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: s4c model synth|inflate [flags] (see 's4c model synth -h')")
+	}
+	switch args[0] {
+	case "synth":
+		return cmdModelSynth(args[1:])
+	case "inflate":
+		return cmdModelInflate(args[1:])
+	}
+	return fmt.Errorf("unknown 's4c model %s': want synth or inflate", args[0])
+}
+
+func shapeNames() string {
+	var n []string
+	for k := range convert.Shapes {
+		n = append(n, k)
+	}
+	return strings.Join(n, "|")
+}
+
+func cmdModelSynth(args []string) error {
+	fs := newFlags("model synth", "--shape SHAPE --type TYPE -o OUT.gguf")
+	shape := fs.String("shape", "tinyllama-1.1b", "model shape: "+shapeNames())
+	typ := fs.String("type", "q8_0", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")
+	out := fs.String("o", "", "output GGUF file")
+	seed := fs.Uint64("seed", 1, "random seed")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	s, err := convert.ParseShape(*shape)
+	if err != nil {
+		return err
+	}
+	t, err := gguf.ParseTensorType(*typ)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("give -o OUT.gguf")
+	}
+	t0 := time.Now()
+	if err := convert.Synth(*out, s, t, *seed); err != nil {
+		return err
+	}
+	st, _ := os.Stat(*out)
+	fmt.Printf("wrote %s: %s shape, %s, %.2f GiB, random weights (for timing only) in %s\n", *out, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
+	return nil
+}
+
+func cmdModelInflate(args []string) error {
+	fs := newFlags("model inflate", "--from SMALL.gguf --shape SHAPE --type TYPE -o BIG.gguf [--heads SMALL.s4c.gguf]")
+	from := fs.String("from", "", "small real model to inflate")
+	shape := fs.String("shape", "tinyllama-1.1b", "target shape: "+shapeNames())
+	typ := fs.String("type", "f16", "tensor type of the big model")
+	out := fs.String("o", "", "output GGUF file")
+	headsIn := fs.String("heads", "", "also inflate these heads of the small model (written beside OUT as OUT.s4c.gguf)")
+	seed := fs.Uint64("seed", 1, "random seed for the weights that do not affect the function")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *from == "" || *out == "" {
+		return fmt.Errorf("give --from SMALL.gguf and -o BIG.gguf")
+	}
+	s, err := convert.ParseShape(*shape)
+	if err != nil {
+		return err
+	}
+	t, err := gguf.ParseTensorType(*typ)
+	if err != nil {
+		return err
+	}
+	small, err := model.Load(*from)
+	if err != nil {
+		return err
+	}
+	defer small.Close()
+	s.Vocab = small.Vocab
+	var sh *heads.Heads
+	if *headsIn != "" {
+		if sh, err = heads.Load(*headsIn, small); err != nil {
+			return err
+		}
+	}
+	t0 := time.Now()
+	if err := convert.Inflate(*out, small, s, t, *seed); err != nil {
+		return err
+	}
+	st, _ := os.Stat(*out)
+	fmt.Printf("wrote %s: %s inflated to %s, %s, %.2f GiB in %s\n", *out, *from, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
+	if sh != nil {
+		return inflateHeads(sh, *out, strings.TrimSuffix(*out, ".gguf")+".s4c.gguf")
+	}
+	return nil
+}
+
+func inflateHeads(sh *heads.Heads, bigPath, outPath string) error {
+	big, err := model.Load(bigPath)
+	if err != nil {
+		return err
+	}
+	defer big.Close()
+	bh, err := sh.Inflate(big)
+	if err != nil {
+		return err
+	}
+	if err := bh.Save(outPath); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: heads inflated to width %d\n", outPath, big.Dim)
+	return nil
+}
+
+// cmdHeadsInflate is 's4c heads inflate'.
+func cmdHeadsInflate(args []string) error {
+	fs := newFlags("heads inflate", "--from SMALL.gguf --heads SMALL.s4c.gguf -m BIG.gguf [-o BIG.s4c.gguf]")
+	from := fs.String("from", "", "the small model the heads were trained for")
+	hp := fs.String("heads", "", "heads of the small model (default SMALL.s4c.gguf)")
+	bigPath := fs.String("m", "", "the inflated model")
+	out := fs.String("o", "", "output heads (default BIG.s4c.gguf)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *from == "" || *bigPath == "" {
+		return fmt.Errorf("give --from SMALL.gguf and -m BIG.gguf")
+	}
+	if *hp == "" {
+		*hp = strings.TrimSuffix(*from, ".gguf") + ".s4c.gguf"
+	}
+	if *out == "" {
+		*out = strings.TrimSuffix(*bigPath, ".gguf") + ".s4c.gguf"
+	}
+	small, err := model.Load(*from)
+	if err != nil {
+		return err
+	}
+	defer small.Close()
+	sh, err := heads.Load(*hp, small)
+	if err != nil {
+		return err
+	}
+	return inflateHeads(sh, *bigPath, *out)
+}
