@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"s4c/gguf"
 )
 
 // TestDotKernelsMatchGo holds every assembly kernel to the pure-Go result,
@@ -85,5 +87,70 @@ func BenchmarkDot(b *testing.B) {
 	b.SetBytes(2048 * 8)
 	for i := 0; i < b.N; i++ {
 		Dot(x, y)
+	}
+}
+
+// TestTilesMatchGeneric: the SIMD matrix tiles give bitwise the result of
+// the portable path (dequantize, then the 16-lane dot) for every batch size.
+func TestTilesMatchGeneric(t *testing.T) {
+	rng := rand.New(rand.NewSource(21))
+	rows, cols := 19, 320
+	w := make([]float32, rows*cols)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16} {
+		enc, _ := Quantize(typ, w)
+		m, _ := NewMat(typ, rows, cols, enc)
+		for _, n := range []int{1, 3, 8, 9, 17} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			fast := make([]float32, n*rows)
+			m.Mul(fast, x, n, NewPool(2))
+			saved := Kernel
+			Kernel = "generic"
+			slow := make([]float32, n*rows)
+			m.Mul(slow, x, n, NewPool(1))
+			Kernel = saved
+			for i := range fast {
+				if math.Float32bits(fast[i]) != math.Float32bits(slow[i]) {
+					t.Fatalf("%s n=%d element %d: kernel %s gives %v, generic %v", typ, n, i, Kernel, fast[i], slow[i])
+				}
+			}
+		}
+	}
+}
+
+// TestQ8KernelsMatchGo: the VNNI kernels give bitwise the portable integer
+// kernel's result, for every batch size.
+func TestQ8KernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	rows, cols := 21, 384
+	w := make([]float32, rows*cols)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	enc, _ := Quantize(gguf.Q8_0, w)
+	m, _ := NewMat(gguf.Q8_0, rows, cols, enc)
+	for _, n := range []int{1, 5, 8, 13, 16} {
+		x := make([]float32, n*cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 3)
+		}
+		y := make([]float32, n*rows)
+		m.Mul(y, x, n, NewPool(2))
+		var a q8Acts
+		quantizeActs(&a, x, n, cols)
+		tok := a.nchunks * q8RecBytes
+		for tt := 0; tt < n; tt++ {
+			for r := 0; r < rows; r++ {
+				want := q8Dot(m.Row(r), a.buf[tt*tok:(tt+1)*tok], a.nchunks)
+				if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("n=%d token %d row %d: %v, portable %v", n, tt, r, got, want)
+				}
+			}
+		}
 	}
 }

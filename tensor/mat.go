@@ -40,6 +40,9 @@ func (m *Mat) Row(r int) []byte { return m.Data[r*m.rowBytes : (r+1)*m.rowBytes]
 // RowF32 decodes row r into dst (len Cols).
 func (m *Mat) RowF32(r int, dst []float32) { Dequantize(m.Type, m.Row(r), dst) }
 
+func u16ptr(b []byte) *uint16  { return (*uint16)(unsafe.Pointer(&b[0])) }
+func f32ptr(b []byte) *float32 { return (*float32)(unsafe.Pointer(&b[0])) }
+
 // F32Row views row r of an F32 matrix without copying.
 func (m *Mat) F32Row(r int) []float32 { return m.f32Row(r) }
 
@@ -53,12 +56,26 @@ func (m *Mat) f32Row(r int) []float32 {
 // Mul computes y = x·Wᵀ for a batch of n input vectors: x is n×Cols, y is
 // n×Rows, both row-major. Each output element is computed by the same
 // sequence of operations whatever n is, so results are bitwise independent
-// of the batch size (batch invariance).
+// of the batch size (batch invariance). Q8_0 weights use integer kernels on
+// int8-quantized activations (see q8.go); other types are decoded to float32
+// and multiplied with the 16-lane dot product.
 func (m *Mat) Mul(y, x []float32, n int, p *Pool) {
 	if len(x) < n*m.Cols || len(y) < n*m.Rows {
 		panic(fmt.Sprintf("tensor.Mat.Mul: x has %d, y has %d elements; want %d and %d", len(x), len(y), n*m.Cols, n*m.Rows))
 	}
+	if m.useQ8() {
+		a := &q8Acts{}
+		if p != nil {
+			a = &p.acts
+		}
+		quantizeActs(a, x, n, m.Cols)
+		p.Run(m.Rows, 16, func(lo, hi int, _ *Scratch) { m.mulQ8Rows(y, a, n, lo, hi) })
+		return
+	}
 	p.Run(m.Rows, 16, func(lo, hi int, scratch *Scratch) {
+		if m.mulFloatRows(y, x, n, lo, hi) {
+			return
+		}
 		var row []float32
 		if m.Type != gguf.F32 {
 			row = scratch.Floats(m.Cols)
@@ -175,6 +192,7 @@ func Reduce16(s *[16]float32) float32 {
 type Pool struct {
 	Threads int
 	scratch []Scratch
+	acts    q8Acts // quantized activations, shared read-only by the threads
 }
 
 // NewPool makes a pool of n threads (n <= 0: one per CPU).

@@ -19,6 +19,7 @@ var commands = []struct {
 	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect},
 	{"heads", "train (self-distillation), evaluate or inflate S^4C draft heads", cmdHeads},
 	{"model", "write synthetic or inflated models (synth, inflate)", cmdModel},
+	{"bench", "benchmark the engine (t(N)/t(1), decode, prompt) or S^4C against plain decoding", cmdBench},
 }
 
 func usage() {

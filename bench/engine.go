@@ -1,0 +1,155 @@
+// Package bench measures the engine and S^4C decoding: forward-pass cost by
+// batch size, decode and prompt speed, and speculative vs plain decoding in
+// one process (ratios measured side by side, medians over repetitions,
+// because these machines are shared and noisy).
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"s4c/model"
+	"s4c/tensor"
+)
+
+// EngineResult is what BenchEngine measured.
+type EngineResult struct {
+	WeightBytes int64
+	Params      int64
+	DecodeTokS  float64 // plain decode, batch 1
+	PromptTokS  float64 // prompt of PromptLen tokens
+	PromptLen   int
+	Ns          []int
+	TN          []time.Duration // median time of one forward pass of N tokens after Ctx cached
+	Ctx         int
+	PeakRSS     int64
+	Kernel      string
+	Threads     int
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// Engine measures m. reps passes per batch size are timed, interleaved
+// across sizes so load changes hit all sizes alike.
+func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, error) {
+	r := &EngineResult{Ctx: ctx, Ns: ns, Kernel: tensor.Kernel}
+	for i := range m.File.Tensors {
+		t := &m.File.Tensors[i]
+		r.WeightBytes += int64(t.Size)
+		if len(t.Dims) == 2 && t.Name != "token_embd.weight" {
+			r.Params += int64(t.Elements())
+		}
+	}
+	maxN := 0
+	for _, n := range ns {
+		maxN = max(maxN, n)
+	}
+	s := m.NewState(ctx+maxN+64, threads)
+	r.Threads = s.Pool.Threads
+	toks := func(n int) []int32 {
+		t := make([]int32, n)
+		for i := range t {
+			t[i] = int32((i*7919 + 13) % m.Vocab)
+		}
+		return t
+	}
+	// Prompt processing: ctx tokens in one go (also fills the cache).
+	r.PromptLen = ctx
+	t0 := time.Now()
+	if _, err := s.Forward(&model.Batch{Tokens: toks(ctx)}); err != nil {
+		return nil, err
+	}
+	r.PromptTokS = float64(ctx) / time.Since(t0).Seconds()
+	s.Commit(ctx)
+	// t(N): tree-shaped batches (a chain), logits for every row, as
+	// verification does; the rows are dropped after each pass.
+	times := make([][]time.Duration, len(ns))
+	for rep := 0; rep < reps+1; rep++ {
+		for i, n := range ns {
+			par := make([]int32, n)
+			pos := make([]int32, n)
+			rows := make([]int, n)
+			for j := range par {
+				par[j] = int32(j) - 1
+				pos[j] = int32(ctx + j)
+				rows[j] = j
+			}
+			t0 := time.Now()
+			if _, err := s.Forward(&model.Batch{Tokens: toks(n), Pos: pos, Parent: par, Logits: rows, Hidden: true}); err != nil {
+				return nil, err
+			}
+			if rep > 0 { // the first round warms up
+				times[i] = append(times[i], time.Since(t0))
+			}
+		}
+	}
+	for i := range ns {
+		r.TN = append(r.TN, median(times[i]))
+	}
+	// Plain decoding at batch 1.
+	const gen = 32
+	t0 = time.Now()
+	for i := 0; i < gen; i++ {
+		if _, err := s.Forward(&model.Batch{Tokens: []int32{int32(i % m.Vocab)}}); err != nil {
+			return nil, err
+		}
+		s.Commit(1)
+	}
+	r.DecodeTokS = gen / time.Since(t0).Seconds()
+	r.PeakRSS = peakRSS()
+	return r, nil
+}
+
+// Print writes the report.
+func (r *EngineResult) Print(w io.Writer) {
+	fmt.Fprintf(w, "kernel %s, %d threads; weights %.2f GiB, %.0fM matrix parameters\n", r.Kernel, r.Threads, float64(r.WeightBytes)/(1<<30), float64(r.Params)/1e6)
+	fmt.Fprintf(w, "decode (batch 1): %.2f tok/s  = %.1f GB/s of weights read\n", r.DecodeTokS, float64(r.WeightBytes)*r.DecodeTokS/1e9)
+	fmt.Fprintf(w, "prompt (%d tokens): %.1f tok/s\n", r.PromptLen, r.PromptTokS)
+	fmt.Fprintf(w, "one forward pass of N tokens after %d cached (median):\n", r.Ctx)
+	fmt.Fprintf(w, "%6s %10s %9s %12s\n", "N", "ms", "t(N)/t(1)", "GOPS")
+	for i, n := range r.Ns {
+		ms := r.TN[i].Seconds() * 1e3
+		gops := 2 * float64(r.Params) * float64(n) / r.TN[i].Seconds() / 1e9
+		fmt.Fprintf(w, "%6d %10.2f %9.2f %12.1f\n", n, ms, r.TN[i].Seconds()/r.TN[0].Seconds(), gops)
+	}
+	if r.PeakRSS > 0 {
+		fmt.Fprintf(w, "peak RSS %.2f GiB\n", float64(r.PeakRSS)/(1<<30))
+	}
+}
+
+// Ratio is t(N)/t(1) for a measured N (0 if not measured).
+func (r *EngineResult) Ratio(n int) float64 {
+	for i, x := range r.Ns {
+		if x == n {
+			return r.TN[i].Seconds() / r.TN[0].Seconds()
+		}
+	}
+	return 0
+}
+
+// peakRSS reads the process's peak resident set (Linux), 0 elsewhere.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

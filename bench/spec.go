@@ -1,0 +1,93 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"s4c/engine"
+	"s4c/heads"
+	"s4c/sample"
+	"s4c/spec"
+)
+
+// SpecResult compares S^4C with plain decoding on the same prompts.
+type SpecResult struct {
+	Prompts     int
+	Tokens      int // per prompt
+	PlainTime   time.Duration
+	SpecTime    time.Duration
+	PlainTokens int
+	SpecTokens  int
+	PerPrompt   []float64 // speed-up per prompt
+	Identical   bool
+	Stats       spec.Stats // summed
+}
+
+// Spec decodes every prompt plainly and with S^4C, alternating, at the
+// given sampling settings (greedy outputs are checked to be identical).
+func Spec(e *engine.Engine, h *heads.Heads, prompts []string, n int, sp sample.Params, opt spec.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
+	r := &SpecResult{Prompts: len(prompts), Tokens: n, Identical: true}
+	r.Stats.AcceptDepth = make([]int, h.K)
+	for i, p := range prompts {
+		sp.Seed = uint64(i)
+		req := engine.Request{Prompt: e.Encode(p), MaxTokens: n, Sampling: sp, IgnoreEOG: true}
+		want, pst, err := e.GeneratePlain(req)
+		if err != nil {
+			return nil, err
+		}
+		got, st, err := spec.Generate(e, h, req, opt)
+		if err != nil {
+			return nil, err
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			r.Identical = false
+		}
+		r.PlainTime += pst.GenTime
+		r.SpecTime += st.GenTime
+		r.PlainTokens += pst.GenTokens
+		r.SpecTokens += st.GenTokens
+		r.PerPrompt = append(r.PerPrompt, pst.GenTime.Seconds()/st.GenTime.Seconds())
+		add(&r.Stats, &st)
+		if progress != nil {
+			progress(i, r)
+		}
+	}
+	return r, nil
+}
+
+func add(t, s *spec.Stats) {
+	t.Rounds += s.Rounds
+	t.DraftRounds += s.DraftRounds
+	t.Accepted += s.Accepted
+	t.TreeNodes += s.TreeNodes
+	t.GenTime += s.GenTime
+	t.GenTokens += s.GenTokens
+	t.DraftTime += s.DraftTime
+	t.VerifyTime += s.VerifyTime
+	for d := range s.AcceptDepth {
+		t.AcceptDepth[d] += s.AcceptDepth[d]
+	}
+}
+
+// Speedup is the ratio of total decode throughput.
+func (r *SpecResult) Speedup() float64 {
+	return (float64(r.SpecTokens) / r.SpecTime.Seconds()) / (float64(r.PlainTokens) / r.PlainTime.Seconds())
+}
+
+// Print writes the report.
+func (r *SpecResult) Print(w io.Writer) {
+	med := append([]float64(nil), r.PerPrompt...)
+	sort.Float64s(med)
+	fmt.Fprintf(w, "%d prompts x %d tokens\n", r.Prompts, r.Tokens)
+	fmt.Fprintf(w, "plain %.2f tok/s, S^4C %.2f tok/s: speed-up %.2fx (median per prompt %.2fx, range %.2f-%.2f)\n",
+		float64(r.PlainTokens)/r.PlainTime.Seconds(), float64(r.SpecTokens)/r.SpecTime.Seconds(), r.Speedup(),
+		med[len(med)/2], med[0], med[len(med)-1])
+	fmt.Fprintf(w, "%s\n", r.Stats.Summary())
+	if r.Identical {
+		fmt.Fprintln(w, "outputs identical to plain decoding")
+	} else {
+		fmt.Fprintln(w, "outputs differ from plain decoding (expected only when sampling with different random streams)")
+	}
+}

@@ -1,0 +1,41 @@
+package tensor
+
+import (
+	"testing"
+
+	"s4c/gguf"
+)
+
+// BenchmarkMulF16 reports the matrix kernel's throughput on a 2048×2048
+// F16 matrix (weights streamed from memory) for several batch sizes.
+func BenchmarkMulF16(b *testing.B) {
+	for _, n := range []int{1, 4, 16, 32} {
+		b.Run(itoa(n), func(b *testing.B) {
+			rows, cols := 2048, 2048
+			w := make([]float32, rows*cols)
+			for i := range w {
+				w[i] = float32(i%13) * 0.01
+			}
+			enc, _ := Quantize(gguf.F16, w)
+			m, _ := NewMat(gguf.F16, rows, cols, enc)
+			x := make([]float32, n*cols)
+			y := make([]float32, n*rows)
+			p := NewPool(1)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Mul(y, x, n, p)
+			}
+			flops := 2 * float64(rows*cols*n) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for n > 0 || s == "" {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+	}
+	return s
+}
