@@ -77,7 +77,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 	})
 }
 
-func roundF16(x float32) float32 { return tensor.F16ToF32(tensor.F32ToF16(x)) }
+func roundF16(x float32) float32 { return tensor.RoundF16(x) }
 
 // round is the precision of the attention operands: float16 (llama.cpp's
 // default cache type) unless the state keeps float32.

@@ -29,15 +29,20 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/model"
 	"s4c/sample"
+	"s4c/tensor"
 )
 
 // DefaultBudget is the fixed tree size used to measure heads (τ) when the
@@ -74,6 +79,7 @@ type Stats struct {
 	TreeNodes   int   // draft nodes verified in all
 	DraftTime   time.Duration
 	VerifyTime  time.Duration
+	Fallback    bool // measured costs showed drafting cannot pay: decoded plainly
 }
 
 // Tau is the mean number of tokens emitted per verification pass.
@@ -102,6 +108,9 @@ func (s Stats) Summary() string {
 		}
 	}
 	other := s.GenTime - s.DraftTime - s.VerifyTime
+	if s.Fallback {
+		return "speculation cannot pay on this model (a pass of N tokens costs about N single steps): decoded plainly"
+	}
 	return fmt.Sprintf("τ %.2f tokens/pass | acceptance%s | tree %.1f nodes (%d/%d rounds drafted) | time draft %.0f%% verify %.0f%% other %.0f%%",
 		s.Tau(), acc, s.MeanTree(), s.DraftRounds, s.Rounds,
 		pct(s.DraftTime, s.GenTime), pct(s.VerifyTime, s.GenTime), pct(other, s.GenTime))
@@ -117,25 +126,45 @@ func pct(a, b time.Duration) float64 {
 // Costs is the measured time of one forward pass of N tokens, used to pick
 // the tree budget that maximises expected tokens per second.
 type Costs struct {
-	mu sync.Mutex
-	n  []int
-	t  []float64 // seconds
+	// idle counts recent generations on this model that never drafted:
+	// the next one starts by probing rarely.
+	idle atomic.Int32
+	n    []int
+	t    []float64 // seconds
+	disk struct {
+		N []int
+		T []float64
+	}
 }
 
 var costCache sync.Map // *model.Model -> *Costs
 
-// MeasureCosts times forward passes of 1..64 tokens (tree-masked, after a
-// short context) on m. The result is cached per model.
+// MeasureCosts times tree-masked forward passes of 1..32 tokens after a short
+// context on m. Results are cached per model in memory and on disk (in the
+// user's cache directory, keyed by the model's fingerprint, the thread count
+// and the kernel), since timing a multi-GiB model takes seconds.
 func MeasureCosts(m *model.Model, threads int) *Costs {
 	if c, ok := costCache.Load(m); ok {
 		return c.(*Costs)
 	}
-	s := m.NewState(min(m.CtxLen, 256), threads)
+	s := m.NewState(min(m.CtxLen, 128), threads)
+	path := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		path = filepath.Join(dir, "s4c", fmt.Sprintf("costs-%.16s-t%d-%s.json", m.Fingerprint(), s.Pool.Threads, tensor.Kernel))
+		if b, err := os.ReadFile(path); err == nil {
+			var c Costs
+			if json.Unmarshal(b, &c.disk) == nil && len(c.disk.N) > 1 && len(c.disk.N) == len(c.disk.T) {
+				c.n, c.t = c.disk.N, c.disk.T
+				costCache.Store(m, &c)
+				return &c
+			}
+		}
+	}
 	ctxToks := make([]int32, 64)
 	s.Forward(&model.Batch{Tokens: ctxToks})
 	s.Commit(len(ctxToks))
 	c := &Costs{}
-	for _, n := range []int{1, 2, 4, 8, 16, 32, 64} {
+	for _, n := range []int{1, 2, 4, 8, 16, 32} {
 		toks := make([]int32, n)
 		pos := make([]int32, n)
 		par := make([]int32, n)
@@ -148,19 +177,38 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 		for r := 0; r < 3; r++ {
 			t0 := time.Now()
 			s.Forward(b)
-			best = min(best, time.Since(t0).Seconds())
+			if r > 0 {
+				best = min(best, time.Since(t0).Seconds())
+			}
 		}
 		c.n = append(c.n, n)
 		c.t = append(c.t, best)
 	}
 	costCache.Store(m, c)
+	if path != "" {
+		c.disk.N, c.disk.T = c.n, c.t
+		if b, err := json.Marshal(c.disk); err == nil {
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			os.WriteFile(path, b, 0o644)
+		}
+	}
 	return c
 }
 
-// At interpolates the cost of a pass of n tokens.
-func (c *Costs) At(n int) float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// MaxGain is the best speed-up speculation could give if every draft were
+// accepted: max over N of (N+1)·t(1)/t(N+1). Below about 1.1 (a model whose
+// pass cost grows in proportion to N, like a tiny compute-bound one)
+// drafting cannot pay.
+func (c *Costs) MaxGain() float64 {
+	best := 1.0
+	for i, n := range c.n {
+		best = max(best, float64(n)*c.t[0]/c.t[i])
+	}
+	return best
+}
+
+// measured interpolates the cost table.
+func (c *Costs) measured(n int) float64 {
 	if n <= c.n[0] {
 		return c.t[0]
 	}
@@ -174,17 +222,40 @@ func (c *Costs) At(n int) float64 {
 	return c.t[last] * float64(n) / float64(c.n[last])
 }
 
-// observe folds a measured pass into the table (exponential average on the
-// nearest measured size, scaled), so costs follow the machine's load.
-func (c *Costs) observe(n int, sec float64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := range c.n {
-		if c.n[i] == n {
-			c.t[i] = 0.8*c.t[i] + 0.2*sec
-			return
-		}
+// liveCosts follows the passes of one generation: the cost of a pass grows
+// with the context (attention), so recent observations win over the table,
+// and sizes not seen lately are scaled by how much t(1) has moved.
+type liveCosts struct {
+	c     *Costs
+	t     map[int]float64 // EMA of observed seconds by pass size
+	seen  map[int]int     // round of the last observation
+	round int
+}
+
+func newLive(c *Costs) *liveCosts {
+	return &liveCosts{c: c, t: map[int]float64{}, seen: map[int]int{}}
+}
+
+// At is the expected cost of a pass of n tokens now.
+func (l *liveCosts) At(n int) float64 {
+	if t, ok := l.t[n]; ok && l.round-l.seen[n] < 64 {
+		return t
 	}
+	scale := 1.0
+	if t1, ok := l.t[1]; ok && l.round-l.seen[1] < 64 {
+		scale = t1 / l.c.measured(1)
+	}
+	return l.c.measured(n) * max(scale, 1)
+}
+
+func (l *liveCosts) observe(n int, sec float64) {
+	l.round++
+	if t, ok := l.t[n]; ok {
+		l.t[n] = 0.7*t + 0.3*sec
+	} else {
+		l.t[n] = sec
+	}
+	l.seen[n] = l.round
 }
 
 func allRows(n int) []int {
@@ -208,9 +279,18 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	if err != nil {
 		return nil, st, err
 	}
-	var costs *Costs
+	var costs *liveCosts
 	if opt.Budget == 0 {
-		costs = MeasureCosts(m, e.Threads)
+		table := MeasureCosts(m, e.Threads)
+		costs = newLive(table)
+		if table.MaxGain() < 1.1 {
+			// Verifying N tokens costs about N plain steps here: decode plainly.
+			out, pst, err := e.GeneratePlain(req)
+			st.Stats = pst
+			st.Rounds = pst.GenTokens
+			st.Fallback = true
+			return out, st, err
+		}
 	}
 	smp := sample.New(req.Sampling)
 	t0 := time.Now()
@@ -228,6 +308,13 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	calib := 1.0   // observed accepted / predicted accepted (draft probabilities are not calibrated)
 	skipUntil := 0 // rounds before drafting is tried again, when drafting did not pay
 	backoff := 1
+	if costs != nil && costs.c.idle.Load() > 0 {
+		skipUntil, backoff = 32, 128
+	}
+	// Seconds per emitted token, measured, in plain rounds [0] and in
+	// drafting rounds [1]: drafting continues only while it is faster.
+	var spt [2]float64
+	var nspt [2]int
 	st.StopReason = "length"
 	emit := func(id int32) bool { // false: stop
 		out = append(out, id)
@@ -248,9 +335,16 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			st.StopReason = "context"
 			break
 		}
-		// Draft.
+		// Draft, unless measurements say plain steps are faster now.
+		roundStart := time.Now()
 		tr := &tree{nodes: []node{{tok: b, parent: -1}}}
-		if st.Rounds >= skipUntil && room > 1 {
+		probePlain := opt.Budget == 0 && (st.Rounds == 8 || st.Rounds%64 == 63)
+		if opt.Budget == 0 && nspt[0] >= 2 && nspt[1] >= 4 && spt[1] > 0.97*spt[0] && st.Rounds >= skipUntil {
+			skipUntil = st.Rounds + backoff
+			backoff = min(2*backoff, 256)
+			spt[1] = 0.97 * spt[0] // next probe starts from parity
+		}
+		if st.Rounds >= skipUntil && room > 1 && !probePlain {
 			td := time.Now()
 			full := grow(m, hd, h, b, draftOptions{TopK: opt.TopK, Width: opt.Width}, s.Pool, ws)
 			n := opt.Budget
@@ -263,7 +357,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			st.DraftTime += time.Since(td)
 			if n == 0 {
 				skipUntil = st.Rounds + backoff
-				backoff = min(2*backoff, 32)
+				backoff = min(2*backoff, 256)
 			} else {
 				backoff = 1
 				st.DraftRounds++
@@ -330,6 +424,17 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			return out, st, err
 		}
 		copy(h, o.Hidden[cur*m.Dim:(cur+1)*m.Dim])
+		kind := 0
+		if nn > 1 {
+			kind = 1
+		}
+		per := time.Since(roundStart).Seconds() / float64(len(keep))
+		if nspt[kind] == 0 {
+			spt[kind] = per
+		} else {
+			spt[kind] = 0.8*spt[kind] + 0.2*per
+		}
+		nspt[kind]++
 		if stop {
 			break
 		}
@@ -337,6 +442,13 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	}
 	st.GenTokens = len(out)
 	st.GenTime = time.Since(t1)
+	if costs != nil {
+		if st.DraftRounds == 0 {
+			costs.c.idle.Add(1)
+		} else {
+			costs.c.idle.Store(0)
+		}
+	}
 	return out, st, nil
 }
 
@@ -344,7 +456,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 // per second: (1 + calib·Σ_{i<n} p_i) / (t(n+1) + draft), where p are the
 // path probabilities (highest first), t the measured verification cost and
 // draft this round's drafting time (spent only when n > 0).
-func chooseBudget(c *Costs, probs []float64, calib float64, maxN int, draft float64) int {
+func chooseBudget(c *liveCosts, probs []float64, calib float64, maxN int, draft float64) int {
 	bestN, best := 0, 1/c.At(1)
 	sum := 0.0
 	for n := 1; n <= min(maxN, len(probs)); n++ {

@@ -33,7 +33,13 @@ func Exp(x float32) float32 {
 }
 
 // scale2 returns j·2^e, rounded once (as the vscalefps instruction does).
+// j is in [0.5, 2] here, so for results in the normal range adding e to the
+// exponent field is exact.
 func scale2(j float32, e int) float32 {
+	b := math.Float32bits(j)
+	if ex := int(b>>23&0xff) + e; ex > 0 && ex < 255 && j > 0 {
+		return math.Float32frombits(b&^(0xff<<23) | uint32(ex)<<23)
+	}
 	return float32(math.Ldexp(float64(j), e))
 }
 

@@ -88,3 +88,14 @@ func F32ToBF16(f float32) uint16 {
 	}
 	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
+
+// RoundF16 rounds x to the nearest float16 value (ties to even), returned as
+// float32: F16ToF32(F32ToF16(x)) without the table, for the hot paths.
+func RoundF16(x float32) float32 {
+	b := math.Float32bits(x)
+	if e := b >> 23 & 0xff; e >= 113 && e <= 141 { // |x| in the normal float16 range, below 2^15
+		b += 0xfff + (b>>13)&1
+		return math.Float32frombits(b &^ 0x1fff)
+	}
+	return F16ToF32(F32ToF16(x))
+}

@@ -33,6 +33,15 @@ func TestF16RoundTrip(t *testing.T) {
 			t.Errorf("F32ToF16(%v) = %#04x want %#04x", c.f, got, c.h)
 		}
 	}
+	for i := uint64(0); i < 1<<32; i += 4093 { // RoundF16 agrees with the conversions
+		x := math.Float32frombits(uint32(i))
+		if math.IsNaN(float64(x)) {
+			continue
+		}
+		if a, b := RoundF16(x), F16ToF32(F32ToF16(x)); math.Float32bits(a) != math.Float32bits(b) {
+			t.Fatalf("RoundF16(%v) = %v, want %v", x, a, b)
+		}
+	}
 	if BF16ToF32(F32ToBF16(1.5)) != 1.5 || F32ToBF16(1+1.0/256) != 0x3f80 {
 		t.Error("bf16 conversion")
 	}

@@ -7,6 +7,24 @@ func tileF16x8AVX512(w *uint16, x *float32, cols, stride int, out *float32)
 func tileF32x8AVX512(w *float32, x *float32, cols, stride int, out *float32)
 
 //go:noescape
+func tileF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
 func tileF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
@@ -30,26 +48,20 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		return false
 	}
 	var out [16]float32
-	if Kernel == "avx512" && n >= 4 {
-		// 4 rows × 4 tokens: each weight chunk and each activation chunk
-		// is loaded once for four products.
+	if Kernel == "avx512" {
+		// 4 rows × up to 4 tokens: each weight chunk and each activation
+		// chunk is loaded once for several products, and four rows give
+		// four independent accumulator chains even for one token.
 		r4 := lo + (hi-lo)/4*4
-		n4 := n / 4 * 4
 		for r := lo; r < r4; r += 4 {
-			for t := 0; t < n4; t += 4 {
-				if m.Type == 1 {
-					tileF16r4t4AVX512(&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
-				} else {
-					tileF32r4t4AVX512(&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
-				}
+			for t := 0; t < n; t += 4 {
+				T := min(4, n-t)
+				kernelsF[m.Type][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
 				for i := 0; i < 4; i++ {
-					for k := 0; k < 4; k++ {
-						y[(t+k)*m.Rows+r+i] = out[4*i+k]
+					for k := 0; k < T; k++ {
+						y[(t+k)*m.Rows+r+i] = out[T*i+k]
 					}
 				}
-			}
-			for i := 0; i < 4; i++ {
-				m.floatTail(y, x, n4, n, r+i)
 			}
 		}
 		lo = r4
@@ -91,4 +103,12 @@ func (m *Mat) floatTail(y, x []float32, t, n, r int) {
 			y[t*m.Rows+r] = v
 		}
 	}
+}
+
+type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+// kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16).
+var kernelsF = [2][4]tileFunc{
+	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512},
+	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512},
 }

@@ -183,10 +183,394 @@ f16x1loop2:
 	VMOVSHDUP X, X9 \
 	VADDSS X9, X, X
 
+// func tileF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 1): out[1·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
+TEXT ·tileF16r4t1AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	MOVQ cols+32(FP), CX
+	MOVQ out+40(FP), R8
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+tileF16r4t1AVX512loop:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS (SI)(BX*1), Z1
+	VCVTPH2PS (SI)(BX*2), Z2
+	VCVTPH2PS (R13), Z3
+	VMOVUPS (DI), Z4
+	VFMADD231PS Z4, Z0, Z16
+	VFMADD231PS Z4, Z1, Z17
+	VFMADD231PS Z4, Z2, Z18
+	VFMADD231PS Z4, Z3, Z19
+	ADDQ $32, SI
+	ADDQ $32, R13
+	ADDQ $64, DI
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ tileF16r4t1AVX512loop
+	REDUCE16E(Z16, Y16, X16)
+	VMOVSS X16, 0(R8)
+	REDUCE16E(Z17, Y17, X17)
+	VMOVSS X17, 4(R8)
+	REDUCE16E(Z18, Y18, X18)
+	VMOVSS X18, 8(R8)
+	REDUCE16E(Z19, Y19, X19)
+	VMOVSS X19, 12(R8)
+	VZEROUPPER
+	RET
+
+// func tileF32r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 1): out[1·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
+TEXT ·tileF32r4t1AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	MOVQ cols+32(FP), CX
+	MOVQ out+40(FP), R8
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+tileF32r4t1AVX512loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(BX*1), Z1
+	VMOVUPS (SI)(BX*2), Z2
+	VMOVUPS (R13), Z3
+	VMOVUPS (DI), Z4
+	VFMADD231PS Z4, Z0, Z16
+	VFMADD231PS Z4, Z1, Z17
+	VFMADD231PS Z4, Z2, Z18
+	VFMADD231PS Z4, Z3, Z19
+	ADDQ $64, SI
+	ADDQ $64, R13
+	ADDQ $64, DI
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ tileF32r4t1AVX512loop
+	REDUCE16E(Z16, Y16, X16)
+	VMOVSS X16, 0(R8)
+	REDUCE16E(Z17, Y17, X17)
+	VMOVSS X17, 4(R8)
+	REDUCE16E(Z18, Y18, X18)
+	VMOVSS X18, 8(R8)
+	REDUCE16E(Z19, Y19, X19)
+	VMOVSS X19, 12(R8)
+	VZEROUPPER
+	RET
+
+// func tileF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 2): out[2·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
+TEXT ·tileF16r4t2AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	MOVQ cols+32(FP), CX
+	MOVQ out+40(FP), R8
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+tileF16r4t2AVX512loop:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS (SI)(BX*1), Z1
+	VCVTPH2PS (SI)(BX*2), Z2
+	VCVTPH2PS (R13), Z3
+	VMOVUPS (DI), Z4
+	VFMADD231PS Z4, Z0, Z16
+	VFMADD231PS Z4, Z1, Z18
+	VFMADD231PS Z4, Z2, Z20
+	VFMADD231PS Z4, Z3, Z22
+	VMOVUPS (DI)(DX*1), Z5
+	VFMADD231PS Z5, Z0, Z17
+	VFMADD231PS Z5, Z1, Z19
+	VFMADD231PS Z5, Z2, Z21
+	VFMADD231PS Z5, Z3, Z23
+	ADDQ $32, SI
+	ADDQ $32, R13
+	ADDQ $64, DI
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ tileF16r4t2AVX512loop
+	REDUCE16E(Z16, Y16, X16)
+	VMOVSS X16, 0(R8)
+	REDUCE16E(Z17, Y17, X17)
+	VMOVSS X17, 4(R8)
+	REDUCE16E(Z18, Y18, X18)
+	VMOVSS X18, 8(R8)
+	REDUCE16E(Z19, Y19, X19)
+	VMOVSS X19, 12(R8)
+	REDUCE16E(Z20, Y20, X20)
+	VMOVSS X20, 16(R8)
+	REDUCE16E(Z21, Y21, X21)
+	VMOVSS X21, 20(R8)
+	REDUCE16E(Z22, Y22, X22)
+	VMOVSS X22, 24(R8)
+	REDUCE16E(Z23, Y23, X23)
+	VMOVSS X23, 28(R8)
+	VZEROUPPER
+	RET
+
+// func tileF32r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 2): out[2·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
+TEXT ·tileF32r4t2AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	MOVQ cols+32(FP), CX
+	MOVQ out+40(FP), R8
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+tileF32r4t2AVX512loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(BX*1), Z1
+	VMOVUPS (SI)(BX*2), Z2
+	VMOVUPS (R13), Z3
+	VMOVUPS (DI), Z4
+	VFMADD231PS Z4, Z0, Z16
+	VFMADD231PS Z4, Z1, Z18
+	VFMADD231PS Z4, Z2, Z20
+	VFMADD231PS Z4, Z3, Z22
+	VMOVUPS (DI)(DX*1), Z5
+	VFMADD231PS Z5, Z0, Z17
+	VFMADD231PS Z5, Z1, Z19
+	VFMADD231PS Z5, Z2, Z21
+	VFMADD231PS Z5, Z3, Z23
+	ADDQ $64, SI
+	ADDQ $64, R13
+	ADDQ $64, DI
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ tileF32r4t2AVX512loop
+	REDUCE16E(Z16, Y16, X16)
+	VMOVSS X16, 0(R8)
+	REDUCE16E(Z17, Y17, X17)
+	VMOVSS X17, 4(R8)
+	REDUCE16E(Z18, Y18, X18)
+	VMOVSS X18, 8(R8)
+	REDUCE16E(Z19, Y19, X19)
+	VMOVSS X19, 12(R8)
+	REDUCE16E(Z20, Y20, X20)
+	VMOVSS X20, 16(R8)
+	REDUCE16E(Z21, Y21, X21)
+	VMOVSS X21, 20(R8)
+	REDUCE16E(Z22, Y22, X22)
+	VMOVSS X22, 24(R8)
+	REDUCE16E(Z23, Y23, X23)
+	VMOVSS X23, 28(R8)
+	VZEROUPPER
+	RET
+
+// func tileF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 3): out[3·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
+TEXT ·tileF16r4t3AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	MOVQ cols+32(FP), CX
+	MOVQ out+40(FP), R8
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+tileF16r4t3AVX512loop:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS (SI)(BX*1), Z1
+	VCVTPH2PS (SI)(BX*2), Z2
+	VCVTPH2PS (R13), Z3
+	VMOVUPS (DI), Z4
+	VFMADD231PS Z4, Z0, Z16
+	VFMADD231PS Z4, Z1, Z19
+	VFMADD231PS Z4, Z2, Z22
+	VFMADD231PS Z4, Z3, Z25
+	VMOVUPS (DI)(DX*1), Z5
+	VFMADD231PS Z5, Z0, Z17
+	VFMADD231PS Z5, Z1, Z20
+	VFMADD231PS Z5, Z2, Z23
+	VFMADD231PS Z5, Z3, Z26
+	VMOVUPS (DI)(DX*2), Z6
+	VFMADD231PS Z6, Z0, Z18
+	VFMADD231PS Z6, Z1, Z21
+	VFMADD231PS Z6, Z2, Z24
+	VFMADD231PS Z6, Z3, Z27
+	ADDQ $32, SI
+	ADDQ $32, R13
+	ADDQ $64, DI
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ tileF16r4t3AVX512loop
+	REDUCE16E(Z16, Y16, X16)
+	VMOVSS X16, 0(R8)
+	REDUCE16E(Z17, Y17, X17)
+	VMOVSS X17, 4(R8)
+	REDUCE16E(Z18, Y18, X18)
+	VMOVSS X18, 8(R8)
+	REDUCE16E(Z19, Y19, X19)
+	VMOVSS X19, 12(R8)
+	REDUCE16E(Z20, Y20, X20)
+	VMOVSS X20, 16(R8)
+	REDUCE16E(Z21, Y21, X21)
+	VMOVSS X21, 20(R8)
+	REDUCE16E(Z22, Y22, X22)
+	VMOVSS X22, 24(R8)
+	REDUCE16E(Z23, Y23, X23)
+	VMOVSS X23, 28(R8)
+	REDUCE16E(Z24, Y24, X24)
+	VMOVSS X24, 32(R8)
+	REDUCE16E(Z25, Y25, X25)
+	VMOVSS X25, 36(R8)
+	REDUCE16E(Z26, Y26, X26)
+	VMOVSS X26, 40(R8)
+	REDUCE16E(Z27, Y27, X27)
+	VMOVSS X27, 44(R8)
+	VZEROUPPER
+	RET
+
+// func tileF32r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 3): out[3·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
+TEXT ·tileF32r4t3AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	MOVQ cols+32(FP), CX
+	MOVQ out+40(FP), R8
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+tileF32r4t3AVX512loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(BX*1), Z1
+	VMOVUPS (SI)(BX*2), Z2
+	VMOVUPS (R13), Z3
+	VMOVUPS (DI), Z4
+	VFMADD231PS Z4, Z0, Z16
+	VFMADD231PS Z4, Z1, Z19
+	VFMADD231PS Z4, Z2, Z22
+	VFMADD231PS Z4, Z3, Z25
+	VMOVUPS (DI)(DX*1), Z5
+	VFMADD231PS Z5, Z0, Z17
+	VFMADD231PS Z5, Z1, Z20
+	VFMADD231PS Z5, Z2, Z23
+	VFMADD231PS Z5, Z3, Z26
+	VMOVUPS (DI)(DX*2), Z6
+	VFMADD231PS Z6, Z0, Z18
+	VFMADD231PS Z6, Z1, Z21
+	VFMADD231PS Z6, Z2, Z24
+	VFMADD231PS Z6, Z3, Z27
+	ADDQ $64, SI
+	ADDQ $64, R13
+	ADDQ $64, DI
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ tileF32r4t3AVX512loop
+	REDUCE16E(Z16, Y16, X16)
+	VMOVSS X16, 0(R8)
+	REDUCE16E(Z17, Y17, X17)
+	VMOVSS X17, 4(R8)
+	REDUCE16E(Z18, Y18, X18)
+	VMOVSS X18, 8(R8)
+	REDUCE16E(Z19, Y19, X19)
+	VMOVSS X19, 12(R8)
+	REDUCE16E(Z20, Y20, X20)
+	VMOVSS X20, 16(R8)
+	REDUCE16E(Z21, Y21, X21)
+	VMOVSS X21, 20(R8)
+	REDUCE16E(Z22, Y22, X22)
+	VMOVSS X22, 24(R8)
+	REDUCE16E(Z23, Y23, X23)
+	VMOVSS X23, 28(R8)
+	REDUCE16E(Z24, Y24, X24)
+	VMOVSS X24, 32(R8)
+	REDUCE16E(Z25, Y25, X25)
+	VMOVSS X25, 36(R8)
+	REDUCE16E(Z26, Y26, X26)
+	VMOVSS X26, 40(R8)
+	REDUCE16E(Z27, Y27, X27)
+	VMOVSS X27, 44(R8)
+	VZEROUPPER
+	RET
+
 // func tileF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-// Rows w, w+wstride, w+2·wstride, w+3·wstride (bytes) times tokens x,
-// x+xstride, … (floats): out[4·r+t]. Every (row, token) pair has its own
-// 16-lane accumulator, so the result is that of Dot on the row.
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 4): out[4·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
 TEXT ·tileF16r4t4AVX512(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
@@ -225,21 +609,21 @@ tileF16r4t4AVX512loop:
 	VFMADD231PS Z4, Z1, Z20
 	VFMADD231PS Z4, Z2, Z24
 	VFMADD231PS Z4, Z3, Z28
-	VMOVUPS (DI)(DX*1), Z4
-	VFMADD231PS Z4, Z0, Z17
-	VFMADD231PS Z4, Z1, Z21
-	VFMADD231PS Z4, Z2, Z25
-	VFMADD231PS Z4, Z3, Z29
-	VMOVUPS (DI)(DX*2), Z4
-	VFMADD231PS Z4, Z0, Z18
-	VFMADD231PS Z4, Z1, Z22
-	VFMADD231PS Z4, Z2, Z26
-	VFMADD231PS Z4, Z3, Z30
-	VMOVUPS (R11), Z4
-	VFMADD231PS Z4, Z0, Z19
-	VFMADD231PS Z4, Z1, Z23
-	VFMADD231PS Z4, Z2, Z27
-	VFMADD231PS Z4, Z3, Z31
+	VMOVUPS (DI)(DX*1), Z5
+	VFMADD231PS Z5, Z0, Z17
+	VFMADD231PS Z5, Z1, Z21
+	VFMADD231PS Z5, Z2, Z25
+	VFMADD231PS Z5, Z3, Z29
+	VMOVUPS (DI)(DX*2), Z6
+	VFMADD231PS Z6, Z0, Z18
+	VFMADD231PS Z6, Z1, Z22
+	VFMADD231PS Z6, Z2, Z26
+	VFMADD231PS Z6, Z3, Z30
+	VMOVUPS (R11), Z7
+	VFMADD231PS Z7, Z0, Z19
+	VFMADD231PS Z7, Z1, Z23
+	VFMADD231PS Z7, Z2, Z27
+	VFMADD231PS Z7, Z3, Z31
 	ADDQ $32, SI
 	ADDQ $32, R13
 	ADDQ $64, DI
@@ -282,9 +666,9 @@ tileF16r4t4AVX512loop:
 	RET
 
 // func tileF32r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-// Rows w, w+wstride, w+2·wstride, w+3·wstride (bytes) times tokens x,
-// x+xstride, … (floats): out[4·r+t]. Every (row, token) pair has its own
-// 16-lane accumulator, so the result is that of Dot on the row.
+// Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
+// t < 4): out[4·r+t]. Every (row, token) pair has its own 16-lane
+// accumulator, so the result is that of Dot on the row.
 TEXT ·tileF32r4t4AVX512(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), SI
 	MOVQ wstride+8(FP), BX
@@ -323,21 +707,21 @@ tileF32r4t4AVX512loop:
 	VFMADD231PS Z4, Z1, Z20
 	VFMADD231PS Z4, Z2, Z24
 	VFMADD231PS Z4, Z3, Z28
-	VMOVUPS (DI)(DX*1), Z4
-	VFMADD231PS Z4, Z0, Z17
-	VFMADD231PS Z4, Z1, Z21
-	VFMADD231PS Z4, Z2, Z25
-	VFMADD231PS Z4, Z3, Z29
-	VMOVUPS (DI)(DX*2), Z4
-	VFMADD231PS Z4, Z0, Z18
-	VFMADD231PS Z4, Z1, Z22
-	VFMADD231PS Z4, Z2, Z26
-	VFMADD231PS Z4, Z3, Z30
-	VMOVUPS (R11), Z4
-	VFMADD231PS Z4, Z0, Z19
-	VFMADD231PS Z4, Z1, Z23
-	VFMADD231PS Z4, Z2, Z27
-	VFMADD231PS Z4, Z3, Z31
+	VMOVUPS (DI)(DX*1), Z5
+	VFMADD231PS Z5, Z0, Z17
+	VFMADD231PS Z5, Z1, Z21
+	VFMADD231PS Z5, Z2, Z25
+	VFMADD231PS Z5, Z3, Z29
+	VMOVUPS (DI)(DX*2), Z6
+	VFMADD231PS Z6, Z0, Z18
+	VFMADD231PS Z6, Z1, Z22
+	VFMADD231PS Z6, Z2, Z26
+	VFMADD231PS Z6, Z3, Z30
+	VMOVUPS (R11), Z7
+	VFMADD231PS Z7, Z0, Z19
+	VFMADD231PS Z7, Z1, Z23
+	VFMADD231PS Z7, Z2, Z27
+	VFMADD231PS Z7, Z3, Z31
 	ADDQ $64, SI
 	ADDQ $64, R13
 	ADDQ $64, DI

@@ -8,7 +8,11 @@ import (
 
 // BenchmarkMulF16 reports the matrix kernel's throughput on a 2048×2048
 // F16 matrix (weights streamed from memory) for several batch sizes.
-func BenchmarkMulF16(b *testing.B) {
+func BenchmarkMulF16(b *testing.B) { benchMul(b, gguf.F16) }
+func BenchmarkMulF32(b *testing.B) { benchMul(b, gguf.F32) }
+func BenchmarkMulQ8(b *testing.B)  { benchMul(b, gguf.Q8_0) }
+
+func benchMul(b *testing.B, typ gguf.TensorType) {
 	for _, n := range []int{1, 4, 16, 32} {
 		b.Run(itoa(n), func(b *testing.B) {
 			rows, cols := 2048, 2048
@@ -16,8 +20,8 @@ func BenchmarkMulF16(b *testing.B) {
 			for i := range w {
 				w[i] = float32(i%13) * 0.01
 			}
-			enc, _ := Quantize(gguf.F16, w)
-			m, _ := NewMat(gguf.F16, rows, cols, enc)
+			enc, _ := Quantize(typ, w)
+			m, _ := NewMat(typ, rows, cols, enc)
 			x := make([]float32, n*cols)
 			y := make([]float32, n*rows)
 			p := NewPool(1)
@@ -38,4 +42,24 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return s
+}
+
+// BenchmarkDecodeBandwidth streams a 256 MiB F16 matrix at batch 1 on all
+// threads: the bandwidth plain decoding can reach.
+func BenchmarkDecodeBandwidth(b *testing.B) {
+	rows, cols := 32768, 4096
+	enc := make([]byte, rows*cols*2)
+	for i := range enc {
+		enc[i] = byte(i % 61)
+	}
+	m, _ := NewMat(gguf.F16, rows, cols, enc)
+	x := make([]float32, cols)
+	y := make([]float32, rows)
+	p := NewPool(0)
+	m.Mul(y, x, 1, p)
+	b.SetBytes(int64(len(enc)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Mul(y, x, 1, p)
+	}
 }
