@@ -98,6 +98,7 @@ func (m *Mat) useQ8() bool { return m.Type == gguf.Q8_0 && m.Cols%64 == 0 }
 // mulQ8Rows computes rows [lo, hi) of y for quantized activations a.
 func (m *Mat) mulQ8Rows(y []float32, a *q8Acts, n, lo, hi int) {
 	tok := a.nchunks * q8RecBytes
+	lo = m.q8Rows4(y, a, n, lo, hi)
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
 		t := q8Tiles(row, a, n, y, m.Rows, r)

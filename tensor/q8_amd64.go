@@ -8,6 +8,18 @@ func q8Tile8AVX512(w *byte, x *byte, nchunks, stride int, out *float32)
 //go:noescape
 func q8Tile1AVX512(w *byte, x *byte, nchunks int) float32
 
+//go:noescape
+func q8r4t1AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q8r4t4AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
 var hasVNNI = cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
 
 // q8Tiles runs eight tokens at a time through the VNNI kernel and returns
@@ -33,4 +45,33 @@ func q8Dot1(row, rec []byte, nchunks int) float32 {
 		return q8Tile1AVX512(&row[0], &rec[0], nchunks)
 	}
 	return q8Dot(row, rec, nchunks)
+}
+
+var kernelsQ8 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32){
+	q8r4t1AVX512, q8r4t2AVX512, q8r4t3AVX512, q8r4t4AVX512,
+}
+
+// q8Rows4 multiplies rows [lo, lo+4k) four at a time by every token and
+// returns the first row it did not do.
+func (m *Mat) q8Rows4(y []float32, a *q8Acts, n, lo, hi int) int {
+	// One token streams rows one by one (one sequential stream per thread
+	// reads memory fastest); batches share each activation load by 4 rows.
+	if Kernel != "avx512" || !hasVNNI || n < 2 {
+		return lo
+	}
+	tok := a.nchunks * q8RecBytes
+	var out [16]float32
+	r4 := lo + (hi-lo)/4*4
+	for r := lo; r < r4; r += 4 {
+		for t := 0; t < n; t += 4 {
+			T := min(4, n-t)
+			kernelsQ8[T-1](&m.Row(r)[0], m.rowBytes, &a.buf[t*tok], tok, a.nchunks, &out[0])
+			for i := 0; i < 4; i++ {
+				for k := 0; k < T; k++ {
+					y[(t+k)*m.Rows+r+i] = out[T*i+k]
+				}
+			}
+		}
+	}
+	return r4
 }
