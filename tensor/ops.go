@@ -39,17 +39,11 @@ func Softmax(x []float32) {
 // SiLU returns x·sigmoid(x).
 func SiLU(x float32) float32 { return x / (1 + Exp(-x)) }
 
-// SwiGLU writes silu(gate[i]) * up[i] into gate. Like llama.cpp's vector
-// kernel, whole groups of 16 use the polynomial Exp and a ragged tail the
-// correctly rounded exponential, so odd widths round the same way there.
+// SwiGLU writes silu(gate[i]) * up[i] into gate (each element on its own,
+// so the result does not depend on how rows are batched).
 func SwiGLU(gate, up []float32) {
-	n16 := len(gate) / 16 * 16
-	for i, g := range gate[:n16] {
+	for i, g := range gate {
 		gate[i] = SiLU(g) * up[i]
-	}
-	for i := n16; i < len(gate); i++ {
-		g := gate[i]
-		gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
 	}
 }
 
