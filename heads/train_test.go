@@ -157,3 +157,29 @@ func TestDataResume(t *testing.T) {
 		t.Fatalf("tokens %d -> %d", n1, ds2.Tokens())
 	}
 }
+
+// TestTrainDeterministic: the same seed and thread count give bitwise the
+// same heads.
+func TestTrainDeterministic(t *testing.T) {
+	m := loadModel(t)
+	ds, _ := smallData(t, m, 600)
+	run := func() *Heads {
+		h := New(m, 2, 32, 11)
+		tr := NewTrainer(h, m, TrainConfig{Epochs: 1, LR: 3e-3, Batch: 16, HoldOut: 0.2, Seed: 3, Threads: 2, TopK: 8})
+		if err := tr.Train(ds); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	a, b := run(), run()
+	for k := range a.H {
+		for j, p := range a.H[k].Params() {
+			q := b.H[k].Params()[j]
+			for i := range p {
+				if math.Float32bits(p[i]) != math.Float32bits(q[i]) {
+					t.Fatalf("head %d tensor %d element %d: %v vs %v", k, j, i, p[i], q[i])
+				}
+			}
+		}
+	}
+}

@@ -25,6 +25,10 @@ func build(t *testing.T) string {
 func TestCLI(t *testing.T) {
 	model := shared.Path(t, "models/stories260K.gguf")
 	bin := build(t)
+	// Anything written goes to a temporary directory, never beside the shared model.
+	out := filepath.Join(t.TempDir(), "h.s4c.gguf")
+	badPrompts := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(badPrompts, []byte("{\"text\": \"no prompt key\"}\n"), 0o644)
 	cases := []struct {
 		args     []string
 		ok       bool
@@ -41,14 +45,35 @@ func TestCLI(t *testing.T) {
 		{[]string{"inspect", model}, true, "s4c runs it: llama"},
 		{[]string{"inspect", shared.Path(t, "vocab/ggml-vocab-phi-3.gguf")}, true, "s4c cannot run this file"},
 		{[]string{"frobnicate"}, false, "unknown command"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", "/no/such.jsonl"}, false, "prompts file: open /no/such.jsonl"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--tokens", "5"}, false, "--tokens 5: want at least 1000"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", shared.Path(t, "vocab/ggml-vocab-gpt-2.gguf.out")}, false, "not a JSON object"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", badPrompts}, false, `want {"prompt": "..."}`},
+		{[]string{"heads", "eval", "-m", model, "--heads", "/no/h.gguf"}, false, "no such file"},
+		{[]string{"run", "-m", model, "-p", "x", "--spec", "s4c", "--heads", shared.Path(t, "vocab/ggml-vocab-gpt-2.gguf")}, false, "not a draft-heads file"},
+		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec \"magic\""},
+		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
+		{[]string{"model", "inflate", "--from", model, "--shape", "llama-15m", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "cannot hold the model"},
+		{[]string{"bench", "engine", "-m", model, "-n", "0"}, false, "want a comma-separated list"},
 	}
 	for _, c := range cases {
-		out, err := exec.Command(bin, c.args...).CombinedOutput()
-		if (err == nil) != c.ok || !strings.Contains(string(out), c.contains) {
-			t.Errorf("s4c %s: err=%v, output:\n%s\nwant ok=%v and %q", strings.Join(c.args, " "), err, out, c.ok, c.contains)
+		outb, err := exec.Command(bin, c.args...).CombinedOutput()
+		if (err == nil) != c.ok || !strings.Contains(string(outb), c.contains) {
+			t.Errorf("s4c %s: err=%v, output:\n%s\nwant ok=%v and %q", strings.Join(c.args, " "), err, outb, c.ok, c.contains)
 		}
-		if strings.Contains(string(out), "panic") || strings.Contains(string(out), "goroutine") {
-			t.Errorf("s4c %s panicked:\n%s", strings.Join(c.args, " "), out)
+		if strings.Contains(string(outb), "panic") || strings.Contains(string(outb), "goroutine") {
+			t.Errorf("s4c %s panicked:\n%s", strings.Join(c.args, " "), outb)
+		}
+	}
+}
+
+// TestNoWritesToShared: nothing the tests run leaves files beside the shared
+// model (heads are only ever written where -o says).
+func TestNoWritesToShared(t *testing.T) {
+	dir := filepath.Dir(shared.Path(t, "models/stories260K.gguf"))
+	for _, f := range []string{"stories260K.s4c.gguf", "stories260K.s4c.gguf.data", "stories260K.s4c.gguf.ckpt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s exists in the shared directory", f)
 		}
 	}
 }
