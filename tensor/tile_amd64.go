@@ -48,7 +48,7 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		return false
 	}
 	var out [16]float32
-	if Kernel == "avx512" && n >= 2 {
+	if Kernel == "avx512" && (n >= 2 || m.Type == 1) {
 		// 4 rows × up to 4 tokens: each weight chunk and each activation
 		// chunk is loaded once for several products, and four rows give
 		// four independent accumulator chains even for one token.
