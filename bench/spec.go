@@ -29,7 +29,6 @@ type SpecResult struct {
 // given sampling settings (greedy outputs are checked to be identical).
 func Spec(e *engine.Engine, h *heads.Heads, prompts []string, n int, sp sample.Params, opt spec.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
 	r := &SpecResult{Prompts: len(prompts), Tokens: n, Identical: true}
-	r.Stats.AcceptDepth = make([]int, h.K)
 	for i, p := range prompts {
 		sp.Seed = uint64(i)
 		req := engine.Request{Prompt: e.Encode(p), MaxTokens: n, Sampling: sp, IgnoreEOG: true}
@@ -49,26 +48,12 @@ func Spec(e *engine.Engine, h *heads.Heads, prompts []string, n int, sp sample.P
 		r.PlainTokens += pst.GenTokens
 		r.SpecTokens += st.GenTokens
 		r.PerPrompt = append(r.PerPrompt, pst.GenTime.Seconds()/st.GenTime.Seconds())
-		add(&r.Stats, &st)
+		r.Stats.Add(st)
 		if progress != nil {
 			progress(i, r)
 		}
 	}
 	return r, nil
-}
-
-func add(t, s *spec.Stats) {
-	t.Rounds += s.Rounds
-	t.DraftRounds += s.DraftRounds
-	t.Accepted += s.Accepted
-	t.TreeNodes += s.TreeNodes
-	t.GenTime += s.GenTime
-	t.GenTokens += s.GenTokens
-	t.DraftTime += s.DraftTime
-	t.VerifyTime += s.VerifyTime
-	for d := range s.AcceptDepth {
-		t.AcceptDepth[d] += s.AcceptDepth[d]
-	}
 }
 
 // Speedup is the ratio of total decode throughput.

@@ -82,6 +82,26 @@ type Stats struct {
 	Fallback    bool // measured costs showed drafting cannot pay: decoded plainly
 }
 
+// Add accumulates another generation's counts and times into s.
+func (s *Stats) Add(o Stats) {
+	s.PromptTokens += o.PromptTokens
+	s.GenTokens += o.GenTokens
+	s.PromptTime += o.PromptTime
+	s.GenTime += o.GenTime
+	s.Rounds += o.Rounds
+	s.DraftRounds += o.DraftRounds
+	s.Accepted += o.Accepted
+	s.TreeNodes += o.TreeNodes
+	s.DraftTime += o.DraftTime
+	s.VerifyTime += o.VerifyTime
+	if len(s.AcceptDepth) < len(o.AcceptDepth) {
+		s.AcceptDepth = append(s.AcceptDepth, make([]int, len(o.AcceptDepth)-len(s.AcceptDepth))...)
+	}
+	for d, a := range o.AcceptDepth {
+		s.AcceptDepth[d] += a
+	}
+}
+
 // Tau is the mean number of tokens emitted per verification pass.
 func (s Stats) Tau() float64 {
 	if s.Rounds == 0 {

@@ -62,13 +62,7 @@ func checkExact(t *testing.T, e *engine.Engine, hd *heads.Heads, prompts []strin
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("prompt %d %q (budget %d): S^4C output differs from plain decoding\n s4c: %v\nplain: %v", i, p, opt.Budget, got, want)
 		}
-		total.Rounds += st.Rounds
-		total.Accepted += st.Accepted
-		total.DraftRounds += st.DraftRounds
-		total.TreeNodes += st.TreeNodes
-		for d := range st.AcceptDepth {
-			total.AcceptDepth[d] += st.AcceptDepth[d]
-		}
+		total.Add(st)
 	}
 	return total
 }

@@ -1,5 +1,7 @@
 package tensor
 
+//go:generate go run ../internal/asmgen
+
 //go:noescape
 func tileF16x8AVX512(w *uint16, x *float32, cols, stride int, out *float32)
 

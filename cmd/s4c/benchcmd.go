@@ -13,16 +13,7 @@ import (
 )
 
 func cmdBench(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: s4c bench engine|spec [flags]")
-	}
-	switch args[0] {
-	case "engine":
-		return cmdBenchEngine(args[1:])
-	case "spec":
-		return cmdBenchSpec(args[1:])
-	}
-	return fmt.Errorf("unknown 's4c bench %s': want engine or spec", args[0])
+	return dispatch("bench", args, []subcommand{{"engine", cmdBenchEngine}, {"spec", cmdBenchSpec}})
 }
 
 func cmdBenchEngine(args []string) error {

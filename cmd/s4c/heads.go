@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"s4c/bench"
 	"s4c/chat"
 	"s4c/engine"
 	"s4c/heads"
@@ -18,18 +19,7 @@ import (
 )
 
 func cmdHeads(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: s4c heads train|eval [flags] (see 's4c heads train -h')")
-	}
-	switch args[0] {
-	case "train":
-		return cmdHeadsTrain(args[1:])
-	case "eval":
-		return cmdHeadsEval(args[1:])
-	case "inflate":
-		return cmdHeadsInflate(args[1:])
-	}
-	return fmt.Errorf("unknown 's4c heads %s': want train, eval or inflate", args[0])
+	return dispatch("heads", args, []subcommand{{"train", cmdHeadsTrain}, {"eval", cmdHeadsEval}, {"inflate", cmdHeadsInflate}})
 }
 
 // readPrompts reads a JSONL file of {"prompt": "..."} or Spec-Bench
@@ -264,7 +254,6 @@ func cmdHeadsTrain(args []string) error {
 // fixed default-size tree, so τ measures the heads) and sums the stats.
 func measureTau(e *engine.Engine, h *heads.Heads, prompts []string, n int) (spec.Stats, error) {
 	var tot spec.Stats
-	tot.AcceptDepth = make([]int, h.K)
 	for _, p := range prompts {
 		ids := e.Encode(p)
 		_, st, err := spec.Generate(e, h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
@@ -272,17 +261,7 @@ func measureTau(e *engine.Engine, h *heads.Heads, prompts []string, n int) (spec
 		if err != nil {
 			return tot, err
 		}
-		tot.Rounds += st.Rounds
-		tot.DraftRounds += st.DraftRounds
-		tot.Accepted += st.Accepted
-		tot.TreeNodes += st.TreeNodes
-		tot.GenTime += st.GenTime
-		tot.DraftTime += st.DraftTime
-		tot.VerifyTime += st.VerifyTime
-		tot.GenTokens += st.GenTokens
-		for d := range st.AcceptDepth {
-			tot.AcceptDepth[d] += st.AcceptDepth[d]
-		}
+		tot.Add(st)
 	}
 	return tot, nil
 }
@@ -329,39 +308,17 @@ func cmdHeadsEval(args []string) error {
 	if *maxPrompts > 0 && len(prompts) > *maxPrompts {
 		prompts = prompts[:*maxPrompts]
 	}
-	var tot spec.Stats
-	tot.AcceptDepth = make([]int, h.K)
-	var plainTime, specTime time.Duration
-	for i, p := range prompts {
-		req := engine.Request{Prompt: e.Encode(p), MaxTokens: *n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true}
-		want, pst, err := e.GeneratePlain(req)
-		if err != nil {
-			return err
-		}
-		got, st, err := spec.Generate(e, h, req, spec.Options{Budget: *budget})
-		if err != nil {
-			return err
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			return fmt.Errorf("prompt %d: S^4C output differs from plain greedy decoding (a bug; please report)", i)
-		}
-		plainTime += pst.GenTime
-		specTime += st.GenTime
-		tot.Rounds += st.Rounds
-		tot.DraftRounds += st.DraftRounds
-		tot.Accepted += st.Accepted
-		tot.TreeNodes += st.TreeNodes
-		tot.GenTime += st.GenTime
-		tot.DraftTime += st.DraftTime
-		tot.VerifyTime += st.VerifyTime
-		for d := range st.AcceptDepth {
-			tot.AcceptDepth[d] += st.AcceptDepth[d]
-		}
-		bar(fmt.Sprintf("eval %s %d/%d prompts, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), tot.Tau()))
-	}
+	r, err := bench.Spec(e, h, prompts, *n, sample.Params{TopP: 1, RepeatPenalty: 1}, spec.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
+		bar(fmt.Sprintf("eval %s %d/%d prompts, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), r.Stats.Tau()))
+	})
 	fmt.Fprintln(os.Stderr)
-	fmt.Printf("%d prompts x %d tokens, greedy; outputs identical to plain decoding\n%s\nspeed-up over plain decoding (same process): %.2fx\n",
-		len(prompts), *n, tot.Summary(), plainTime.Seconds()/specTime.Seconds())
+	if err != nil {
+		return err
+	}
+	if !r.Identical {
+		return fmt.Errorf("S^4C output differs from plain greedy decoding (a bug; please report)")
+	}
+	r.Print(os.Stdout)
 	return nil
 }
 

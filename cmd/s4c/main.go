@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 )
 
 var commands = []struct {
@@ -76,4 +77,27 @@ func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
 		return fmt.Errorf("unexpected argument %q (flags go before positional arguments; see -h)", fs.Arg(maxPositional))
 	}
 	return nil
+}
+
+type subcommand struct {
+	name string
+	run  func(args []string) error
+}
+
+// dispatch runs the subcommand of "s4c group" named by args[0].
+func dispatch(group string, args []string, subs []subcommand) error {
+	names := make([]string, len(subs))
+	for i, sc := range subs {
+		names[i] = sc.name
+	}
+	want := strings.Join(names, "|")
+	if len(args) == 0 {
+		return fmt.Errorf("usage: s4c %s %s [flags] (see 's4c %s %s -h')", group, want, group, names[0])
+	}
+	for _, sc := range subs {
+		if sc.name == args[0] {
+			return sc.run(args[1:])
+		}
+	}
+	return fmt.Errorf("unknown 's4c %s %s': want %s", group, args[0], want)
 }

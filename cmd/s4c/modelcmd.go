@@ -13,16 +13,7 @@ import (
 )
 
 func cmdModel(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: s4c model synth|inflate [flags] (see 's4c model synth -h')")
-	}
-	switch args[0] {
-	case "synth":
-		return cmdModelSynth(args[1:])
-	case "inflate":
-		return cmdModelInflate(args[1:])
-	}
-	return fmt.Errorf("unknown 's4c model %s': want synth or inflate", args[0])
+	return dispatch("model", args, []subcommand{{"synth", cmdModelSynth}, {"inflate", cmdModelInflate}})
 }
 
 func shapeNames() string {
