@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"s4c/gguf"
+	"s4c/heads"
 	"s4c/model"
 	"s4c/tensor"
 )
@@ -63,6 +64,13 @@ func cmdInspect(args []string) error {
 		fmt.Printf("%s %s", k, human(counts[k]))
 	}
 	fmt.Println(")")
+	if a, _ := f.String("general.architecture"); a == heads.Arch {
+		k, _ := f.Uint("s4c-heads.count")
+		hid, _ := f.Uint("s4c-heads.hidden_length")
+		fp, _ := f.String("s4c-heads.base_fingerprint")
+		fmt.Printf("S^4C draft heads: %d heads, %d hidden units, for the model with fingerprint %.16s…\n", k, hid, fp)
+		return nil
+	}
 	m, err := model.FromFile(f)
 	if err != nil {
 		fmt.Printf("s4c cannot run this file: %v\n", err)
