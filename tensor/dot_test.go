@@ -123,8 +123,8 @@ func TestTilesMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestQ8KernelsMatchGo: the VNNI kernels give bitwise the portable integer
-// kernel's result, for every batch size.
+// TestQ8KernelsMatchGo: the VNNI kernels (Q8_0 and Q4_0) give bitwise the
+// portable integer kernel's result, for every batch size.
 func TestQ8KernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
 	rows, cols := 21, 384
@@ -132,23 +132,25 @@ func TestQ8KernelsMatchGo(t *testing.T) {
 	for i := range w {
 		w[i] = float32(rng.NormFloat64())
 	}
-	enc, _ := Quantize(gguf.Q8_0, w)
-	m, _ := NewMat(gguf.Q8_0, rows, cols, enc)
-	for _, n := range []int{1, 5, 8, 13, 16} {
-		x := make([]float32, n*cols)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64() * 3)
-		}
-		y := make([]float32, n*rows)
-		m.Mul(y, x, n, NewPool(2))
-		var a q8Acts
-		quantizeActs(&a, x, n, cols)
-		tok := a.nchunks * q8RecBytes
-		for tt := 0; tt < n; tt++ {
-			for r := 0; r < rows; r++ {
-				want := q8Dot(m.Row(r), a.buf[tt*tok:(tt+1)*tok], a.nchunks)
-				if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
-					t.Fatalf("n=%d token %d row %d: %v, portable %v", n, tt, r, got, want)
+	for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
+		enc, _ := Quantize(typ, w)
+		m, _ := NewMat(typ, rows, cols, enc)
+		for _, n := range []int{1, 2, 3, 5, 8, 13, 16} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 3)
+			}
+			y := make([]float32, n*rows)
+			m.Mul(y, x, n, NewPool(2))
+			var a q8Acts
+			quantizeActs(&a, x, n, cols)
+			tok := a.nchunks * q8RecBytes
+			for tt := 0; tt < n; tt++ {
+				for r := 0; r < rows; r++ {
+					want := m.intDot(m.Row(r), a.buf[tt*tok:(tt+1)*tok], a.nchunks)
+					if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s n=%d token %d row %d: %v, portable %v", typ, n, tt, r, got, want)
+					}
 				}
 			}
 		}

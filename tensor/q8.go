@@ -92,8 +92,50 @@ func q8Dot(row []byte, rec []byte, nchunks int) float32 {
 	return Reduce16(&acc)
 }
 
+// q4Dot is the portable form of the Q4_0 kernel: the weights' nibbles are
+// unsigned (0..15) in the dot product and the records' -128·Σx correction
+// becomes -8·Σx (an exact shift), so Σ (q-8)·x is computed exactly.
+func q4Dot(row []byte, rec []byte, nchunks int) float32 {
+	le := binary.LittleEndian
+	var acc [16]float32
+	for c := 0; c < nchunks; c++ {
+		r := rec[c*q8RecBytes:]
+		for half := 0; half < 2; half++ {
+			blk := row[(2*c+half)*18:]
+			dw := F16ToF32(le.Uint16(blk))
+			for l := 0; l < 8; l++ {
+				lane := 8*half + l
+				s := int32(le.Uint32(r[128+4*lane:])) >> 4
+				for i := 0; i < 4; i++ {
+					e := 4*l + i
+					var u int32
+					if e < 16 {
+						u = int32(blk[2+e] & 0xf)
+					} else {
+						u = int32(blk[2+e-16] >> 4)
+					}
+					s += u * int32(int8(r[32*half+e]))
+				}
+				dx := math.Float32frombits(le.Uint32(r[64+4*lane:]))
+				acc[lane] = FMA32(float32(s), dw*dx, acc[lane])
+			}
+		}
+	}
+	return Reduce16(&acc)
+}
+
 // useQ8 reports whether m is multiplied with the integer kernels.
-func (m *Mat) useQ8() bool { return m.Type == gguf.Q8_0 && m.Cols%64 == 0 }
+func (m *Mat) useQ8() bool {
+	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0) && m.Cols%64 == 0
+}
+
+// intDot is the portable integer kernel for m's type.
+func (m *Mat) intDot(row, rec []byte, nchunks int) float32 {
+	if m.Type == gguf.Q4_0 {
+		return q4Dot(row, rec, nchunks)
+	}
+	return q8Dot(row, rec, nchunks)
+}
 
 // mulQ8Rows computes rows [lo, hi) of y for quantized activations a.
 func (m *Mat) mulQ8Rows(y []float32, a *q8Acts, n, lo, hi int) {
@@ -101,9 +143,12 @@ func (m *Mat) mulQ8Rows(y []float32, a *q8Acts, n, lo, hi int) {
 	lo = m.q8Rows4(y, a, n, lo, hi)
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
-		t := q8Tiles(row, a, n, y, m.Rows, r)
+		t := 0
+		if m.Type == gguf.Q8_0 {
+			t = q8Tiles(row, a, n, y, m.Rows, r)
+		}
 		for ; t < n; t++ {
-			y[t*m.Rows+r] = q8Dot1(row, a.buf[t*tok:(t+1)*tok], a.nchunks)
+			y[t*m.Rows+r] = m.intDot1(row, a.buf[t*tok:(t+1)*tok], a.nchunks)
 		}
 	}
 }

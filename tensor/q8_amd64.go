@@ -1,6 +1,10 @@
 package tensor
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"s4c/gguf"
+)
 
 //go:noescape
 func q8Tile8AVX512(w *byte, x *byte, nchunks, stride int, out *float32)
@@ -40,11 +44,49 @@ func q8Tiles(row []byte, a *q8Acts, n int, y []float32, rows, r int) int {
 	return t
 }
 
-func q8Dot1(row, rec []byte, nchunks int) float32 {
+//go:noescape
+func q4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q4r1t2AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+var kernelsQ4r1 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32){
+	q4r1t1AVX512, q4r1t2AVX512, q4r1t3AVX512, q4r1t4AVX512,
+}
+
+//go:noescape
+func q4r4t1AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q4r4t2AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q4r4t3AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q4r4t4AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+var kernelsQ4 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32){
+	q4r4t1AVX512, q4r4t2AVX512, q4r4t3AVX512, q4r4t4AVX512,
+}
+
+// intDot1 is one row times one token with the best kernel for m's type.
+func (m *Mat) intDot1(row, rec []byte, nchunks int) float32 {
 	if Kernel == "avx512" && hasVNNI {
+		if m.Type == gguf.Q4_0 {
+			var out [1]float32
+			q4r1t1AVX512(&row[0], 0, &rec[0], 0, nchunks, &out[0])
+			return out[0]
+		}
 		return q8Tile1AVX512(&row[0], &rec[0], nchunks)
 	}
-	return q8Dot(row, rec, nchunks)
+	return m.intDot(row, rec, nchunks)
 }
 
 var kernelsQ8 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32){
@@ -60,12 +102,27 @@ func (m *Mat) q8Rows4(y []float32, a *q8Acts, n, lo, hi int) int {
 		return lo
 	}
 	tok := a.nchunks * q8RecBytes
+	kernels := kernelsQ8
+	if m.Type == gguf.Q4_0 {
+		kernels = kernelsQ4
+		if n <= 3 {
+			// Few tokens: one row at a time streams Q4_0 weights fastest.
+			var out [4]float32
+			for r := lo; r < hi; r++ {
+				kernelsQ4r1[n-1](&m.Row(r)[0], 0, &a.buf[0], tok, a.nchunks, &out[0])
+				for k := 0; k < n; k++ {
+					y[k*m.Rows+r] = out[k]
+				}
+			}
+			return hi
+		}
+	}
 	var out [16]float32
 	r4 := lo + (hi-lo)/4*4
 	for r := lo; r < r4; r += 4 {
 		for t := 0; t < n; t += 4 {
 			T := min(4, n-t)
-			kernelsQ8[T-1](&m.Row(r)[0], m.rowBytes, &a.buf[t*tok], tok, a.nchunks, &out[0])
+			kernels[T-1](&m.Row(r)[0], m.rowBytes, &a.buf[t*tok], tok, a.nchunks, &out[0])
 			for i := 0; i < 4; i++ {
 				for k := 0; k < T; k++ {
 					y[(t+k)*m.Rows+r+i] = out[T*i+k]

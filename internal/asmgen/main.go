@@ -133,7 +133,52 @@ func generate() map[string][]byte {
 		floatKernel(&f, "F32", T)
 		q8Kernel(&q, T)
 	}
-	return map[string][]byte{"tile_r4_amd64.s": f.Bytes(), "q8_r4_amd64.s": q.Bytes()}
+	var q4 bytes.Buffer
+	q4.WriteString(header)
+	for T := 1; T <= 4; T++ {
+		q4Kernel(&q4, 1, T)
+	}
+	for T := 1; T <= 4; T++ {
+		q4Kernel(&q4, 4, T)
+	}
+	return map[string][]byte{"tile_r4_amd64.s": f.Bytes(), "q8_r4_amd64.s": q.Bytes(), "q4_amd64.s": q4.Bytes()}
+}
+
+// q4Kernel: Q4_0 rows (two 18-byte blocks per step, nibbles unpacked into
+// the byte order of the activation records) times quantized activations.
+// The weights enter vpdpbusd unsigned (0..15); the records' correction
+// -128·Σx is shifted to -8·Σx, exactly.
+func q4Kernel(b *bytes.Buffer, R, T int) {
+	name := fmt.Sprintf("q4r%dt%dAVX512", R, T)
+	doc := fmt.Sprintf(`// func %s(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+// Q4_0 rows w + r·wstride (r < %d) times activation records x + t·xstride
+// (t < %d): out[%d·r+t]. Per (row, token) the arithmetic of q4Dot.
+`, name, R, T, T)
+	prologue(b, name, doc, false, "nchunks")
+	b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Y14\n")
+	for i := 0; i < R*T; i++ {
+		fmt.Fprintf(b, "\tVXORPS Z%d, Z%d, Z%d\n", 16+i, 16+i, 16+i)
+	}
+	fmt.Fprintf(b, "%sloop:\n", name)
+	for r := 0; r < R; r++ {
+		a := wAddr[r]
+		fmt.Fprintf(b, "\tVMOVDQU %s, X%d\n\tVINSERTI128 $1, %s, Y%d, Y%d\n", at(2, a), r, at(20, a), r, r)
+		fmt.Fprintf(b, "\tVPSRLW $4, Y%d, Y15\n\tVPAND Y14, Y%d, Y%d\n\tVPAND Y14, Y15, Y15\n", r, r, r)
+		fmt.Fprintf(b, "\tVINSERTI64X4 $1, Y15, Z%d, Z%d\n\tVSHUFI64X2 $0xd8, Z%d, Z%d, Z%d\n", r, r, r, r, r)
+		fmt.Fprintf(b, "\tVPBROADCASTW %s, X%d\n\tVPBROADCASTW %s, X15\n\tVINSERTI128 $1, X15, Y%d, Y%d\n\tVCVTPH2PS Y%d, Z%d\n", a, 4+r, at(18, a), 4+r, 4+r, 4+r, 4+r)
+	}
+	for t := 0; t < T; t++ {
+		a := xAddr[t]
+		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z8\n\tVMOVUPS %s, Z9\n\tVMOVDQU32 %s, Z10\n\tVPSRAD $4, Z10, Z10\n", a, at(64, a), at(128, a))
+		for r := 0; r < R; r++ {
+			fmt.Fprintf(b, "\tVMOVDQA32 Z10, Z11\n\tVPDPBUSD Z8, Z%d, Z11\n\tVCVTDQ2PS Z11, Z11\n\tVMULPS Z9, Z%d, Z12\n\tVFMADD231PS Z12, Z11, Z%d\n", r, 4+r, 16+T*r+t)
+		}
+	}
+	fmt.Fprintf(b, "\tADDQ $36, SI\n\tADDQ $36, R13\n\tADDQ $192, DI\n\tADDQ $192, R11\n\tDECQ CX\n\tJNZ %sloop\n", name)
+	for i := 0; i < R*T; i++ {
+		fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %d(R8)\n", 16+i, 16+i, 16+i, 16+i, 4*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
 }
 
 func main() {
