@@ -126,6 +126,9 @@ func TestTilesMatchGeneric(t *testing.T) {
 // TestQ8KernelsMatchGo: the VNNI kernels (Q8_0 and Q4_0) give bitwise the
 // portable integer kernel's result, for every batch size.
 func TestQ8KernelsMatchGo(t *testing.T) {
+	if !intKernels() {
+		t.Skip("no AVX-512 VNNI here: integer kernels are not used")
+	}
 	rng := rand.New(rand.NewSource(8))
 	rows, cols := 21, 384
 	w := make([]float32, rows*cols)
@@ -153,6 +156,39 @@ func TestQ8KernelsMatchGo(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestIntDotAccuracy holds the portable integer kernels (which the VNNI
+// assembly must equal bit for bit) to the exact product of the dequantized
+// weights and the activations, within the int8 rounding of the activations.
+func TestIntDotAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	cols := 256
+	for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
+		w := make([]float32, cols)
+		x := make([]float32, cols)
+		for i := range w {
+			w[i], x[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		enc, _ := Quantize(typ, w)
+		m, _ := NewMat(typ, 1, cols, enc)
+		deq := make([]float32, cols)
+		Dequantize(typ, enc, deq)
+		var a q8Acts
+		quantizeActs(&a, x, 1, cols)
+		got := float64(m.intDot(m.Row(0), a.buf, a.nchunks))
+		want, tol := 0.0, 1e-4
+		for b := 0; b < cols; b += 32 {
+			amax := float64(absMax(x[b : b+32]))
+			for i := b; i < b+32; i++ {
+				want += float64(deq[i]) * float64(x[i])
+				tol += amax / 254 * math.Abs(float64(deq[i]))
+			}
+		}
+		if math.Abs(got-want) > tol {
+			t.Errorf("%s: integer kernel %v, exact %v (tolerance %v)", typ, got, want, tol)
 		}
 	}
 }

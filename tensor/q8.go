@@ -124,9 +124,12 @@ func q4Dot(row []byte, rec []byte, nchunks int) float32 {
 	return Reduce16(&acc)
 }
 
-// useQ8 reports whether m is multiplied with the integer kernels.
+// useQ8 reports whether m is multiplied with the integer kernels: where the
+// machine has AVX-512 VNNI. Elsewhere the weights are decoded to float32 and
+// multiplied with the float kernels (faster there than the portable integer
+// twin, which exists to hold the assembly to account).
 func (m *Mat) useQ8() bool {
-	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0) && m.Cols%64 == 0
+	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0) && m.Cols%64 == 0 && intKernels()
 }
 
 // intDot is the portable integer kernel for m's type.

@@ -132,3 +132,5 @@ func (m *Mat) q8Rows4(y []float32, a *q8Acts, n, lo, hi int) int {
 	}
 	return r4
 }
+
+func intKernels() bool { return Kernel == "avx512" && hasVNNI }
