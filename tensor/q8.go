@@ -146,11 +146,7 @@ func (m *Mat) mulQ8Rows(y []float32, a *q8Acts, n, lo, hi int) {
 	lo = m.q8Rows4(y, a, n, lo, hi)
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
-		t := 0
-		if m.Type == gguf.Q8_0 {
-			t = q8Tiles(row, a, n, y, m.Rows, r)
-		}
-		for ; t < n; t++ {
+		for t := 0; t < n; t++ {
 			y[t*m.Rows+r] = m.intDot1(row, a.buf[t*tok:(t+1)*tok], a.nchunks)
 		}
 	}

@@ -2,8 +2,6 @@
 
 package tensor
 
-func q8Tiles(row []byte, a *q8Acts, n int, y []float32, rows, r int) int { return 0 }
-
 func (m *Mat) intDot1(row, rec []byte, nchunks int) float32 { return m.intDot(row, rec, nchunks) }
 
 func (m *Mat) q8Rows4(y []float32, a *q8Acts, n, lo, hi int) int { return lo }

@@ -1,12 +1,8 @@
 package tensor
 
+import "s4c/gguf"
+
 //go:generate go run ../internal/asmgen
-
-//go:noescape
-func tileF16x8AVX512(w *uint16, x *float32, cols, stride int, out *float32)
-
-//go:noescape
-func tileF32x8AVX512(w *float32, x *float32, cols, stride int, out *float32)
 
 //go:noescape
 func tileF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
@@ -39,21 +35,20 @@ func tileF16x1AVX512(w *uint16, x *float32, cols int) float32
 func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 
 // mulFloatRows computes rows [lo, hi) of y = x·Wᵀ for F16/F32 weights with
-// SIMD tiles: each weight chunk is loaded once for up to eight tokens. Per
-// (row, token) the arithmetic is that of Dot on the dequantized row, so the
-// result equals the portable path bit for bit and does not depend on n.
+// SIMD tiles of 4 rows × up to 4 tokens: each weight chunk and each
+// activation chunk is loaded once for several products, and four rows give
+// four independent accumulator chains even for one token. Per (row, token)
+// the arithmetic is that of Dot on the dequantized row, so the result equals
+// the portable path bit for bit and does not depend on n.
 func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
-	if m.Cols%16 != 0 || Kernel == "generic" || m.Type != 0 && m.Type != 1 { // F32=0, F16=1
+	if m.Cols%16 != 0 || Kernel == "generic" || m.Type != gguf.F32 && m.Type != gguf.F16 {
 		return false
 	}
-	if Kernel != "avx512" && m.Type == 0 {
+	if Kernel != "avx512" && m.Type == gguf.F32 {
 		return false
 	}
-	var out [16]float32
-	if Kernel == "avx512" && (n >= 2 || m.Type == 1) {
-		// 4 rows × up to 4 tokens: each weight chunk and each activation
-		// chunk is loaded once for several products, and four rows give
-		// four independent accumulator chains even for one token.
+	if Kernel == "avx512" && (n >= 2 || m.Type == gguf.F16) {
+		var out [16]float32
 		r4 := lo + (hi-lo)/4*4
 		for r := lo; r < r4; r += 4 {
 			for t := 0; t < n; t += 4 {
@@ -68,34 +63,13 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		}
 		lo = r4
 	}
+	// Remaining rows (and one F32 token): row by row, token by token.
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
-		t := 0
-		if Kernel == "avx512" {
-			for ; t+8 <= n; t += 8 {
-				if m.Type == 1 {
-					tileF16x8AVX512(u16ptr(row), &x[t*m.Cols], m.Cols, m.Cols, &out[0])
-				} else {
-					tileF32x8AVX512(f32ptr(row), &x[t*m.Cols], m.Cols, m.Cols, &out[0])
-				}
-				for k := 0; k < 8; k++ {
-					y[(t+k)*m.Rows+r] = out[k]
-				}
-			}
-		}
-		m.floatTail(y, x, t, n, r)
-	}
-	return true
-}
-
-// floatTail computes row r for tokens [t, n) one at a time.
-func (m *Mat) floatTail(y, x []float32, t, n, r int) {
-	row := m.Row(r)
-	{
-		for ; t < n; t++ {
+		for t := 0; t < n; t++ {
 			var v float32
 			switch {
-			case m.Type == 0:
+			case m.Type == gguf.F32:
 				v = dot16AVX512(f32ptr(row), &x[t*m.Cols], m.Cols)
 			case Kernel == "avx512":
 				v = tileF16x1AVX512(u16ptr(row), &x[t*m.Cols], m.Cols)
@@ -105,6 +79,7 @@ func (m *Mat) floatTail(y, x []float32, t, n, r int) {
 			y[t*m.Rows+r] = v
 		}
 	}
+	return true
 }
 
 type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
