@@ -68,6 +68,22 @@ func (m *Mat) intDot1(row, rec []byte, nchunks int) float32 {
 	return m.intDot(row, rec, nchunks)
 }
 
+//go:noescape
+func q8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+//go:noescape
+func q8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
+
+var kernelsQ8r1 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32){
+	q8r1t1AVX512, q8r1t2AVX512, q8r1t3AVX512, q8r1t4AVX512,
+}
+
 var kernelsQ8 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32){
 	q8r4t1AVX512, q8r4t2AVX512, q8r4t3AVX512, q8r4t4AVX512,
 }
@@ -81,20 +97,20 @@ func (m *Mat) q8Rows4(y []float32, a *q8Acts, n, lo, hi int) int {
 		return lo
 	}
 	tok := a.nchunks * q8RecBytes
-	kernels := kernelsQ8
+	kernels, few := kernelsQ8, kernelsQ8r1
 	if m.Type == gguf.Q4_0 {
-		kernels = kernelsQ4
-		if n <= 3 {
-			// Few tokens: one row at a time streams Q4_0 weights fastest.
-			var out [4]float32
-			for r := lo; r < hi; r++ {
-				kernelsQ4r1[n-1](&m.Row(r)[0], 0, &a.buf[0], tok, a.nchunks, &out[0])
-				for k := 0; k < n; k++ {
-					y[k*m.Rows+r] = out[k]
-				}
+		kernels, few = kernelsQ4, kernelsQ4r1
+	}
+	if n <= fewTokens {
+		// Few tokens: one row at a time streams the weights fastest.
+		var out [4]float32
+		for r := lo; r < hi; r++ {
+			few[n-1](&m.Row(r)[0], 0, &a.buf[0], tok, a.nchunks, &out[0])
+			for k := 0; k < n; k++ {
+				y[k*m.Rows+r] = out[k]
 			}
-			return hi
 		}
+		return hi
 	}
 	var out [16]float32
 	r4 := lo + (hi-lo)/4*4
@@ -113,3 +129,7 @@ func (m *Mat) q8Rows4(y []float32, a *q8Acts, n, lo, hi int) int {
 }
 
 func intKernels() bool { return Kernel == "avx512" && hasVNNI }
+
+// fewTokens is the largest batch multiplied one row at a time (measured:
+// better for 2-3 tokens, worse from 4 on).
+const fewTokens = 3

@@ -94,19 +94,19 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 }
 
 // q8Kernel: Q8_0 rows times quantized activation records (see q8.go).
-func q8Kernel(b *bytes.Buffer, T int) {
-	name := fmt.Sprintf("q8r4t%dAVX512", T)
+func q8Kernel(b *bytes.Buffer, R, T int) {
+	name := fmt.Sprintf("q8r%dt%dAVX512", R, T)
 	doc := fmt.Sprintf(`// func %s(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
-// Q8_0 rows w + r·wstride (r < 4) times activation records x + t·xstride
+// Q8_0 rows w + r·wstride (r < %d) times activation records x + t·xstride
 // (t < %d): out[%d·r+t]. Per (row, token) the arithmetic of q8Dot.
-`, name, T, T)
+`, name, R, T, T)
 	prologue(b, name, doc, false, "nchunks")
 	b.WriteString("\tMOVL $0x80808080, AX\n\tVPBROADCASTD AX, Z14\n")
-	for i := 0; i < 4*T; i++ {
+	for i := 0; i < R*T; i++ {
 		fmt.Fprintf(b, "\tVXORPS Z%d, Z%d, Z%d\n", 16+i, 16+i, 16+i)
 	}
 	fmt.Fprintf(b, "%sloop:\n", name)
-	for r := 0; r < 4; r++ {
+	for r := 0; r < R; r++ {
 		a := wAddr[r]
 		// Two blocks' quants (+128), and their two scales as 8+8 lanes.
 		fmt.Fprintf(b, "\tVMOVDQU %s, Y%d\n\tVINSERTI64X4 $1, %s, Z%d, Z%d\n\tVPXORD Z14, Z%d, Z%d\n", at(2, a), r, at(36, a), r, r, r, r)
@@ -115,12 +115,15 @@ func q8Kernel(b *bytes.Buffer, T int) {
 	for t := 0; t < T; t++ {
 		a := xAddr[t]
 		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z8\n\tVMOVUPS %s, Z9\n\tVMOVDQU32 %s, Z10\n", a, at(64, a), at(128, a))
-		for r := 0; r < 4; r++ {
+		for r := 0; r < R; r++ {
 			fmt.Fprintf(b, "\tVMOVDQA32 Z10, Z11\n\tVPDPBUSD Z8, Z%d, Z11\n\tVCVTDQ2PS Z11, Z11\n\tVMULPS Z9, Z%d, Z12\n\tVFMADD231PS Z12, Z11, Z%d\n", r, 4+r, 16+T*r+t)
 		}
 	}
 	fmt.Fprintf(b, "\tADDQ $68, SI\n\tADDQ $68, R13\n\tADDQ $192, DI\n\tADDQ $192, R11\n\tDECQ CX\n\tJNZ %sloop\n", name)
-	epilogue(b, T)
+	for i := 0; i < R*T; i++ {
+		fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %d(R8)\n", 16+i, 16+i, 16+i, 16+i, 4*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
 }
 
 // generate returns the generated files by name.
@@ -131,7 +134,8 @@ func generate() map[string][]byte {
 	for T := 1; T <= 4; T++ {
 		floatKernel(&f, "F16", T)
 		floatKernel(&f, "F32", T)
-		q8Kernel(&q, T)
+		q8Kernel(&q, 4, T)
+		q8Kernel(&q, 1, T)
 	}
 	var q4 bytes.Buffer
 	q4.WriteString(header)
