@@ -151,9 +151,11 @@ type Costs struct {
 	idle atomic.Int32
 	n    []int
 	t    []float64 // seconds
+	path string    // on-disk cache ("" if none)
 	disk struct {
-		N []int
-		T []float64
+		N    []int
+		T    []float64
+		Idle bool // the last generation never drafted
 	}
 }
 
@@ -174,7 +176,10 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 		if b, err := os.ReadFile(path); err == nil {
 			var c Costs
 			if json.Unmarshal(b, &c.disk) == nil && len(c.disk.N) > 1 && len(c.disk.N) == len(c.disk.T) {
-				c.n, c.t = c.disk.N, c.disk.T
+				c.n, c.t, c.path = c.disk.N, c.disk.T, path
+				if c.disk.Idle {
+					c.idle.Store(1)
+				}
 				costCache.Store(m, &c)
 				return &c
 			}
@@ -205,14 +210,21 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 		c.t = append(c.t, best)
 	}
 	costCache.Store(m, c)
-	if path != "" {
-		c.disk.N, c.disk.T = c.n, c.t
-		if b, err := json.Marshal(c.disk); err == nil {
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			os.WriteFile(path, b, 0o644)
-		}
-	}
+	c.path = path
+	c.save()
 	return c
+}
+
+// save writes the table (and whether drafting paid last time) to the cache.
+func (c *Costs) save() {
+	if c.path == "" {
+		return
+	}
+	c.disk.N, c.disk.T, c.disk.Idle = c.n, c.t, c.idle.Load() > 0
+	if b, err := json.Marshal(c.disk); err == nil {
+		os.MkdirAll(filepath.Dir(c.path), 0o755)
+		os.WriteFile(c.path, b, 0o644)
+	}
 }
 
 // MaxGain is the best speed-up speculation could give if every draft were
@@ -392,13 +404,18 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		// Verify the whole tree in one pass.
 		tv := time.Now()
 		nn := len(tr.nodes)
-		batch := &model.Batch{Tokens: make([]int32, nn), Pos: make([]int32, nn), Parent: make([]int32, nn), Logits: allRows(nn), Hidden: true}
-		base := int32(0)
-		if s.Cache.Len > 0 {
-			base = s.Cache.Pos[s.Cache.Len-1] + 1
-		}
-		for i, nd := range tr.nodes {
-			batch.Tokens[i], batch.Pos[i], batch.Parent[i] = nd.tok, base+int32(nd.depth), int32(nd.parent)
+		var batch *model.Batch
+		if nn == 1 { // no drafts: a plain step (the same computation as a one-node tree)
+			batch = &model.Batch{Tokens: []int32{b}, Hidden: true}
+		} else {
+			batch = &model.Batch{Tokens: make([]int32, nn), Pos: make([]int32, nn), Parent: make([]int32, nn), Logits: allRows(nn), Hidden: true}
+			base := int32(0)
+			if s.Cache.Len > 0 {
+				base = s.Cache.Pos[s.Cache.Len-1] + 1
+			}
+			for i, nd := range tr.nodes {
+				batch.Tokens[i], batch.Pos[i], batch.Parent[i] = nd.tok, base+int32(nd.depth), int32(nd.parent)
+			}
 		}
 		o, err := s.Forward(batch)
 		if err != nil {
@@ -463,10 +480,14 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	st.GenTokens = len(out)
 	st.GenTime = time.Since(t1)
 	if costs != nil {
+		was := costs.c.idle.Load() > 0
 		if st.DraftRounds == 0 {
 			costs.c.idle.Add(1)
 		} else {
 			costs.c.idle.Store(0)
+		}
+		if was != (costs.c.idle.Load() > 0) {
+			costs.c.save()
 		}
 	}
 	return out, st, nil
