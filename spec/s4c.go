@@ -339,7 +339,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	ws := &workspace{}
 	calib := 1.0   // observed accepted / predicted accepted (draft probabilities are not calibrated)
 	skipUntil := 0 // rounds before drafting is tried again, when drafting did not pay
-	backoff := 1
+	backoff := 8
 	if costs != nil && costs.c.idle.Load() > 0 {
 		skipUntil, backoff = 32, 128
 	}
@@ -370,7 +370,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		// Draft, unless measurements say plain steps are faster now.
 		roundStart := time.Now()
 		tr := &tree{nodes: []node{{tok: b, parent: -1}}}
-		probePlain := opt.Budget == 0 && (st.Rounds == 8 || st.Rounds%64 == 63)
+		probePlain := opt.Budget == 0 && (st.Rounds == 4 || st.Rounds == 5 || st.Rounds%64 == 63)
 		if opt.Budget == 0 && nspt[0] >= 2 && nspt[1] >= 4 && spt[1] > 0.97*spt[0] && st.Rounds >= skipUntil {
 			skipUntil = st.Rounds + backoff
 			backoff = min(2*backoff, 256)
@@ -388,10 +388,12 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			tr = full.prune(n)
 			st.DraftTime += time.Since(td)
 			if n == 0 {
+				// Drafting did not pay this round: try again later, ever more
+				// rarely (a draft costs about a pass on small models).
 				skipUntil = st.Rounds + backoff
-				backoff = min(2*backoff, 256)
+				backoff = min(4*backoff, 256)
 			} else {
-				backoff = 1
+				backoff = 8
 				st.DraftRounds++
 				st.TreeNodes += len(tr.nodes) - 1
 				pred := 0.0
