@@ -56,6 +56,12 @@ type Heads struct {
 	w1, w2 []*tensor.Mat
 }
 
+// PathFor is where a model's heads are looked for by default:
+// MODEL.s4c.gguf beside MODEL.gguf.
+func PathFor(modelPath string) string {
+	return strings.TrimSuffix(modelPath, ".gguf") + ".s4c.gguf"
+}
+
 // DefaultHidden is the hidden width of new heads.
 const DefaultHidden = 256
 

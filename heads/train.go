@@ -455,6 +455,26 @@ func (t *Trainer) Evaluate(ds *Dataset) Eval {
 	return e
 }
 
+type ckptTensor struct {
+	name string
+	v    []float32
+}
+
+// ckptTensors lists what a checkpoint holds besides its counters: every
+// parameter tensor with its two Adam moments.
+func (t *Trainer) ckptTensors() []ckptTensor {
+	var out []ckptTensor
+	for k := range t.H.H {
+		for j, p := range t.H.H[k].Params() {
+			out = append(out,
+				ckptTensor{fmt.Sprintf("%d.%d.p", k, j), p},
+				ckptTensor{fmt.Sprintf("%d.%d.m", k, j), t.mom[k][j]},
+				ckptTensor{fmt.Sprintf("%d.%d.v", k, j), t.vel[k][j]})
+		}
+	}
+	return out
+}
+
 // SaveCheckpoint writes the heads, the optimiser moments and the position
 // in the run, so that training resumes exactly.
 func (t *Trainer) SaveCheckpoint(path string) error {
@@ -465,20 +485,10 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	w.Set("ckpt.pos", uint64(t.Pos))
 	w.Set("ckpt.base", t.H.Base)
 	w.Set("ckpt.count", uint32(t.H.K))
-	add := func(name string, v []float32) error {
-		d, _ := tensor.Quantize(gguf.F32, v)
-		return w.AddTensor(name, gguf.F32, []uint64{uint64(len(v))}, d)
-	}
-	for k := range t.H.H {
-		for j, p := range t.H.H[k].Params() {
-			for _, x := range []struct {
-				n string
-				v []float32
-			}{{"p", p}, {"m", t.mom[k][j]}, {"v", t.vel[k][j]}} {
-				if err := add(fmt.Sprintf("%d.%d.%s", k, j, x.n), x.v); err != nil {
-					return err
-				}
-			}
+	for _, c := range t.ckptTensors() {
+		d, _ := tensor.Quantize(gguf.F32, c.v)
+		if err := w.AddTensor(c.name, gguf.F32, []uint64{uint64(len(c.v))}, d); err != nil {
+			return err
 		}
 	}
 	return w.WriteFile(path)
@@ -504,20 +514,12 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 	ep, _ := f.Uint("ckpt.epoch")
 	pos, _ := f.Uint("ckpt.pos")
 	t.Step, t.Ep, t.Pos = int(step), int(ep), int(pos)
-	for k := range t.H.H {
-		for j, p := range t.H.H[k].Params() {
-			for _, x := range []struct {
-				n string
-				v []float32
-			}{{"p", p}, {"m", t.mom[k][j]}, {"v", t.vel[k][j]}} {
-				name := fmt.Sprintf("%d.%d.%s", k, j, x.n)
-				ti, ok := f.Tensor(name)
-				if !ok || int(ti.Elements()) != len(x.v) {
-					return fmt.Errorf("%s: tensor %s missing or of the wrong size (was the checkpoint made with other --heads-count/--hidden?)", path, name)
-				}
-				tensor.Dequantize(gguf.F32, f.TensorData(ti), x.v)
-			}
+	for _, c := range t.ckptTensors() {
+		ti, ok := f.Tensor(c.name)
+		if !ok || int(ti.Elements()) != len(c.v) {
+			return fmt.Errorf("%s: tensor %s missing or of the wrong size (was the checkpoint made with other --heads-count/--hidden?)", path, c.name)
 		}
+		tensor.Dequantize(gguf.F32, f.TensorData(ti), c.v)
 	}
 	t.H.Rebuild()
 	return nil

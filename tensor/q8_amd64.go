@@ -7,9 +7,6 @@ import (
 )
 
 //go:noescape
-func q8Tile1AVX512(w *byte, x *byte, nchunks int) float32
-
-//go:noescape
 func q8r4t1AVX512(w *byte, wstride int, x *byte, xstride int, nchunks int, out *float32)
 
 //go:noescape
@@ -57,15 +54,16 @@ var kernelsQ4 = [4]func(w *byte, wstride int, x *byte, xstride int, nchunks int,
 
 // intDot1 is one row times one token with the best kernel for m's type.
 func (m *Mat) intDot1(row, rec []byte, nchunks int) float32 {
-	if Kernel == "avx512" && hasVNNI {
-		if m.Type == gguf.Q4_0 {
-			var out [1]float32
-			q4r1t1AVX512(&row[0], 0, &rec[0], 0, nchunks, &out[0])
-			return out[0]
-		}
-		return q8Tile1AVX512(&row[0], &rec[0], nchunks)
+	if !intKernels() {
+		return m.intDot(row, rec, nchunks)
 	}
-	return m.intDot(row, rec, nchunks)
+	one := kernelsQ8r1[0]
+	if m.Type == gguf.Q4_0 {
+		one = kernelsQ4r1[0]
+	}
+	var out [1]float32
+	one(&row[0], 0, &rec[0], 0, nchunks, &out[0])
+	return out[0]
 }
 
 //go:noescape

@@ -7,7 +7,6 @@ import (
 
 	"s4c/bench"
 	"s4c/engine"
-	"s4c/heads"
 	"s4c/model"
 	"s4c/spec"
 )
@@ -79,11 +78,7 @@ func cmdBenchSpec(args []string) error {
 		return err
 	}
 	defer e.Close()
-	hp := *headsPath
-	if hp == "" {
-		hp = strings.TrimSuffix(*modelPath, ".gguf") + ".s4c.gguf"
-	}
-	h, err := heads.Load(hp, e.Model)
+	h, err := loadHeads(e, *modelPath, *headsPath)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func cmdHeadsTrain(args []string) error {
 		return fmt.Errorf("--greedy must be within 0..1 and --temp positive")
 	}
 	if *outPath == "" {
-		*outPath = strings.TrimSuffix(*modelPath, ".gguf") + ".s4c.gguf"
+		*outPath = heads.PathFor(*modelPath)
 	}
 	if *dataPath == "" {
 		*dataPath = *outPath + ".data"
@@ -291,11 +291,7 @@ func cmdHeadsEval(args []string) error {
 		return err
 	}
 	defer e.Close()
-	hp := *headsPath
-	if hp == "" {
-		hp = strings.TrimSuffix(*modelPath, ".gguf") + ".s4c.gguf"
-	}
-	h, err := heads.Load(hp, e.Model)
+	h, err := loadHeads(e, *modelPath, *headsPath)
 	if err != nil {
 		return err
 	}
@@ -344,4 +340,12 @@ func bar(s string) {
 	}
 	lastBar = time.Now()
 	fmt.Fprintf(os.Stderr, "\r\033[K%s", s)
+}
+
+// loadHeads loads the heads at headsPath, or beside the model if it is "".
+func loadHeads(e *engine.Engine, modelPath, headsPath string) (*heads.Heads, error) {
+	if headsPath == "" {
+		headsPath = heads.PathFor(modelPath)
+	}
+	return heads.Load(headsPath, e.Model)
 }

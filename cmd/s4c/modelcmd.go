@@ -94,7 +94,7 @@ func cmdModelInflate(args []string) error {
 	st, _ := os.Stat(*out)
 	fmt.Printf("wrote %s: %s inflated to %s, %s, %.2f GiB in %s\n", *out, *from, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
 	if sh != nil {
-		return inflateHeads(sh, *out, strings.TrimSuffix(*out, ".gguf")+".s4c.gguf")
+		return inflateHeads(sh, *out, heads.PathFor(*out))
 	}
 	return nil
 }
@@ -130,10 +130,10 @@ func cmdHeadsInflate(args []string) error {
 		return fmt.Errorf("give --from SMALL.gguf and -m BIG.gguf")
 	}
 	if *hp == "" {
-		*hp = strings.TrimSuffix(*from, ".gguf") + ".s4c.gguf"
+		*hp = heads.PathFor(*from)
 	}
 	if *out == "" {
-		*out = strings.TrimSuffix(*bigPath, ".gguf") + ".s4c.gguf"
+		*out = heads.PathFor(*bigPath)
 	}
 	small, err := model.Load(*from)
 	if err != nil {

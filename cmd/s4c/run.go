@@ -174,7 +174,7 @@ func findHeads(e *engine.Engine, modelPath, headsPath, mode string) (*heads.Head
 		return nil, nil
 	}
 	if headsPath == "" {
-		beside := strings.TrimSuffix(modelPath, ".gguf") + ".s4c.gguf"
+		beside := heads.PathFor(modelPath)
 		if _, err := os.Stat(beside); err == nil {
 			headsPath = beside
 		}

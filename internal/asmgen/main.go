@@ -112,13 +112,7 @@ func q8Kernel(b *bytes.Buffer, R, T int) {
 		fmt.Fprintf(b, "\tVMOVDQU %s, Y%d\n\tVINSERTI64X4 $1, %s, Z%d, Z%d\n\tVPXORD Z14, Z%d, Z%d\n", at(2, a), r, at(36, a), r, r, r, r)
 		fmt.Fprintf(b, "\tVPBROADCASTW %s, X%d\n\tVPBROADCASTW %s, X15\n\tVINSERTI128 $1, X15, Y%d, Y%d\n\tVCVTPH2PS Y%d, Z%d\n", a, 4+r, at(34, a), 4+r, 4+r, 4+r, 4+r)
 	}
-	for t := 0; t < T; t++ {
-		a := xAddr[t]
-		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z8\n\tVMOVUPS %s, Z9\n\tVMOVDQU32 %s, Z10\n", a, at(64, a), at(128, a))
-		for r := 0; r < R; r++ {
-			fmt.Fprintf(b, "\tVMOVDQA32 Z10, Z11\n\tVPDPBUSD Z8, Z%d, Z11\n\tVCVTDQ2PS Z11, Z11\n\tVMULPS Z9, Z%d, Z12\n\tVFMADD231PS Z12, Z11, Z%d\n", r, 4+r, 16+T*r+t)
-		}
-	}
+	intTokens(b, R, T, 0)
 	fmt.Fprintf(b, "\tADDQ $68, SI\n\tADDQ $68, R13\n\tADDQ $192, DI\n\tADDQ $192, R11\n\tDECQ CX\n\tJNZ %sloop\n", name)
 	for i := 0; i < R*T; i++ {
 		fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %d(R8)\n", 16+i, 16+i, 16+i, 16+i, 4*i)
@@ -148,6 +142,33 @@ func generate() map[string][]byte {
 	return map[string][]byte{"tile_r4_amd64.s": f.Bytes(), "q8_r4_amd64.s": q.Bytes(), "q4_amd64.s": q4.Bytes()}
 }
 
+// intTokens emits, for each of T activation records, the products with the R
+// weight rows already in Z0..Z(R-1) (scales in Z4..): int8 dot products on
+// top of the record's correction (shifted right by corrShift bits, if any),
+// converted, scaled by d_w·d_x and accumulated. With one row the correction
+// is loaded straight into the integer accumulator.
+func intTokens(b *bytes.Buffer, R, T, corrShift int) {
+	for t := 0; t < T; t++ {
+		a := xAddr[t]
+		corr, x, dx := "Z10", "Z8", "Z9"
+		if R == 1 { // one use each: fold the loads into the instructions
+			corr, x, dx = "Z11", a, at(64, a)
+		} else {
+			fmt.Fprintf(b, "\tVMOVDQU32 %s, Z8\n\tVMOVUPS %s, Z9\n", a, at(64, a))
+		}
+		fmt.Fprintf(b, "\tVMOVDQU32 %s, %s\n", at(128, a), corr)
+		if corrShift != 0 {
+			fmt.Fprintf(b, "\tVPSRAD $%d, %s, %s\n", corrShift, corr, corr)
+		}
+		for r := 0; r < R; r++ {
+			if R > 1 {
+				b.WriteString("\tVMOVDQA32 Z10, Z11\n")
+			}
+			fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z11\n\tVCVTDQ2PS Z11, Z11\n\tVMULPS %s, Z%d, Z12\n\tVFMADD231PS Z12, Z11, Z%d\n", x, r, dx, 4+r, 16+T*r+t)
+		}
+	}
+}
+
 // q4Kernel: Q4_0 rows (two 18-byte blocks per step, nibbles unpacked into
 // the byte order of the activation records) times quantized activations.
 // The weights enter vpdpbusd unsigned (0..15); the records' correction
@@ -171,13 +192,7 @@ func q4Kernel(b *bytes.Buffer, R, T int) {
 		fmt.Fprintf(b, "\tVINSERTI64X4 $1, Y15, Z%d, Z%d\n\tVSHUFI64X2 $0xd8, Z%d, Z%d, Z%d\n", r, r, r, r, r)
 		fmt.Fprintf(b, "\tVPBROADCASTW %s, X%d\n\tVPBROADCASTW %s, X15\n\tVINSERTI128 $1, X15, Y%d, Y%d\n\tVCVTPH2PS Y%d, Z%d\n", a, 4+r, at(18, a), 4+r, 4+r, 4+r, 4+r)
 	}
-	for t := 0; t < T; t++ {
-		a := xAddr[t]
-		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z8\n\tVMOVUPS %s, Z9\n\tVMOVDQU32 %s, Z10\n\tVPSRAD $4, Z10, Z10\n", a, at(64, a), at(128, a))
-		for r := 0; r < R; r++ {
-			fmt.Fprintf(b, "\tVMOVDQA32 Z10, Z11\n\tVPDPBUSD Z8, Z%d, Z11\n\tVCVTDQ2PS Z11, Z11\n\tVMULPS Z9, Z%d, Z12\n\tVFMADD231PS Z12, Z11, Z%d\n", r, 4+r, 16+T*r+t)
-		}
-	}
+	intTokens(b, R, T, 4)
 	fmt.Fprintf(b, "\tADDQ $36, SI\n\tADDQ $36, R13\n\tADDQ $192, DI\n\tADDQ $192, R11\n\tDECQ CX\n\tJNZ %sloop\n", name)
 	for i := 0; i < R*T; i++ {
 		fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %d(R8)\n", 16+i, 16+i, 16+i, 16+i, 4*i)
