@@ -95,6 +95,16 @@ type File struct {
 	kvIdx   map[string]int
 	tIdx    map[string]int
 	release func() error
+	mapped  bool // data is a file mapping (not a copy on the heap)
+}
+
+// DropPages releases the resident memory of tensor data the caller has
+// copied elsewhere (e.g. repacked weights), if the file is memory-mapped;
+// the bytes stay readable (they are paged in again on access).
+func (f *File) DropPages(b []byte) {
+	if f.mapped && len(b) > 0 {
+		dropPages(b)
+	}
 }
 
 // FormatError is returned for a file that is not valid GGUF. It says where in
@@ -127,7 +137,7 @@ func Open(path string) (*File, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory, want a .gguf file", path)
 	}
-	data, release, err := mapFile(fh, st.Size())
+	data, release, mapped, err := mapFile(fh, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -136,7 +146,7 @@ func Open(path string) (*File, error) {
 		release()
 		return nil, err
 	}
-	f.release = release
+	f.release, f.mapped = release, mapped
 	return f, nil
 }
 

@@ -240,6 +240,11 @@ func loadMat(f *gguf.File, name string, rows, cols int) (*tensor.Mat, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", name, err)
 	}
+	if mt.Prepare() {
+		// Repacked for the integer kernels: the file's copy is not read
+		// by the forward pass, so it need not stay resident.
+		f.DropPages(mt.Data)
+	}
 	return mt, nil
 }
 

@@ -123,36 +123,40 @@ func TestTilesMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestQ8KernelsMatchGo: the VNNI kernels (Q8_0 and Q4_0) give bitwise the
-// portable integer kernel's result, for every batch size.
-func TestQ8KernelsMatchGo(t *testing.T) {
+// TestIntKernelsMatchGo: the VNNI kernels (Q8_0 and Q4_0, packed rows)
+// give bitwise the portable packedDot's result, for every batch size and
+// for rows whose last group of 16 blocks is partly padding.
+func TestIntKernelsMatchGo(t *testing.T) {
 	if !intKernels() {
 		t.Skip("no AVX-512 VNNI here: integer kernels are not used")
 	}
 	rng := rand.New(rand.NewSource(8))
-	rows, cols := 21, 384
-	w := make([]float32, rows*cols)
-	for i := range w {
-		w[i] = float32(rng.NormFloat64())
-	}
-	for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
-		enc, _ := Quantize(typ, w)
-		m, _ := NewMat(typ, rows, cols, enc)
-		for _, n := range []int{1, 2, 3, 5, 8, 13, 16} {
-			x := make([]float32, n*cols)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64() * 3)
-			}
-			y := make([]float32, n*rows)
-			m.Mul(y, x, n, NewPool(2))
-			var a q8Acts
-			quantizeActs(&a, x, n, cols)
-			tok := a.nchunks * q8RecBytes
-			for tt := 0; tt < n; tt++ {
-				for r := 0; r < rows; r++ {
-					want := m.intDot(m.Row(r), a.buf[tt*tok:(tt+1)*tok], a.nchunks)
-					if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
-						t.Fatalf("%s n=%d token %d row %d: %v, portable %v", typ, n, tt, r, got, want)
+	for _, cols := range []int{384, 512, 1120} {
+		rows := 21
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
+			enc, _ := Quantize(typ, w)
+			m, _ := NewMat(typ, rows, cols, enc)
+			for _, n := range []int{1, 2, 3, 5, 8, 13, 16} {
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * 3)
+				}
+				y := make([]float32, n*rows)
+				m.Mul(y, x, n, NewPool(2))
+				var a pkActs
+				quantizeActs(&a, x, n, cols, nil)
+				tok := a.groups * pkRecBytes
+				for tt := 0; tt < n; tt++ {
+					for r := 0; r < rows; r++ {
+						row := m.pk.data[r*m.pk.stride : (r+1)*m.pk.stride]
+						want := packedDot(typ, row, a.buf[tt*tok:(tt+1)*tok], a.groups)
+						if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s cols=%d n=%d token %d row %d: %v, portable %v", typ, cols, n, tt, r, got, want)
+						}
 					}
 				}
 			}
@@ -160,35 +164,37 @@ func TestQ8KernelsMatchGo(t *testing.T) {
 	}
 }
 
-// TestIntDotAccuracy holds the portable integer kernels (which the VNNI
+// TestIntDotAccuracy holds the portable integer kernel (which the VNNI
 // assembly must equal bit for bit) to the exact product of the dequantized
 // weights and the activations, within the int8 rounding of the activations.
 func TestIntDotAccuracy(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
-	cols := 256
-	for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
-		w := make([]float32, cols)
-		x := make([]float32, cols)
-		for i := range w {
-			w[i], x[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
-		}
-		enc, _ := Quantize(typ, w)
-		m, _ := NewMat(typ, 1, cols, enc)
-		deq := make([]float32, cols)
-		Dequantize(typ, enc, deq)
-		var a q8Acts
-		quantizeActs(&a, x, 1, cols)
-		got := float64(m.intDot(m.Row(0), a.buf, a.nchunks))
-		want, tol := 0.0, 1e-4
-		for b := 0; b < cols; b += 32 {
-			amax := float64(absMax(x[b : b+32]))
-			for i := b; i < b+32; i++ {
-				want += float64(deq[i]) * float64(x[i])
-				tol += amax / 254 * math.Abs(float64(deq[i]))
+	for _, cols := range []int{256, 1056} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
+			w := make([]float32, cols)
+			x := make([]float32, cols)
+			for i := range w {
+				w[i], x[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
 			}
-		}
-		if math.Abs(got-want) > tol {
-			t.Errorf("%s: integer kernel %v, exact %v (tolerance %v)", typ, got, want, tol)
+			enc, _ := Quantize(typ, w)
+			m, _ := NewMat(typ, 1, cols, enc)
+			deq := make([]float32, cols)
+			Dequantize(typ, enc, deq)
+			var a pkActs
+			quantizeActs(&a, x, 1, cols, nil)
+			pk := packRows(m)
+			got := float64(packedDot(typ, pk.data, a.buf, a.groups))
+			want, tol := 0.0, 1e-4
+			for b := 0; b < cols; b += 32 {
+				amax := float64(absMax(x[b : b+32]))
+				for i := b; i < b+32; i++ {
+					want += float64(deq[i]) * float64(x[i])
+					tol += amax / 254 * math.Abs(float64(deq[i]))
+				}
+			}
+			if math.Abs(got-want) > tol {
+				t.Errorf("%s cols=%d: integer kernel %v, exact %v (tolerance %v)", typ, cols, got, want, tol)
+			}
 		}
 	}
 }

@@ -17,6 +17,9 @@ type Mat struct {
 	Rows, Cols int
 	Data       []byte
 	rowBytes   int
+
+	packOnce sync.Once
+	pk       *packed // rows repacked for the integer kernels (packed.go)
 }
 
 // NewMat wraps encoded data as a matrix, checking type and size.
@@ -63,13 +66,13 @@ func (m *Mat) Mul(y, x []float32, n int, p *Pool) {
 	if len(x) < n*m.Cols || len(y) < n*m.Rows {
 		panic(fmt.Sprintf("tensor.Mat.Mul: x has %d, y has %d elements; want %d and %d", len(x), len(y), n*m.Cols, n*m.Rows))
 	}
-	if m.useQ8() {
-		a := &q8Acts{}
+	if m.Prepare() {
+		a := &pkActs{}
 		if p != nil {
 			a = &p.acts
 		}
-		quantizeActs(a, x, n, m.Cols)
-		p.Run(m.Rows, 16, func(lo, hi int, _ *Scratch) { m.mulQ8Rows(y, a, n, lo, hi) })
+		quantizeActs(a, x, n, m.Cols, p)
+		p.Run(m.Rows, 16, func(lo, hi int, _ *Scratch) { m.mulIntRows(y, a, n, lo, hi) })
 		return
 	}
 	p.Run(m.Rows, 16, func(lo, hi int, scratch *Scratch) {
@@ -192,7 +195,7 @@ func Reduce16(s *[16]float32) float32 {
 type Pool struct {
 	Threads int
 	scratch []Scratch
-	acts    q8Acts // quantized activations, shared read-only by the threads
+	acts    pkActs // quantized activations, shared read-only by the threads
 }
 
 // NewPool makes a pool of n threads (n <= 0: one per CPU).

@@ -29,6 +29,18 @@ func tileF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, 
 func tileF32r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF16r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF16r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
 func tileF16x1AVX512(w *uint16, x *float32, cols int) float32
 
 //go:noescape
@@ -48,11 +60,12 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		return false
 	}
 	if Kernel == "avx512" && (n >= 2 || m.Type == gguf.F16) {
-		var out [16]float32
+		var out [4 * floatMaxT]float32
 		r4 := lo + (hi-lo)/4*4
+		tiles := (n + floatMaxT - 1) / floatMaxT
 		for r := lo; r < r4; r += 4 {
-			for t := 0; t < n; t += 4 {
-				T := min(4, n-t)
+			for t, k, T := 0, 0, 0; t < n; t, k = t+T, k+1 {
+				T = (n - t + tiles - k - 1) / (tiles - k) // even tiles: 7 = 4+3
 				kernelsF[m.Type][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
 				for i := 0; i < 4; i++ {
 					for k := 0; k < T; k++ {
@@ -84,8 +97,11 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 
 type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
+// floatMaxT is the widest tile: 4 rows × 6 tokens use 24 accumulators.
+const floatMaxT = 6
+
 // kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16).
-var kernelsF = [2][4]tileFunc{
-	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512},
-	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512},
+var kernelsF = [2][floatMaxT]tileFunc{
+	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512, tileF32r4t5AVX512, tileF32r4t6AVX512},
+	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512, tileF16r4t5AVX512, tileF16r4t6AVX512},
 }

@@ -11,6 +11,7 @@ import (
 func BenchmarkMulF16(b *testing.B) { benchMul(b, gguf.F16) }
 func BenchmarkMulF32(b *testing.B) { benchMul(b, gguf.F32) }
 func BenchmarkMulQ8(b *testing.B)  { benchMul(b, gguf.Q8_0) }
+func BenchmarkMulQ4(b *testing.B)  { benchMul(b, gguf.Q4_0) }
 
 func benchMul(b *testing.B, typ gguf.TensorType) {
 	for _, n := range []int{1, 4, 16, 32} {

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -43,7 +44,10 @@ func main() {
 	}
 	for _, c := range commands {
 		if c.name == name {
-			if err := c.run(os.Args[2:]); err != nil {
+			stop := startProfile()
+			err := c.run(os.Args[2:])
+			stop()
+			if err != nil {
 				if errors.Is(err, flag.ErrHelp) {
 					return
 				}
@@ -100,4 +104,22 @@ func dispatch(group string, args []string, subs []subcommand) error {
 		}
 	}
 	return fmt.Errorf("unknown 's4c %s %s': want %s", group, args[0], want)
+}
+
+// startProfile writes a CPU profile to $S4C_CPUPROFILE, if set, for
+// 'go tool pprof'; the returned function ends it.
+func startProfile() func() {
+	path := os.Getenv("S4C_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "s4c: S4C_CPUPROFILE: %v (no profile written)\n", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }

@@ -1,0 +1,240 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"math"
+	"unsafe"
+
+	"s4c/gguf"
+)
+
+// Integer kernels for Q8_0 and Q4_0 weights on int8-quantized activations.
+//
+// Why a repacked layout: with GGUF's layout a 512-bit register holds 64
+// consecutive values, i.e. two blocks, so every vpdpbusd (64 products) has
+// to be followed by a conversion to float and a multiply-add with the two
+// blocks' scales: the float work costs three times the integer work. At
+// load, each row is repacked into groups of 16 blocks (512 values) in which
+// lane j (4 bytes) of every 64-byte vector belongs to block j: one vpdpbusd
+// adds 4 products into each of 16 blocks' own int32 lanes, a block's whole
+// dot product is finished after 8 of them (Q8_0), and only then is it
+// converted, scaled by d_w·d_x and accumulated: one float step per 8
+// integer steps. Nothing is approximated: the integer sums are exact and
+// the float steps are fixed per lane, so the portable packedDot gives the
+// assembly's result bit for bit, and batch invariance holds.
+//
+// Packed row (groups G = ceil(blocks/16); missing blocks of the last group
+// are zero): G quant groups, then the G×16 float16 block scales, padded to
+// 64 bytes.
+//
+//	Q8_0 group (512 B): byte 64s + 4j + i = q_j[4s+i] + 128   (s < 8, j < 16, i < 4)
+//	Q4_0 group (256 B): byte 64p + 4j + i = q_j[8p+i] | q_j[8p+4+i]<<4   (p < 4)
+//
+// where q_j is block 16g+j (Q4_0: its 0..15 nibbles, value q-8). The
+// activation record of a group (640 B) holds the int8 values in the Q8_0
+// order (x_j[4s+i] at 64s+4j+i), 16 float32 block scales d_x, and 16 int32
+// corrections -128·Σx_j that remove the +128 of Q8_0 weights exactly; for
+// Q4_0 (-8·Σx_j) the correction is shifted right by 4, also exactly.
+
+const (
+	pkBlocks    = 16  // blocks per group
+	pkRecBytes  = 640 // activation record per group
+	pkRecScales = 512 // offset of d_x in a record
+	pkRecCorr   = 576 // offset of the corrections
+)
+
+// pkFunc multiplies R packed rows by T activation vectors (see asmgen).
+type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+// packedQuantBytes is the size of one group's quants.
+func packedQuantBytes(t gguf.TensorType) int {
+	if t == gguf.Q4_0 {
+		return 256
+	}
+	return 512
+}
+
+// packed is a matrix's repacked rows.
+type packed struct {
+	data   []byte
+	stride int // bytes per row
+	groups int
+}
+
+// packRows repacks m (Q8_0 or Q4_0) into the group layout, rows spread
+// over the machine's cores.
+func packRows(m *Mat) *packed {
+	nb := m.Cols / 32
+	G := (nb + pkBlocks - 1) / pkBlocks
+	qb := packedQuantBytes(m.Type)
+	scales := G * pkBlocks * 2
+	stride := G*qb + (scales+63)/64*64
+	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
+	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
+		for r := lo; r < hi; r++ {
+			packRow(m.Type, m.Row(r), p.data[r*stride:(r+1)*stride], nb, G)
+		}
+	})
+	return p
+}
+
+// packRow writes one row's groups and scales.
+func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
+	le := binary.LittleEndian
+	qb := packedQuantBytes(t)
+	if t == gguf.Q8_0 {
+		for i := 0; i < G*qb; i += 4 {
+			le.PutUint32(dst[i:], 0x80808080) // zero quants in missing blocks
+		}
+	}
+	for b := 0; b < nb; b++ {
+		g, j := b/pkBlocks, b%pkBlocks
+		q := dst[g*qb+4*j:]
+		if t == gguf.Q8_0 {
+			blk := src[34*b : 34*b+34]
+			copy(dst[G*qb+2*b:], blk[:2])
+			for s := 0; s < 8; s++ {
+				le.PutUint32(q[64*s:], le.Uint32(blk[2+4*s:])^0x80808080)
+			}
+			continue
+		}
+		// Q4_0: byte i of the block holds elements i (low) and i+16 (high).
+		blk := src[18*b : 18*b+18]
+		copy(dst[G*qb+2*b:], blk[:2])
+		lo := func(i int) uint32 { return le.Uint32(blk[2+i:]) & 0x0f0f0f0f }         // elements i..i+3
+		hi := func(i int) uint32 { return le.Uint32(blk[2+i-16:]) >> 4 & 0x0f0f0f0f } // elements i..i+3, i >= 16
+		elems := func(i int) uint32 {
+			if i < 16 {
+				return lo(i)
+			}
+			return hi(i)
+		}
+		for p4 := 0; p4 < 4; p4++ {
+			le.PutUint32(q[64*p4:], elems(8*p4)|elems(8*p4+4)<<4)
+		}
+	}
+}
+
+// alignedBytes returns n zeroed bytes starting on a 64-byte boundary, so
+// that the kernels' 64-byte loads never straddle cache lines.
+func alignedBytes(n int) []byte {
+	b := make([]byte, n+64)
+	off := int(-uintptr(unsafe.Pointer(&b[0])) & 63)
+	return b[off : off+n : off+n]
+}
+
+// pkActs holds n quantized activation vectors of groups records each.
+type pkActs struct {
+	buf    []byte
+	groups int
+}
+
+// quantizeActs fills a with the n vectors of x (n × cols): per block of 32,
+// scale d = max|x|/127 and values round(x/d), ties to even. Tokens are
+// spread over the pool's threads.
+func quantizeActs(a *pkActs, x []float32, n, cols int, p *Pool) {
+	nb := cols / 32
+	a.groups = (nb + pkBlocks - 1) / pkBlocks
+	need := n * a.groups * pkRecBytes
+	if cap(a.buf) < need {
+		a.buf = alignedBytes(need)
+	}
+	a.buf = a.buf[:need]
+	p.Run(n, 1, func(lo, hi int, _ *Scratch) {
+		for t := lo; t < hi; t++ {
+			recs := a.buf[t*a.groups*pkRecBytes : (t+1)*a.groups*pkRecBytes]
+			clear(recs)
+			xv := x[t*cols : (t+1)*cols]
+			for b := 0; b < nb; b++ {
+				quantizeBlock(recs[b/pkBlocks*pkRecBytes:][:pkRecBytes], b%pkBlocks, xv[32*b:32*b+32])
+			}
+		}
+	})
+}
+
+// quantizeBlock writes block j of a group's record.
+func quantizeBlock(rec []byte, j int, blk []float32) {
+	amax := float32(0)
+	for _, v := range blk {
+		if v < 0 {
+			v = -v
+		}
+		if v > amax {
+			amax = v
+		}
+	}
+	d := amax / 127
+	inv := float32(0)
+	if d != 0 {
+		inv = 1 / d
+	}
+	// Adding and subtracting 1.5·2²³ rounds a float32 of magnitude below
+	// 2²² to an integer, ties to even: math.RoundToEven without float64.
+	const magic = 12582912
+	sum := int32(0)
+	for e, v := range blk {
+		q := int32(float32(v*inv)+magic) - magic
+		rec[64*(e/4)+4*j+e%4] = byte(int8(q))
+		sum += q
+	}
+	binary.LittleEndian.PutUint32(rec[pkRecScales+4*j:], math.Float32bits(d))
+	binary.LittleEndian.PutUint32(rec[pkRecCorr+4*j:], uint32(-128*sum))
+}
+
+// packedDot is the portable form of the kernels for one packed row and one
+// token's records: per lane (block) the exact integer dot product, then
+// acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree.
+func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
+	le := binary.LittleEndian
+	qb := packedQuantBytes(t)
+	var acc [16]float32
+	for g := 0; g < groups; g++ {
+		q := row[g*qb:]
+		r := rec[g*pkRecBytes:]
+		for j := 0; j < pkBlocks; j++ {
+			s := int32(le.Uint32(r[pkRecCorr+4*j:]))
+			if t == gguf.Q4_0 {
+				s >>= 4 // -8·Σx
+			}
+			for e := 0; e < 32; e++ {
+				x := int32(int8(r[64*(e/4)+4*j+e%4]))
+				var u int32
+				if t == gguf.Q4_0 {
+					b := q[64*(e/8)+4*j+e%4]
+					if e%8 >= 4 {
+						b >>= 4
+					}
+					u = int32(b & 0xf)
+				} else {
+					u = int32(q[64*(e/4)+4*j+e%4])
+				}
+				s += u * x
+			}
+			dw := F16ToF32(le.Uint16(row[groups*qb+2*(g*pkBlocks+j):]))
+			dx := math.Float32frombits(le.Uint32(r[pkRecScales+4*j:]))
+			acc[j] = FMA32(float32(s), dw*dx, acc[j])
+		}
+	}
+	return Reduce16(&acc)
+}
+
+// useInt reports whether m is multiplied with the integer kernels: Q8_0 or
+// Q4_0 where the machine has AVX-512 VNNI. Elsewhere the weights are
+// decoded to float32 and multiplied with the float kernels (faster there
+// than the portable integer twin, which exists to hold the assembly to
+// account).
+func (m *Mat) useInt() bool {
+	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0) && intKernels()
+}
+
+// Prepare repacks m for the integer kernels if they will be used, so the
+// first multiplication does not pay for it, and reports whether the
+// original encoded data is no longer read by Mul (its pages may then be
+// released).
+func (m *Mat) Prepare() bool {
+	if !m.useInt() {
+		return false
+	}
+	m.packOnce.Do(func() { m.pk = packRows(m) })
+	return true
+}

@@ -1,0 +1,16 @@
+//go:build !amd64
+
+package tensor
+
+func intKernels() bool { return false }
+
+// mulIntRows is never reached without the amd64 kernels (useInt is false);
+// it computes the same result with the portable twin.
+func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
+	tok := a.groups * pkRecBytes
+	for r := lo; r < hi; r++ {
+		for t := 0; t < n; t++ {
+			y[t*m.Rows+r] = packedDot(m.Type, m.pk.data[r*m.pk.stride:(r+1)*m.pk.stride], a.buf[t*tok:(t+1)*tok], m.pk.groups)
+		}
+	}
+}
