@@ -20,59 +20,83 @@ func (s *State) attention(l, n int, visible [][]int32) {
 	qd := m.Heads * hd
 	group := m.Heads / m.KVHeads
 	scale := 1 / float32(math.Sqrt(float64(hd)))
-	s.Pool.Run(n*m.Heads, 1, func(lo, hi int, sc *tensor.Scratch) {
+	// One work item per (token, kv head): the query heads of a GQA group
+	// share each cache row they read.
+	s.Pool.Run(n*m.KVHeads, 1, func(lo, hi int, sc *tensor.Scratch) {
 		for it := lo; it < hi; it++ {
-			i, h := it/m.Heads, it%m.Heads
+			i, g := it/m.KVHeads, it%m.KVHeads
 			vis := visible[i]
-			buf := sc.Floats(len(vis) + 18*hd)
-			scores, q, acc, rows := buf[:len(vis)], buf[len(vis):len(vis)+hd], buf[len(vis)+hd:len(vis)+2*hd], buf[len(vis)+2*hd:]
-			for d, v := range s.q[i*qd+h*hd : i*qd+(h+1)*hd] {
-				q[d] = s.round(v)
+			nv := len(vis)
+			buf := sc.Floats(group*nv + nv + group*hd + 17*hd)
+			all := buf[:group*nv] // all[a·group+k]: head k of the group, row a
+			scores := buf[group*nv : group*nv+nv]
+			qs := buf[group*nv+nv : group*nv+nv+group*hd]
+			rows := buf[group*nv+nv+group*hd:][:16*hd]
+			acc := buf[group*nv+nv+group*hd+16*hd:][:hd]
+			h0 := g * group
+			for d, v := range s.q[i*qd+h0*hd : i*qd+(h0+group)*hd] {
+				qs[d] = s.round(v)
 			}
-			ko := (h / group) * hd
+			ko := g * hd
 			kl, vl := c.K[l], c.V[l]
-			mx := float32(math.Inf(-1))
-			for a, j := range vis {
-				scores[a] = tensor.Dot(q, kl[int(j)*kvd+ko:int(j)*kvd+ko+hd]) * scale
-				mx = max(mx, scores[a])
-			}
-			// Sum in blocks of 16 lanes, as a vector unit does.
-			var sum float64
-			var lanes [16]float32
-			for a, v := range scores {
-				e := tensor.Exp(v - mx)
-				scores[a] = e
-				lanes[a%16] = e
-				if a%16 == 15 || a == len(scores)-1 {
-					for r := a%16 + 1; r < 16; r++ {
-						lanes[r] = 0
+			// Runs of consecutive cache rows (the prompt, then each tree
+			// path) are read as strided matrices.
+			runs := func(f func(a, b int)) {
+				for a := 0; a < nv; {
+					b := a + 1
+					for b < nv && vis[b] == vis[b-1]+1 {
+						b++
 					}
-					sum += float64(tensor.Reduce16(&lanes))
+					f(a, b)
+					a = b
 				}
 			}
-			inv := float32(1 / sum)
-			for a := range scores {
-				scores[a] = s.round(scores[a] * inv)
+			runs(func(a, b int) {
+				tensor.DotRows(all[a*group:b*group], qs, group, kl[int(vis[a])*kvd+ko:], kvd, b-a)
+			})
+			for k := 0; k < group; k++ {
+				h := h0 + k
+				mx := float32(math.Inf(-1))
+				for a := range scores {
+					scores[a] = all[a*group+k] * scale
+					mx = max(mx, scores[a])
+				}
+				// Sum in blocks of 16 lanes, as a vector unit does.
+				var sum float64
+				var lanes [16]float32
+				for a, v := range scores {
+					e := tensor.Exp(v - mx)
+					scores[a] = e
+					lanes[a%16] = e
+					if a%16 == 15 || a == len(scores)-1 {
+						for r := a%16 + 1; r < 16; r++ {
+							lanes[r] = 0
+						}
+						sum += float64(tensor.Reduce16(&lanes))
+					}
+				}
+				inv := float32(1 / sum)
+				for a := range scores {
+					scores[a] = s.round(scores[a] * inv)
+				}
+				// Sixteen accumulator rows: position a adds into row a%16
+				// (the lanes of llama.cpp's AVX-512 kernel), then rows are
+				// reduced as a tree.
+				clear(rows)
+				runs(func(a, b int) {
+					tensor.AccumRows16(rows, hd, scores[a:b], vl[int(vis[a])*kvd+ko:], kvd, b-a, a)
+				})
+				for l := 0; l < 8; l++ {
+					tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+8)*hd:(l+9)*hd])
+				}
+				for l := 0; l < 4; l++ {
+					tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+4)*hd:(l+5)*hd])
+				}
+				for d := range acc {
+					acc[d] = (rows[d] + rows[2*hd+d]) + (rows[hd+d] + rows[3*hd+d])
+				}
+				copy(s.att[i*qd+h*hd:i*qd+(h+1)*hd], acc)
 			}
-			out := s.att[i*qd+h*hd : i*qd+(h+1)*hd]
-			// Sixteen accumulator rows: position a adds into row a%16 (the
-			// lanes of llama.cpp's AVX-512 kernel), then rows are reduced as a
-			// tree.
-			clear(rows)
-			for a, j := range vis {
-				r := (a % 16) * hd
-				tensor.FMARow(rows[r:r+hd], scores[a], vl[int(j)*kvd+ko:int(j)*kvd+ko+hd])
-			}
-			for l := 0; l < 8; l++ {
-				tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+8)*hd:(l+9)*hd])
-			}
-			for l := 0; l < 4; l++ {
-				tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+4)*hd:(l+5)*hd])
-			}
-			for d := range acc {
-				acc[d] = (rows[d] + rows[2*hd+d]) + (rows[hd+d] + rows[3*hd+d])
-			}
-			copy(out, acc)
 		}
 	})
 }

@@ -198,3 +198,43 @@ func TestIntDotAccuracy(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionKernelsMatchGo: DotRows and AccumRows16 give bitwise the
+// results of their per-row Go forms (Dot, FMARow) whatever the kernel.
+func TestAttentionKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, c := range []struct{ d, nq, stride, n, a0 int }{{64, 8, 256, 37, 3}, {64, 1, 64, 5, 0}, {48, 3, 100, 16, 15}, {20, 2, 20, 9, 1}} {
+		q := make([]float32, c.nq*c.d)
+		k := make([]float32, c.n*c.stride)
+		p := make([]float32, c.n)
+		for i := range q {
+			q[i] = float32(rng.NormFloat64())
+		}
+		for i := range k {
+			k[i] = float32(rng.NormFloat64())
+		}
+		for i := range p {
+			p[i] = float32(rng.Float64())
+		}
+		out := make([]float32, c.n*c.nq)
+		DotRows(out, q, c.nq, k, c.stride, c.n)
+		rows := make([]float32, 16*c.d)
+		AccumRows16(rows, c.d, p, k, c.stride, c.n, c.a0)
+		want := make([]float32, 16*c.d)
+		for a := 0; a < c.n; a++ {
+			for h := 0; h < c.nq; h++ {
+				w := Dot(q[h*c.d:(h+1)*c.d], k[a*c.stride:a*c.stride+c.d])
+				if math.Float32bits(out[a*c.nq+h]) != math.Float32bits(w) {
+					t.Fatalf("%+v: DotRows row %d head %d = %v, Dot %v", c, a, h, out[a*c.nq+h], w)
+				}
+			}
+			r := (c.a0 + a) % 16 * c.d
+			fmaRowGo(want[r:r+c.d], p[a], k[a*c.stride:a*c.stride+c.d])
+		}
+		for i := range rows {
+			if math.Float32bits(rows[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: AccumRows16 element %d = %v, Go %v", c, i, rows[i], want[i])
+			}
+		}
+	}
+}

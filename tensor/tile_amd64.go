@@ -1,6 +1,10 @@
 package tensor
 
-import "s4c/gguf"
+import (
+	"unsafe"
+
+	"s4c/gguf"
+)
 
 //go:generate go run ../internal/asmgen
 
@@ -105,3 +109,38 @@ var kernelsF = [2][floatMaxT]tileFunc{
 	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512, tileF32r4t5AVX512, tileF32r4t6AVX512},
 	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512, tileF16r4t5AVX512, tileF16r4t6AVX512},
 }
+
+// dotRowsTiled does DotRows four cache rows at a time with the F32 tiles
+// and returns the first row it did not do.
+func dotRowsTiled(out, q []float32, nq, d int, k []float32, stride, n int) int {
+	if Kernel != "avx512" || d%16 != 0 {
+		return 0
+	}
+	var buf [4 * floatMaxT]float32
+	n4 := n / 4 * 4
+	for a := 0; a < n4; a += 4 {
+		for h := 0; h < nq; h += floatMaxT {
+			T := min(floatMaxT, nq-h)
+			kernelsF[0][T-1](f32bytes(k[a*stride:]), 4*stride, &q[h*d], d, d, &buf[0])
+			for r := 0; r < 4; r++ {
+				for t := 0; t < T; t++ {
+					out[(a+r)*nq+h+t] = buf[T*r+t]
+				}
+			}
+		}
+	}
+	return n4
+}
+
+//go:noescape
+func accumRows16AVX512(rows *float32, d int, p *float32, v *float32, vstride int, n int, a0 int)
+
+func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) bool {
+	if Kernel != "avx512" || d%16 != 0 {
+		return false
+	}
+	accumRows16AVX512(&rows[0], d, &p[0], &v[0], stride, n, a0)
+	return true
+}
+
+func f32bytes(x []float32) *byte { return (*byte)(unsafe.Pointer(&x[0])) }

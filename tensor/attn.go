@@ -1,0 +1,43 @@
+package tensor
+
+// Kernels of attention: many small products over the rows of the KV cache,
+// done in one call each instead of one call per cache row.
+
+// DotRows sets out[a·nq+h] = Dot(q_h, k_a) for the nq query vectors q_h =
+// q[h·d:(h+1)·d] (d = len(q)/nq) and the n cache rows k_a = k[a·stride:
+// a·stride+d]: exactly what Dot returns for each pair.
+func DotRows(out, q []float32, nq int, k []float32, stride, n int) {
+	d := len(q) / nq
+	if n == 0 {
+		return
+	}
+	_ = k[(n-1)*stride+d-1]
+	_ = out[n*nq-1]
+	a := dotRowsTiled(out, q, nq, d, k, stride, n)
+	for ; a < n; a++ {
+		row := k[a*stride : a*stride+d]
+		for h := 0; h < nq; h++ {
+			out[a*nq+h] = Dot(q[h*d:(h+1)*d], row)
+		}
+	}
+}
+
+// AccumRows16 adds p[a]·v_a (v_a = v[a·stride:a·stride+d]) into row
+// (a0+a) mod 16 of rows (16 rows of d floats) for a < n in order, one fused
+// multiply-add per element: the sixteen lanes over cache positions of a
+// vector unit, each lane a row.
+func AccumRows16(rows []float32, d int, p, v []float32, stride, n, a0 int) {
+	if n == 0 {
+		return
+	}
+	_ = rows[16*d-1]
+	_ = v[(n-1)*stride+d-1]
+	_ = p[n-1]
+	if accumRows16Fast(rows, d, p, v, stride, n, a0) {
+		return
+	}
+	for a := 0; a < n; a++ {
+		r := (a0 + a) % 16 * d
+		FMARow(rows[r:r+d], p[a], v[a*stride:a*stride+d])
+	}
+}
