@@ -172,10 +172,14 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 	// 2²² to an integer, ties to even: math.RoundToEven without float64.
 	const magic = 12582912
 	sum := int32(0)
-	for e, v := range blk {
-		q := int32(float32(v*inv)+magic) - magic
-		rec[64*(e/4)+4*j+e%4] = byte(int8(q))
-		sum += q
+	for s := 0; s < 8; s++ {
+		var word uint32
+		for i, v := range blk[4*s : 4*s+4] {
+			q := int32(float32(v*inv)+magic) - magic
+			word |= uint32(uint8(int8(q))) << (8 * i)
+			sum += q
+		}
+		binary.LittleEndian.PutUint32(rec[64*s+4*j:], word)
 	}
 	binary.LittleEndian.PutUint32(rec[pkRecScales+4*j:], math.Float32bits(d))
 	binary.LittleEndian.PutUint32(rec[pkRecCorr+4*j:], uint32(-128*sum))
