@@ -161,6 +161,10 @@ type Costs struct {
 
 var costCache sync.Map // *model.Model -> *Costs
 
+// costsVersion is raised whenever the kernels change the shape of t(N), so
+// costs cached on disk by an older build are measured again.
+const costsVersion = 2
+
 // MeasureCosts times tree-masked forward passes of 1..32 tokens after a short
 // context on m. Results are cached per model in memory and on disk (in the
 // user's cache directory, keyed by the model's fingerprint, the thread count
@@ -172,7 +176,7 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	s := m.NewState(min(m.CtxLen, 128), threads)
 	path := ""
 	if dir, err := os.UserCacheDir(); err == nil {
-		path = filepath.Join(dir, "s4c", fmt.Sprintf("costs-%.16s-t%d-%s.json", m.Fingerprint(), s.Pool.Threads, tensor.Kernel))
+		path = filepath.Join(dir, "s4c", fmt.Sprintf("costs-v%d-%.16s-t%d-%s.json", costsVersion, m.Fingerprint(), s.Pool.Threads, tensor.Kernel))
 		if b, err := os.ReadFile(path); err == nil {
 			var c Costs
 			if json.Unmarshal(b, &c.disk) == nil && len(c.disk.N) > 1 && len(c.disk.N) == len(c.disk.T) {
