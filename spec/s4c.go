@@ -375,10 +375,12 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		roundStart := time.Now()
 		tr := &tree{nodes: []node{{tok: b, parent: -1}}}
 		probePlain := opt.Budget == 0 && (st.Rounds == 4 || st.Rounds == 5 || st.Rounds%64 == 63)
-		if opt.Budget == 0 && nspt[0] >= 2 && nspt[1] >= 4 && spt[1] > 0.97*spt[0] && st.Rounds >= skipUntil {
+		// (Eight drafted rounds at least: the first ones also pay for
+		// warming up buffers of tree-sized batches.)
+		if opt.Budget == 0 && nspt[0] >= 2 && nspt[1] >= 8 && spt[1] > spt[0] && st.Rounds >= skipUntil {
 			skipUntil = st.Rounds + backoff
 			backoff = min(2*backoff, 256)
-			spt[1] = 0.97 * spt[0] // next probe starts from parity
+			spt[1] = spt[0] // next probe starts from parity
 		}
 		if st.Rounds >= skipUntil && room > 1 && !probePlain {
 			td := time.Now()
@@ -392,10 +394,15 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			tr = full.prune(n)
 			st.DraftTime += time.Since(td)
 			if n == 0 {
-				// Drafting did not pay this round: try again later, ever more
-				// rarely (a draft costs about a pass on small models).
-				skipUntil = st.Rounds + backoff
-				backoff = min(4*backoff, 256)
+				// Drafting did not pay this round. If a draft costs a good
+				// part of a pass (small models), try again later, ever more
+				// rarely; if it is cheap, the draft was merely unsure here
+				// (the text is hard to guess at this point): draft again
+				// next round.
+				if costs == nil || time.Since(td).Seconds() > 0.2*costs.At(1) {
+					skipUntil = st.Rounds + backoff
+					backoff = min(4*backoff, 256)
+				}
 			} else {
 				backoff = 8
 				st.DraftRounds++
