@@ -341,7 +341,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	b := smp.Sample(logits, history)
 	var out []int32
 	ws := &workspace{}
-	calib := 1.0   // observed accepted / predicted accepted (draft probabilities are not calibrated)
+	var calib calibration // draft probability -> observed acceptance
 	skipUntil := 0 // rounds before drafting is tried again, when drafting did not pay
 	backoff := 8
 	if costs != nil && costs.c.idle.Load() > 0 {
@@ -351,6 +351,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	// drafting rounds [1]: drafting continues only while it is faster.
 	var spt [2]float64
 	var nspt [2]int
+	cheapDraft := false // a draft costs under a fifth of a pass (measured)
 	st.StopReason = "length"
 	emit := func(id int32) bool { // false: stop
 		out = append(out, id)
@@ -377,7 +378,9 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		probePlain := opt.Budget == 0 && (st.Rounds == 4 || st.Rounds == 5 || st.Rounds%64 == 63)
 		// (Eight drafted rounds at least: the first ones also pay for
 		// warming up buffers of tree-sized batches.)
-		if opt.Budget == 0 && nspt[0] >= 2 && nspt[1] >= 8 && spt[1] > spt[0] && st.Rounds >= skipUntil {
+		// Only where a draft costs a good part of a pass: cheap drafts are
+		// judged round by round by chooseBudget.
+		if opt.Budget == 0 && !cheapDraft && nspt[0] >= 2 && nspt[1] >= 8 && spt[1] > spt[0] && st.Rounds >= skipUntil {
 			skipUntil = st.Rounds + backoff
 			backoff = min(2*backoff, 256)
 			spt[1] = spt[0] // next probe starts from parity
@@ -387,8 +390,9 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			full := grow(m, hd, h, b, draftOptions{TopK: opt.TopK, Width: opt.Width}, s.Pool, ws)
 			n := opt.Budget
 			probs := full.sortedProbs()
+			cheapDraft = costs != nil && time.Since(td).Seconds() < 0.2*costs.At(1)
 			if n == 0 {
-				n = chooseBudget(costs, probs, calib, opt.MaxBudget, time.Since(td).Seconds())
+				n = chooseBudget(costs, probs, &calib, opt.MaxBudget, time.Since(td).Seconds())
 			}
 			n = min(n, room-1, req.MaxTokens-len(out))
 			tr = full.prune(n)
@@ -399,7 +403,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 				// rarely; if it is cheap, the draft was merely unsure here
 				// (the text is hard to guess at this point): draft again
 				// next round.
-				if costs == nil || time.Since(td).Seconds() > 0.2*costs.At(1) {
+				if !cheapDraft {
 					skipUntil = st.Rounds + backoff
 					backoff = min(4*backoff, 256)
 				}
@@ -407,11 +411,6 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 				backoff = 8
 				st.DraftRounds++
 				st.TreeNodes += len(tr.nodes) - 1
-				pred := 0.0
-				for _, p := range probs[:min(n, len(probs))] {
-					pred += p
-				}
-				tr.predicted = pred
 			}
 		}
 		// Verify the whole tree in one pass.
@@ -466,9 +465,14 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 				break
 			}
 		}
-		if tr.predicted > 0 {
-			calib = 0.9*calib + 0.1*float64(len(keep)-1)/tr.predicted
-			calib = min(max(calib, 0.05), 2)
+		if len(tr.nodes) > 1 {
+			kept := make(map[int]bool, len(keep))
+			for _, k := range keep {
+				kept[k] = true
+			}
+			for k := 1; k < len(tr.nodes); k++ {
+				calib.observe(math.Exp(tr.nodes[k].logp), kept[k])
+			}
 		}
 		if err := s.Cache.Keep(keep); err != nil {
 			return out, st, err
@@ -507,15 +511,16 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 }
 
 // chooseBudget picks the number of draft nodes n maximising expected tokens
-// per second: (1 + calib·Σ_{i<n} p_i) / (t(n+1) + draft), where p are the
-// path probabilities (highest first), t the measured verification cost and
-// draft this round's drafting time (spent only when n > 0).
-func chooseBudget(c *liveCosts, probs []float64, calib float64, maxN int, draft float64) int {
+// per second: (1 + Σ_{i<n} a(p_i)) / (t(n+1) + draft), where p are the
+// path probabilities (highest first), a their calibrated acceptance, t the
+// measured verification cost and draft this round's drafting time (spent
+// only when n > 0).
+func chooseBudget(c *liveCosts, probs []float64, cal *calibration, maxN int, draft float64) int {
 	bestN, best := 0, 1/c.At(1)
 	sum := 0.0
 	for n := 1; n <= min(maxN, len(probs)); n++ {
-		sum += probs[n-1]
-		if r := (1 + calib*sum) / (c.At(n+1) + draft); r > best {
+		sum += cal.at(probs[n-1])
+		if r := (1 + sum) / (c.At(n+1) + draft); r > best {
 			bestN, best = n, r
 		}
 	}

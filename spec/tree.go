@@ -21,8 +21,7 @@ type node struct {
 
 // tree is a draft tree grown by the heads.
 type tree struct {
-	nodes     []node
-	predicted float64 // expected accepted drafts (sum of path probabilities)
+	nodes []node
 }
 
 // draftOptions shape the tree.
