@@ -342,7 +342,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	var out []int32
 	ws := &workspace{}
 	var calib calibration // draft probability -> observed acceptance
-	skipUntil := 0 // rounds before drafting is tried again, when drafting did not pay
+	skipUntil := 0        // rounds before drafting is tried again, when drafting did not pay
 	backoff := 8
 	if costs != nil && costs.c.idle.Load() > 0 {
 		skipUntil, backoff = 32, 128
