@@ -82,6 +82,10 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 	fmt.Fprintf(b, "%sloop:\n", name)
 	for r := 0; r < 4; r++ {
 		fmt.Fprintf(b, "\t%s %s, Z%d\n", load, wAddr[r], r)
+		// Ask for the weights 1 KiB ahead: without it the loads of a
+		// batch's pass and its arithmetic barely overlap (measured on the
+		// 1.1B F16 twin: t(4) 111 -> 100 ms, t(8) 165 -> 152 ms).
+		fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(1024, wAddr[r]))
 	}
 	for t := 0; t < T; t++ {
 		fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", xAddrs[t], 4+t%2)
