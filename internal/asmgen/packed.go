@@ -49,7 +49,12 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 	if g.corrShift != 0 {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
 	}
-	iacc := func(r, t int) int { return 4 + T*r + t }
+	// Small tiles split each integer accumulator into C chains (summed
+	// exactly at the end of the group), so that one token's 8 vpdpbusd do
+	// not wait on each other's latency.
+	C := max(1, min(4, 12/(R*T)))
+	chain := func(r, t, c int) int { return 4 + (T*r+t)*C + c }
+	iacc := func(r, t int) int { return chain(r, t, 0) }
 	facc := func(r, t int) int { return 16 + T*r + t }
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
@@ -63,6 +68,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 			fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(576, xAddr[t]), iacc(r, t))
 			if g.corrShift != 0 {
 				fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, iacc(r, t), iacc(r, t))
+			}
+			for c := 1; c < C; c++ {
+				fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, c), chain(r, t, c))
 			}
 		}
 	}
@@ -81,7 +89,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 				w := r % 2
 				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
 				for t := 0; t < T; t++ {
-					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n", xs[t], w, iacc(r, t))
+					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n", xs[t], w, chain(r, t, s%C))
 				}
 			}
 		}
@@ -94,12 +102,19 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 					at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
 				for t := 0; t < T; t++ {
 					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n\tVPDPBUSD %s, Z%d, Z%d\n",
-						at(128*p, xAddr[t]), lo, iacc(r, t), at(128*p+64, xAddr[t]), raw, iacc(r, t))
+						at(128*p, xAddr[t]), lo, chain(r, t, (2*p)%C), at(128*p+64, xAddr[t]), raw, chain(r, t, (2*p+1)%C))
 				}
 			}
 		}
 	}
-	// Once per group: convert, scale by d_w·d_x, accumulate.
+	// Once per group: sum the chains, convert, scale by d_w·d_x, accumulate.
+	for r := 0; r < R; r++ {
+		for t := 0; t < T; t++ {
+			for c := 1; c < C; c++ {
+				fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), iacc(r, t), iacc(r, t))
+			}
+		}
+	}
 	for r := 0; r < R; r++ {
 		fmt.Fprintf(b, "\tVCVTPH2PS %s, Z0\n", scaleAddr[r])
 		for t := 0; t < T; t++ {
