@@ -123,7 +123,7 @@ func TestTilesMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestIntKernelsMatchGo: the VNNI kernels (Q8_0 and Q4_0, packed rows)
+// TestIntKernelsMatchGo: the VNNI kernels (Q8_0, Q4_0, Q4_K; packed rows)
 // give bitwise the portable packedDot's result, for every batch size and
 // for rows whose last group of 16 blocks is partly padding.
 func TestIntKernelsMatchGo(t *testing.T) {
@@ -131,13 +131,16 @@ func TestIntKernelsMatchGo(t *testing.T) {
 		t.Skip("no AVX-512 VNNI here: integer kernels are not used")
 	}
 	rng := rand.New(rand.NewSource(8))
-	for _, cols := range []int{384, 512, 1120} {
+	for _, cols := range []int{384, 512, 1120, 1280} {
 		rows := 21
 		w := make([]float32, rows*cols)
 		for i := range w {
 			w[i] = float32(rng.NormFloat64())
 		}
-		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K} {
+			if cols%typ.BlockSize() != 0 {
+				continue
+			}
 			enc, _ := Quantize(typ, w)
 			m, _ := NewMat(typ, rows, cols, enc)
 			for _, n := range []int{1, 2, 3, 5, 8, 13, 16} {
@@ -169,8 +172,11 @@ func TestIntKernelsMatchGo(t *testing.T) {
 // weights and the activations, within the int8 rounding of the activations.
 func TestIntDotAccuracy(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
-	for _, cols := range []int{256, 1056} {
-		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0} {
+	for _, cols := range []int{256, 1056, 1280} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K} {
+			if cols%typ.BlockSize() != 0 {
+				continue
+			}
 			w := make([]float32, cols)
 			x := make([]float32, cols)
 			for i := range w {

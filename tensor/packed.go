@@ -8,7 +8,8 @@ import (
 	"s4c/gguf"
 )
 
-// Integer kernels for Q8_0 and Q4_0 weights on int8-quantized activations.
+// Integer kernels for Q8_0, Q4_0 and Q4_K weights on int8-quantized
+// activations.
 //
 // Why a repacked layout: with GGUF's layout a 512-bit register holds 64
 // consecutive values, i.e. two blocks, so every vpdpbusd (64 products) has
@@ -30,11 +31,13 @@ import (
 //	Q8_0 group (512 B): byte 64s + 4j + i = q_j[4s+i] + 128   (s < 8, j < 16, i < 4)
 //	Q4_0 group (256 B): byte 64p + 4j + i = q_j[8p+i] | q_j[8p+4+i]<<4   (p < 4)
 //
-// where q_j is block 16g+j (Q4_0: its 0..15 nibbles, value q-8). The
+// where q_j is block 16g+j (Q4_0: its 0..15 nibbles, value q-8; Q4_K:
+// sub-block j of 32, value d·sc_j·q - dmin·m_j, laid out as Q4_0). The
 // activation record of a group (640 B) holds the int8 values in the Q8_0
 // order (x_j[4s+i] at 64s+4j+i), 16 float32 block scales d_x, and 16 int32
 // corrections -128·Σx_j that remove the +128 of Q8_0 weights exactly; for
-// Q4_0 (-8·Σx_j) the correction is shifted right by 4, also exactly.
+// Q4_0 (-8·Σx_j) the correction is shifted right by 4, also exactly; for
+// Q4_K it gives -Σx_j (shift by 7) for the sub-block offsets.
 
 const (
 	pkBlocks    = 16  // blocks per group
@@ -48,10 +51,22 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {
-	if t == gguf.Q4_0 {
-		return 256
+	if t == gguf.Q8_0 {
+		return 512
 	}
-	return 512
+	return 256 // nibbles
+}
+
+// packedMetaBytes is the size of one group's scales: 16 float16 d_w for
+// Q8_0 and Q4_0; for Q4_K 16 float32 sub-block scales d·sc_j then 16
+// float32 sub-block offsets dmin·m_j (the d1 and m1 of its dequantization,
+// computed once at load; 128 bytes per 512 values, so a packed Q4_K row is
+// a third larger than in the file).
+func packedMetaBytes(t gguf.TensorType) int {
+	if t == gguf.Q4_K {
+		return 128
+	}
+	return 32
 }
 
 // packed is a matrix's repacked rows.
@@ -61,14 +76,14 @@ type packed struct {
 	groups int
 }
 
-// packRows repacks m (Q8_0 or Q4_0) into the group layout, rows spread
-// over the machine's cores.
+// packRows repacks m (Q8_0, Q4_0 or Q4_K) into the group layout, rows
+// spread over the machine's cores.
 func packRows(m *Mat) *packed {
 	nb := m.Cols / 32
 	G := (nb + pkBlocks - 1) / pkBlocks
 	qb := packedQuantBytes(m.Type)
-	scales := G * pkBlocks * 2
-	stride := G*qb + (scales+63)/64*64
+	meta := G * packedMetaBytes(m.Type)
+	stride := G*qb + (meta+63)/64*64
 	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
 	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
 		for r := lo; r < hi; r++ {
@@ -82,6 +97,7 @@ func packRows(m *Mat) *packed {
 func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
+	meta := dst[G*qb:]
 	if t == gguf.Q8_0 {
 		for i := 0; i < G*qb; i += 4 {
 			le.PutUint32(dst[i:], 0x80808080) // zero quants in missing blocks
@@ -90,24 +106,37 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 	for b := 0; b < nb; b++ {
 		g, j := b/pkBlocks, b%pkBlocks
 		q := dst[g*qb+4*j:]
-		if t == gguf.Q8_0 {
+		var elems func(i int) uint32 // nibbles i..i+3 of block b, one per byte
+		switch t {
+		case gguf.Q8_0:
 			blk := src[34*b : 34*b+34]
-			copy(dst[G*qb+2*b:], blk[:2])
+			copy(meta[2*b:], blk[:2])
 			for s := 0; s < 8; s++ {
 				le.PutUint32(q[64*s:], le.Uint32(blk[2+4*s:])^0x80808080)
 			}
 			continue
-		}
-		// Q4_0: byte i of the block holds elements i (low) and i+16 (high).
-		blk := src[18*b : 18*b+18]
-		copy(dst[G*qb+2*b:], blk[:2])
-		lo := func(i int) uint32 { return le.Uint32(blk[2+i:]) & 0x0f0f0f0f }         // elements i..i+3
-		hi := func(i int) uint32 { return le.Uint32(blk[2+i-16:]) >> 4 & 0x0f0f0f0f } // elements i..i+3, i >= 16
-		elems := func(i int) uint32 {
-			if i < 16 {
-				return lo(i)
+		case gguf.Q4_0:
+			// Byte i of the block holds elements i (low) and i+16 (high).
+			blk := src[18*b : 18*b+18]
+			copy(meta[2*b:], blk[:2])
+			elems = func(i int) uint32 {
+				if i < 16 {
+					return le.Uint32(blk[2+i:]) & 0x0f0f0f0f
+				}
+				return le.Uint32(blk[2+i-16:]) >> 4 & 0x0f0f0f0f
 			}
-			return hi(i)
+		case gguf.Q4_K:
+			// Sub-block k of a super-block: the low (k even) or high
+			// nibbles of qs[32·(k/2) : 32·(k/2)+32].
+			sb := src[144*(b/8) : 144*(b/8)+144]
+			k := b % 8
+			sc, mn := scaleMinK4(k, sb[4:16])
+			d, dmin := F16ToF32(le.Uint16(sb)), F16ToF32(le.Uint16(sb[2:]))
+			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d*float32(sc)))
+			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(dmin*float32(mn)))
+			qs := sb[16+32*(k/2):]
+			shift := 4 * uint(k%2)
+			elems = func(i int) uint32 { return le.Uint32(qs[i:]) >> shift & 0x0f0f0f0f }
 		}
 		for p4 := 0; p4 < 4; p4++ {
 			le.PutUint32(q[64*p4:], elems(8*p4)|elems(8*p4+4)<<4)
@@ -187,7 +216,9 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 
 // packedDot is the portable form of the kernels for one packed row and one
 // token's records: per lane (block) the exact integer dot product, then
-// acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree.
+// acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree. For
+// Q4_K the block's offset follows: acc_j = fma(float32(-Σx_j),
+// m_w·d_x, acc_j).
 func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
@@ -196,39 +227,51 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 		q := row[g*qb:]
 		r := rec[g*pkRecBytes:]
 		for j := 0; j < pkBlocks; j++ {
-			s := int32(le.Uint32(r[pkRecCorr+4*j:]))
-			if t == gguf.Q4_0 {
-				s >>= 4 // -8·Σx
+			corr := int32(le.Uint32(r[pkRecCorr+4*j:])) // -128·Σx
+			s := int32(0)
+			switch t {
+			case gguf.Q8_0:
+				s = corr
+			case gguf.Q4_0:
+				s = corr >> 4 // -8·Σx
 			}
 			for e := 0; e < 32; e++ {
 				x := int32(int8(r[64*(e/4)+4*j+e%4]))
 				var u int32
-				if t == gguf.Q4_0 {
+				if t == gguf.Q8_0 {
+					u = int32(q[64*(e/4)+4*j+e%4])
+				} else {
 					b := q[64*(e/8)+4*j+e%4]
 					if e%8 >= 4 {
 						b >>= 4
 					}
 					u = int32(b & 0xf)
-				} else {
-					u = int32(q[64*(e/4)+4*j+e%4])
 				}
 				s += u * x
 			}
-			dw := F16ToF32(le.Uint16(row[groups*qb+2*(g*pkBlocks+j):]))
 			dx := math.Float32frombits(le.Uint32(r[pkRecScales+4*j:]))
+			if t == gguf.Q4_K {
+				meta := row[groups*qb+128*g:]
+				dw := math.Float32frombits(le.Uint32(meta[4*j:]))
+				mw := math.Float32frombits(le.Uint32(meta[64+4*j:]))
+				acc[j] = FMA32(float32(s), dw*dx, acc[j])
+				acc[j] = FMA32(float32(corr>>7), mw*dx, acc[j])
+				continue
+			}
+			dw := F16ToF32(le.Uint16(row[groups*qb+2*(g*pkBlocks+j):]))
 			acc[j] = FMA32(float32(s), dw*dx, acc[j])
 		}
 	}
 	return Reduce16(&acc)
 }
 
-// useInt reports whether m is multiplied with the integer kernels: Q8_0 or
-// Q4_0 where the machine has AVX-512 VNNI. Elsewhere the weights are
+// useInt reports whether m is multiplied with the integer kernels: Q8_0,
+// Q4_0 or Q4_K where the machine has AVX-512 VNNI. Elsewhere the weights are
 // decoded to float32 and multiplied with the float kernels (faster there
 // than the portable integer twin, which exists to hold the assembly to
 // account).
 func (m *Mat) useInt() bool {
-	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0) && intKernels()
+	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0 || m.Type == gguf.Q4_K) && intKernels()
 }
 
 // Prepare repacks m for the integer kernels if they will be used, so the

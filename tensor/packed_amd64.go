@@ -13,8 +13,11 @@ func intKernels() bool { return Kernel == "avx512" && hasVNNI }
 // mulIntRows computes rows [lo, hi) of y for quantized activations a.
 func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 	typ := 0
-	if m.Type == gguf.Q4_0 {
+	switch m.Type {
+	case gguf.Q4_0:
 		typ = 1
+	case gguf.Q4_K:
+		typ = 2
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	var out [4 * packedMaxT]float32

@@ -120,7 +120,7 @@ func TestMulMatchesDequantized(t *testing.T) {
 						want += float64(deq[r*cols+c]) * float64(x[i*cols+c])
 					}
 					tol := 1e-3 * (1 + math.Abs(want))
-					if typ == gguf.Q8_0 || typ == gguf.Q4_0 {
+					if m.useInt() {
 						// Activations are rounded to int8 per block of 32:
 						// each is off by at most max|x_block|/254.
 						for b := 0; b < cols; b += 32 {
