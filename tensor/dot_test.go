@@ -137,7 +137,7 @@ func TestIntKernelsMatchGo(t *testing.T) {
 		for i := range w {
 			w[i] = float32(rng.NormFloat64())
 		}
-		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q6_K} {
 			if cols%typ.BlockSize() != 0 {
 				continue
 			}
@@ -173,7 +173,7 @@ func TestIntKernelsMatchGo(t *testing.T) {
 func TestIntDotAccuracy(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	for _, cols := range []int{256, 1056, 1280} {
-		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q6_K} {
 			if cols%typ.BlockSize() != 0 {
 				continue
 			}

@@ -8,7 +8,7 @@ import (
 	"s4c/gguf"
 )
 
-// Integer kernels for Q8_0, Q4_0 and Q4_K weights on int8-quantized
+// Integer kernels for Q8_0, Q4_0, Q4_K and Q6_K weights on int8-quantized
 // activations.
 //
 // Why a repacked layout: with GGUF's layout a 512-bit register holds 64
@@ -25,25 +25,29 @@ import (
 // assembly's result bit for bit, and batch invariance holds.
 //
 // Packed row (groups G = ceil(blocks/16); missing blocks of the last group
-// are zero): G quant groups, then the G×16 float16 block scales, padded to
-// 64 bytes.
+// are zero): G quant groups, then the groups' scales (packedMetaBytes),
+// padded to 64 bytes.
 //
 //	Q8_0 group (512 B): byte 64s + 4j + i = q_j[4s+i] + 128   (s < 8, j < 16, i < 4)
 //	Q4_0 group (256 B): byte 64p + 4j + i = q_j[8p+i] | q_j[8p+4+i]<<4   (p < 4)
+//	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
+//	Q6_K group (512 B): byte 64s + 4j + i = q_j[4s+i] (6-bit, 0..63)
 //
-// where q_j is block 16g+j (Q4_0: its 0..15 nibbles, value q-8; Q4_K:
-// sub-block j of 32, value d·sc_j·q - dmin·m_j, laid out as Q4_0). The
-// activation record of a group (640 B) holds the int8 values in the Q8_0
-// order (x_j[4s+i] at 64s+4j+i), 16 float32 block scales d_x, and 16 int32
-// corrections -128·Σx_j that remove the +128 of Q8_0 weights exactly; for
-// Q4_0 (-8·Σx_j) the correction is shifted right by 4, also exactly; for
-// Q4_K it gives -Σx_j (shift by 7) for the sub-block offsets.
+// where q_j is block 16g+j (Q4_0: value q-8; Q4_K: sub-block j of 32,
+// value d·sc_j·q - dmin·m_j; Q6_K: value d·sc·(q-32) with a scale per 16).
+// The activation record of a group (704 B) holds the int8 values in the
+// Q8_0 order (x_j[4s+i] at 64s+4j+i), 16 float32 block scales d_x, 16
+// int32 corrections -128·Σx_j that remove the +128 of Q8_0 weights
+// exactly, and 16 int32 -128·Σ over each block's first 16 values. The
+// other types shift them exactly: Q4_0 -8·Σx_j (>>4), Q4_K -Σx_j (>>7) for
+// the sub-block offsets, Q6_K -32·Σ per half (>>2).
 
 const (
 	pkBlocks    = 16  // blocks per group
-	pkRecBytes  = 640 // activation record per group
+	pkRecBytes  = 704 // activation record per group
 	pkRecScales = 512 // offset of d_x in a record
-	pkRecCorr   = 576 // offset of the corrections
+	pkRecCorr   = 576 // offset of the corrections -128·Σx
+	pkRecHalf   = 640 // offset of -128·Σ over the first 16 values (Q6_K)
 )
 
 // pkFunc multiplies R packed rows by T activation vectors (see asmgen).
@@ -51,8 +55,8 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {
-	if t == gguf.Q8_0 {
-		return 512
+	if t == gguf.Q8_0 || t == gguf.Q6_K {
+		return 512 // a byte per value
 	}
 	return 256 // nibbles
 }
@@ -62,8 +66,10 @@ func packedQuantBytes(t gguf.TensorType) int {
 // float32 sub-block offsets dmin·m_j (the d1 and m1 of its dequantization,
 // computed once at load; 128 bytes per 512 values, so a packed Q4_K row is
 // a third larger than in the file).
+// Q6_K: 16 float32 d·sc of each block's first 16 values, then 16 of its
+// last 16.
 func packedMetaBytes(t gguf.TensorType) int {
-	if t == gguf.Q4_K {
+	if t == gguf.Q4_K || t == gguf.Q6_K {
 		return 128
 	}
 	return 32
@@ -76,7 +82,7 @@ type packed struct {
 	groups int
 }
 
-// packRows repacks m (Q8_0, Q4_0 or Q4_K) into the group layout, rows
+// packRows repacks m (Q8_0, Q4_0, Q4_K or Q6_K) into the group layout, rows
 // spread over the machine's cores.
 func packRows(m *Mat) *packed {
 	nb := m.Cols / 32
@@ -125,6 +131,21 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 				}
 				return le.Uint32(blk[2+i-16:]) >> 4 & 0x0f0f0f0f
 			}
+		case gguf.Q6_K:
+			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
+			sb := src[210*(b/8) : 210*(b/8)+210]
+			v0 := 32 * (b % 8)
+			d := F16ToF32(le.Uint16(sb[208:]))
+			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d*float32(int8(sb[192+v0/16]))))
+			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(d*float32(int8(sb[192+v0/16+1]))))
+			for s := 0; s < 8; s++ {
+				var word uint32
+				for i := 0; i < 4; i++ {
+					word |= uint32(q6K(sb, v0+4*s+i)) << (8 * i)
+				}
+				le.PutUint32(q[64*s:], word)
+			}
+			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
 			// nibbles of qs[32·(k/2) : 32·(k/2)+32].
@@ -142,6 +163,15 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			le.PutUint32(q[64*p4:], elems(8*p4)|elems(8*p4+4)<<4)
 		}
 	}
+}
+
+// q6K is value v (0..255) of a Q6_K super-block as stored, 0..63.
+func q6K(sb []byte, v int) byte {
+	h, w := v/128, v%128
+	quarter, l := w/32, w%32
+	ql := sb[64*h+l+32*(quarter%2)]
+	qh := sb[128+32*h+l] >> (2 * quarter) & 3
+	return ql>>(4*(quarter/2))&0xf | qh<<4
 }
 
 // alignedBytes returns n zeroed bytes starting on a 64-byte boundary, so
@@ -200,8 +230,11 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 	// Adding and subtracting 1.5·2²³ rounds a float32 of magnitude below
 	// 2²² to an integer, ties to even: math.RoundToEven without float64.
 	const magic = 12582912
-	sum := int32(0)
+	sum, half := int32(0), int32(0)
 	for s := 0; s < 8; s++ {
+		if s == 4 {
+			half = sum
+		}
 		var word uint32
 		for i, v := range blk[4*s : 4*s+4] {
 			q := int32(float32(v*inv)+magic) - magic
@@ -212,6 +245,7 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 	}
 	binary.LittleEndian.PutUint32(rec[pkRecScales+4*j:], math.Float32bits(d))
 	binary.LittleEndian.PutUint32(rec[pkRecCorr+4*j:], uint32(-128*sum))
+	binary.LittleEndian.PutUint32(rec[pkRecHalf+4*j:], uint32(-128*half))
 }
 
 // packedDot is the portable form of the kernels for one packed row and one
@@ -250,6 +284,20 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				s += u * x
 			}
 			dx := math.Float32frombits(le.Uint32(r[pkRecScales+4*j:]))
+			if t == gguf.Q6_K {
+				// Two halves of 16 with their own scales and -32·Σx.
+				meta := row[groups*qb+128*g:]
+				half := int32(le.Uint32(r[pkRecHalf+4*j:]))
+				for h, c := range [2]int32{half >> 2, (corr - half) >> 2} {
+					s := c
+					for e := 16 * h; e < 16*h+16; e++ {
+						s += int32(q[64*(e/4)+4*j+e%4]) * int32(int8(r[64*(e/4)+4*j+e%4]))
+					}
+					dw := math.Float32frombits(le.Uint32(meta[64*h+4*j:]))
+					acc[j] = FMA32(float32(s), dw*dx, acc[j])
+				}
+				continue
+			}
 			if t == gguf.Q4_K {
 				meta := row[groups*qb+128*g:]
 				dw := math.Float32frombits(le.Uint32(meta[4*j:]))
@@ -266,12 +314,16 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 }
 
 // useInt reports whether m is multiplied with the integer kernels: Q8_0,
-// Q4_0 or Q4_K where the machine has AVX-512 VNNI. Elsewhere the weights are
+// Q4_0, Q4_K or Q6_K where the machine has AVX-512 VNNI. Elsewhere the weights are
 // decoded to float32 and multiplied with the float kernels (faster there
 // than the portable integer twin, which exists to hold the assembly to
 // account).
 func (m *Mat) useInt() bool {
-	return (m.Type == gguf.Q8_0 || m.Type == gguf.Q4_0 || m.Type == gguf.Q4_K) && intKernels()
+	switch m.Type {
+	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q6_K:
+		return intKernels()
+	}
+	return false
 }
 
 // Prepare repacks m for the integer kernels if they will be used, so the

@@ -18,6 +18,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 		typ = 1
 	case gguf.Q4_K:
 		typ = 2
+	case gguf.Q6_K:
+		typ = 3
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	var out [4 * packedMaxT]float32

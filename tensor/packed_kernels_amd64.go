@@ -56,8 +56,26 @@ func pkQ4Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 //go:noescape
 func pkQ4Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
-// pkKernels[type][rows][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K; rows 0 = one row, 1 = four.
-var pkKernels = [3][2][3]pkFunc{
+//go:noescape
+func pkQ6Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ6Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ6Kr4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+// pkKernels[type][rows][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K; rows 0 = one row, 1 = four.
+var pkKernels = [4][2][3]pkFunc{
 	{
 		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512},
 		{pkQ8r4t1AVX512, pkQ8r4t2AVX512, pkQ8r4t3AVX512},
@@ -69,5 +87,9 @@ var pkKernels = [3][2][3]pkFunc{
 	{
 		{pkQ4Kr1t1AVX512, pkQ4Kr1t2AVX512, pkQ4Kr1t3AVX512},
 		{pkQ4Kr4t1AVX512, pkQ4Kr4t2AVX512, pkQ4Kr4t3AVX512},
+	},
+	{
+		{pkQ6Kr1t1AVX512, pkQ6Kr1t2AVX512, pkQ6Kr1t3AVX512},
+		{pkQ6Kr4t1AVX512, pkQ6Kr4t2AVX512, pkQ6Kr4t3AVX512},
 	},
 }

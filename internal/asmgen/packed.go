@@ -22,22 +22,36 @@ import (
 // packedGeom is the per-type layout: bytes of quants per group and the
 // shift that turns the activations' -128·Σx correction into the type's.
 type packedGeom struct {
-	name      string
-	qbytes    int // quant bytes per group of 16 blocks
-	qshift    int // log2(qbytes)
+	name    string
+	qbytes  int  // quant bytes per group of 16 blocks
+	qshift  int  // log2(qbytes)
+	nibbles bool // 4-bit quants, two steps per 64-byte load
+	meta    int  // scale bytes per group
+	// How the integer accumulators start and the float step ends:
+	//   corr:    at the record's correction >> corrShift (Q8_0, Q4_0)
+	//   offsets: at zero; then + (-Σx)·(m_w·d_x) per block (Q4_K)
+	//   halves:  two halves of 16 values, each with its own scale and
+	//            correction -32·Σx_half (Q6_K)
 	corrShift int
-	nibbles   bool // 4-bit quants, two steps per 64-byte load
-	meta      int  // scale bytes per group
-	offsets   bool // Q4_K: float32 scales and sub-block offsets (meta 128)
+	offsets   bool
+	halves    bool
 }
 
 var (
 	geomQ8  = packedGeom{name: "Q8", qbytes: 512, qshift: 9, meta: 32}
-	geomQ4  = packedGeom{name: "Q4", qbytes: 256, qshift: 8, corrShift: 4, nibbles: true, meta: 32}
-	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, qshift: 8, corrShift: 7, nibbles: true, meta: 128, offsets: true}
+	geomQ4  = packedGeom{name: "Q4", qbytes: 256, qshift: 8, nibbles: true, meta: 32, corrShift: 4}
+	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, qshift: 8, nibbles: true, meta: 128, corrShift: 7, offsets: true}
+	geomQ6K = packedGeom{name: "Q6K", qbytes: 512, qshift: 9, meta: 128, corrShift: 2, halves: true}
 )
 
-const recBytes = 640 // activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
+// Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
+// -128·Σx, 16 int32 -128·Σ of the first 16 values.
+const (
+	recBytes = 704
+	recDx    = 512
+	recCorr  = 576
+	recHalf  = 640
+)
 
 var scaleAddr = []string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R10)"}
 
@@ -54,8 +68,8 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
 	}
 	// Small tiles split each integer accumulator into C chains (summed
-	// exactly at the end of the group), so that one token's 8 vpdpbusd do
-	// not wait on each other's latency.
+	// exactly before conversion), so that one token's vpdpbusd do not wait
+	// on each other's latency.
 	C := max(1, min(4, 12/(R*T)))
 	chain := func(r, t, c int) int { return 4 + (T*r+t)*C + c }
 	iacc := func(r, t int) int { return chain(r, t, 0) }
@@ -66,26 +80,35 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 		}
 	}
 	fmt.Fprintf(b, "%sloop:\n", name)
-	// Integer accumulators start at the records' corrections (Q4_K: at
-	// zero, its offsets are applied in float).
-	for t := 0; t < T; t++ {
-		for r := 0; r < R; r++ {
-			if g.offsets {
-				fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", iacc(r, t), iacc(r, t), iacc(r, t))
-			} else {
-				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(576, xAddr[t]), iacc(r, t))
-			}
-			if g.corrShift != 0 && !g.offsets {
-				fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, iacc(r, t), iacc(r, t))
-			}
-			for c := 1; c < C; c++ {
-				fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, c), chain(r, t, c))
+
+	// start sets the integer accumulators (half 1 of Q6_K: the rest of Σx).
+	start := func(half int) {
+		for t := 0; t < T; t++ {
+			for r := 0; r < R; r++ {
+				z := iacc(r, t)
+				switch {
+				case g.offsets:
+					fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", z, z, z)
+				case g.halves && half == 0:
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
+				case g.halves:
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
+				default:
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+				}
+				if g.corrShift != 0 && !g.offsets {
+					fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
+				}
+				for c := 1; c < C; c++ {
+					fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, c), chain(r, t, c))
+				}
 			}
 		}
 	}
-	if !g.nibbles {
-		// Q8_0: 8 steps of 64 bytes; activations in registers when R > 1.
-		for s := 0; s < 8; s++ {
+	// bytes emits steps [s0, s1) of byte quants (Q8_0 +128, Q6_K 0..63);
+	// activations in registers when R > 1.
+	bytesSteps := func(s0, s1 int) {
+		for s := s0; s < s1; s++ {
 			xs := make([]string, T)
 			for t := 0; t < T; t++ {
 				xs[t] = at(64*s, xAddr[t])
@@ -102,8 +125,58 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 				}
 			}
 		}
-	} else {
-		// Q4_0: 4 loads of 64 bytes, each two steps (low, high nibbles).
+	}
+	// flush sums the chains, converts and accumulates d_w·d_x-scaled sums;
+	// metaOff selects the scales (Q6_K: 0 or 64 for the two halves).
+	flush := func(metaOff int) {
+		for r := 0; r < R; r++ {
+			for t := 0; t < T; t++ {
+				for c := 1; c < C; c++ {
+					fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), iacc(r, t), iacc(r, t))
+				}
+			}
+		}
+		if g.offsets {
+			// -Σx per sub-block, as float, once per token: Z28.. (free now).
+			for t := 0; t < T; t++ {
+				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n",
+					at(recCorr, xAddr[t]), 28+t, g.corrShift, 28+t, 28+t, 28+t, 28+t)
+			}
+		}
+		for r := 0; r < R; r++ {
+			switch {
+			case g.offsets:
+				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
+			case g.halves:
+				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n", at(metaOff, scaleAddr[r]))
+			default:
+				fmt.Fprintf(b, "\tVCVTPH2PS %s, Z0\n", scaleAddr[r])
+			}
+			for t := 0; t < T; t++ {
+				fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
+					at(recDx, xAddr[t]), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
+				if g.offsets {
+					fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(recDx, xAddr[t]), 28+t, facc(r, t))
+				}
+			}
+		}
+	}
+
+	switch {
+	case g.halves:
+		start(0)
+		bytesSteps(0, 4)
+		flush(0)
+		start(1)
+		bytesSteps(4, 8)
+		flush(64)
+	case !g.nibbles:
+		start(0)
+		bytesSteps(0, 8)
+		flush(0)
+	default:
+		start(0)
+		// 4 loads of 64 bytes, each two steps (low, high nibbles).
 		for p := 0; p < 4; p++ {
 			for r := 0; r < R; r++ {
 				raw, lo := r%2, 28+r%2
@@ -115,35 +188,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 				}
 			}
 		}
-	}
-	// Once per group: sum the chains, convert, scale by d_w·d_x, accumulate.
-	for r := 0; r < R; r++ {
-		for t := 0; t < T; t++ {
-			for c := 1; c < C; c++ {
-				fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), iacc(r, t), iacc(r, t))
-			}
-		}
-	}
-	if g.offsets {
-		// -Σx per sub-block, as float, once per token: Z28.. (free now).
-		for t := 0; t < T; t++ {
-			fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n",
-				at(576, xAddr[t]), 28+t, g.corrShift, 28+t, 28+t, 28+t, 28+t)
-		}
-	}
-	for r := 0; r < R; r++ {
-		if g.offsets {
-			fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
-		} else {
-			fmt.Fprintf(b, "\tVCVTPH2PS %s, Z0\n", scaleAddr[r])
-		}
-		for t := 0; t < T; t++ {
-			fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
-				at(512, xAddr[t]), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
-			if g.offsets {
-				fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(512, xAddr[t]), 28+t, facc(r, t))
-			}
-		}
+		flush(0)
 	}
 	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, R13\n\tADDQ $%d, DI\n\tADDQ $%d, R11\n\tADDQ $%d, R9\n\tADDQ $%d, R10\n\tDECQ CX\n\tJNZ %sloop\n",
 		g.qbytes, g.qbytes, recBytes, recBytes, g.meta, g.meta, name)
@@ -168,8 +213,8 @@ func packedKernels() (asm, decl []byte) {
 	var s, d bytes.Buffer
 	s.WriteString(header)
 	d.WriteString("// Code generated by internal/asmgen; DO NOT EDIT.\n\npackage tensor\n\n")
-	table := "// pkKernels[type][rows][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K; rows 0 = one row, 1 = four.\nvar pkKernels = [3][2][" + fmt.Sprint(packedMaxT) + "]pkFunc{\n"
-	for _, g := range []packedGeom{geomQ8, geomQ4, geomQ4K} {
+	table := "// pkKernels[type][rows][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K; rows 0 = one row, 1 = four.\nvar pkKernels = [4][2][" + fmt.Sprint(packedMaxT) + "]pkFunc{\n"
+	for _, g := range []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K} {
 		table += "\t{\n"
 		for _, R := range packedRows {
 			table += "\t\t{"
