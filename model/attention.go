@@ -64,9 +64,8 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				// Sum in blocks of 16 lanes, as a vector unit does.
 				var sum float64
 				var lanes [16]float32
-				for a, v := range scores {
-					e := tensor.Exp(v - mx)
-					scores[a] = e
+				tensor.ExpShift(scores, scores, mx)
+				for a, e := range scores {
 					lanes[a%16] = e
 					if a%16 == 15 || a == len(scores)-1 {
 						for r := a%16 + 1; r < 16; r++ {

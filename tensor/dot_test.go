@@ -244,3 +244,54 @@ func TestAttentionKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestExpShiftMatchesExp: the vector exponential equals Exp bit for bit,
+// over the whole range softmax and SiLU use and beyond.
+func TestExpShiftMatchesExp(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	src := make([]float32, 100003)
+	for i := range src {
+		switch i % 4 {
+		case 0:
+			src[i] = float32(rng.Float64()*220 - 200) // down to underflow
+		case 1:
+			src[i] = float32(rng.NormFloat64() * 4)
+		case 2:
+			src[i] = -float32(rng.ExpFloat64() * 30)
+		default:
+			src[i] = float32(rng.Float64()*100 - 10) // up to overflow
+		}
+	}
+	src[0], src[1], src[2] = float32(math.Inf(-1)), 0, -103.5
+	for _, sub := range []float32{0, 3.25, -1} {
+		dst := make([]float32, len(src))
+		ExpShift(dst, src, sub)
+		for i, v := range src {
+			want := Exp(v - sub)
+			if math.Float32bits(dst[i]) != math.Float32bits(want) {
+				t.Fatalf("Exp(%v - %v): vector %v (%#x), scalar %v (%#x)", v, sub, dst[i], math.Float32bits(dst[i]), want, math.Float32bits(want))
+			}
+		}
+	}
+}
+
+// TestSwiGLUMatchesSiLU: the chunked vector SwiGLU is SiLU(g)·u bit for bit.
+func TestSwiGLUMatchesSiLU(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	for _, n := range []int{1, 7, 256, 600} {
+		g, u := make([]float32, n), make([]float32, n)
+		for i := range g {
+			g[i], u[i] = float32(rng.NormFloat64()*6), float32(rng.NormFloat64())
+		}
+		want := make([]float32, n)
+		for i := range g {
+			want[i] = SiLU(g[i]) * u[i]
+		}
+		SwiGLU(g, u)
+		for i := range g {
+			if math.Float32bits(g[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d element %d: %v, want %v", n, i, g[i], want[i])
+			}
+		}
+	}
+}

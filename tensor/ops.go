@@ -42,8 +42,18 @@ func SiLU(x float32) float32 { return x / (1 + Exp(-x)) }
 // SwiGLU writes silu(gate[i]) * up[i] into gate (each element on its own,
 // so the result does not depend on how rows are batched).
 func SwiGLU(gate, up []float32) {
-	for i, g := range gate {
-		gate[i] = SiLU(g) * up[i]
+	up = up[:len(gate)]
+	var e [256]float32 // Exp(-g) for a chunk, with the vector exponential
+	for lo := 0; lo < len(gate); lo += len(e) {
+		g := gate[lo:min(lo+len(e), len(gate))]
+		ex := e[:len(g)]
+		for i, v := range g {
+			ex[i] = -v
+		}
+		ExpShift(ex, ex, 0)
+		for i, v := range g {
+			g[i] = v / (1 + ex[i]) * up[lo+i] // SiLU(v)·up
+		}
 	}
 }
 
