@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -292,6 +293,17 @@ func TestSwiGLUMatchesSiLU(t *testing.T) {
 			if math.Float32bits(g[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("n=%d element %d: %v, want %v", n, i, g[i], want[i])
 			}
+		}
+	}
+}
+
+func TestEvenTiles(t *testing.T) {
+	for _, c := range []struct {
+		n, maxT int
+		want    string
+	}{{1, 3, "[1]"}, {4, 3, "[2 2]"}, {7, 6, "[4 3]"}, {16, 3, "[3 3 3 3 2 2]"}, {6, 6, "[6]"}} {
+		if got := fmt.Sprint(evenTiles(c.n, c.maxT, nil)); got != c.want {
+			t.Errorf("evenTiles(%d, %d) = %s, want %s", c.n, c.maxT, got, c.want)
 		}
 	}
 }

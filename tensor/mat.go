@@ -248,3 +248,19 @@ func (p *Pool) Run(n, minChunk int, fn func(lo, hi int, s *Scratch)) {
 	}
 	wg.Wait()
 }
+
+// evenTiles appends to buf the sizes of the fewest token tiles of at most
+// maxT that cover n tokens, as even as possible (7 by 6 = 4+3, not 6+1):
+// each tile streams the weight rows once, and uneven tiles waste the
+// wide kernel on a narrow remainder.
+func evenTiles(n, maxT int, buf []int) []int {
+	tiles := (n + maxT - 1) / maxT
+	for k := 0; k < tiles; k++ {
+		T := n / tiles
+		if k < n%tiles {
+			T++
+		}
+		buf = append(buf, T)
+	}
+	return buf
+}

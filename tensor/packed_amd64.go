@@ -23,24 +23,23 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	var out [4 * packedMaxT]float32
-	var T int
+	var sizesBuf [64]int
+	sizes := evenTiles(n, packedMaxT, sizesBuf[:0])
 	r := lo
 	for ; r < hi; r += 4 {
 		R, ri := 4, 1
 		if hi-r < 4 || n <= rowByRow {
 			R, ri = 1, 0
 		}
-		tiles := (n + packedMaxT - 1) / packedMaxT
-		for t, k := 0, 0; t < n; t, k = t+T, k+1 {
-			// Tokens spread evenly over the fewest tiles (4 = 2+2, not
-			// 3+1): each tile streams the rows once.
-			T = (n - t + tiles - k - 1) / (tiles - k)
+		t := 0
+		for _, T := range sizes {
 			pkKernels[typ][ri][T-1](&p.data[r*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &out[0])
 			for i := 0; i < R; i++ {
 				for k := 0; k < T; k++ {
 					y[(t+k)*m.Rows+r+i] = out[T*i+k]
 				}
 			}
+			t += T
 		}
 		if R == 1 {
 			r -= 3

@@ -66,16 +66,18 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 	if Kernel == "avx512" && (n >= 2 || m.Type == gguf.F16) {
 		var out [4 * floatMaxT]float32
 		r4 := lo + (hi-lo)/4*4
-		tiles := (n + floatMaxT - 1) / floatMaxT
+		var sizesBuf [64]int
+		sizes := evenTiles(n, floatMaxT, sizesBuf[:0])
 		for r := lo; r < r4; r += 4 {
-			for t, k, T := 0, 0, 0; t < n; t, k = t+T, k+1 {
-				T = (n - t + tiles - k - 1) / (tiles - k) // even tiles: 7 = 4+3
+			t := 0
+			for _, T := range sizes {
 				kernelsF[m.Type][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
 				for i := 0; i < 4; i++ {
 					for k := 0; k < T; k++ {
 						y[(t+k)*m.Rows+r+i] = out[T*i+k]
 					}
 				}
+				t += T
 			}
 		}
 		lo = r4
