@@ -95,7 +95,7 @@ func BenchmarkDot(b *testing.B) {
 // the portable path (dequantize, then the 16-lane dot) for every batch size.
 func TestTilesMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewSource(21))
-	rows, cols := 19, 320
+	rows, cols := 151, 320
 	w := make([]float32, rows*cols)
 	for i := range w {
 		w[i] = float32(rng.NormFloat64())
@@ -134,6 +134,9 @@ func TestIntKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
 	for _, cols := range []int{384, 512, 1120, 1280} {
 		rows := 21
+		if cols == 512 {
+			rows = 150 // several row blocks for long batches
+		}
 		w := make([]float32, rows*cols)
 		for i := range w {
 			w[i] = float32(rng.NormFloat64())
@@ -144,7 +147,7 @@ func TestIntKernelsMatchGo(t *testing.T) {
 			}
 			enc, _ := Quantize(typ, w)
 			m, _ := NewMat(typ, rows, cols, enc)
-			for _, n := range []int{1, 2, 3, 5, 8, 13, 16} {
+			for _, n := range []int{1, 2, 3, 5, 8, 13, 16, 40} {
 				x := make([]float32, n*cols)
 				for i := range x {
 					x[i] = float32(rng.NormFloat64() * 3)

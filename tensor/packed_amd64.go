@@ -25,26 +25,37 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 	var out [4 * packedMaxT]float32
 	var sizesBuf [64]int
 	sizes := evenTiles(n, packedMaxT, sizesBuf[:0])
-	r := lo
-	for ; r < hi; r += 4 {
-		R, ri := 4, 1
-		if hi-r < 4 || n <= rowByRow {
-			R, ri = 1, 0
-		}
+	for rb := lo; rb < hi; rb += rowBlock(n) {
+		rbe := min(rb+rowBlock(n), hi)
 		t := 0
 		for _, T := range sizes {
-			pkKernels[typ][ri][T-1](&p.data[r*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &out[0])
-			for i := 0; i < R; i++ {
-				for k := 0; k < T; k++ {
-					y[(t+k)*m.Rows+r+i] = out[T*i+k]
+			for r := rb; r < rbe; {
+				R, ri := 4, 1
+				if rbe-r < 4 || n <= rowByRow {
+					R, ri = 1, 0
 				}
+				pkKernels[typ][ri][T-1](&p.data[r*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &out[0])
+				for i := 0; i < R; i++ {
+					for k := 0; k < T; k++ {
+						y[(t+k)*m.Rows+r+i] = out[T*i+k]
+					}
+				}
+				r += R
 			}
 			t += T
 		}
-		if R == 1 {
-			r -= 3
-		}
 	}
+}
+
+// rowBlock is how many rows are multiplied by every token tile before the
+// next rows: for long batches (prompts) a block of rows stays in the L2
+// cache while all tokens' activations stream past it once, instead of all
+// activations (megabytes) streaming past every 4 rows.
+func rowBlock(n int) int {
+	if n > 16 {
+		return 64
+	}
+	return 1 << 30
 }
 
 const packedMaxT = 3 // most tokens per kernel call (register budget)

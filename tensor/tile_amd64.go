@@ -68,13 +68,16 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		r4 := lo + (hi-lo)/4*4
 		var sizesBuf [64]int
 		sizes := evenTiles(n, floatMaxT, sizesBuf[:0])
-		for r := lo; r < r4; r += 4 {
+		for rb := lo; rb < r4; rb += rowBlock(n) {
+			rbe := min(rb+rowBlock(n), r4)
 			t := 0
 			for _, T := range sizes {
-				kernelsF[m.Type][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
-				for i := 0; i < 4; i++ {
-					for k := 0; k < T; k++ {
-						y[(t+k)*m.Rows+r+i] = out[T*i+k]
+				for r := rb; r < rbe; r += 4 {
+					kernelsF[m.Type][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+					for i := 0; i < 4; i++ {
+						for k := 0; k < T; k++ {
+							y[(t+k)*m.Rows+r+i] = out[T*i+k]
+						}
 					}
 				}
 				t += T
