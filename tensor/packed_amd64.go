@@ -55,7 +55,7 @@ func rowBlock(n int) int {
 	if n > 16 {
 		return 64
 	}
-	return 1 << 30
+	return 4
 }
 
 const packedMaxT = 3 // most tokens per kernel call (register budget)
