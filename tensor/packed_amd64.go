@@ -60,6 +60,10 @@ func rowBlock(n int) int {
 
 const packedMaxT = 3 // most tokens per kernel call (register budget)
 
-// rowByRow is the largest batch multiplied one row at a time (one
-// sequential stream per thread; measured no slower than 4-row tiles).
-const rowByRow = 1
+// rowByRow is the largest batch multiplied one row at a time. One
+// sequential stream per thread keeps the memory busier than four row
+// streams do; 4-row tiles only pay once the batch makes the kernel
+// arithmetic-bound (1.1B Q8_0 twin, t(N)/t(1) for N=2,4,6,8 measured
+// alternately: one row 1.13-1.16, 1.36-1.40, 1.99-2.03, 2.44-2.47;
+// four rows 1.29-1.44, 1.59-1.62, 1.78-2.02, 2.30-2.31).
+const rowByRow = 4
