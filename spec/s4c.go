@@ -163,7 +163,7 @@ var costCache sync.Map // *model.Model -> *Costs
 
 // costsVersion is raised whenever the kernels change the shape of t(N), so
 // costs cached on disk by an older build are measured again.
-const costsVersion = 2
+const costsVersion = 3
 
 // MeasureCosts times tree-masked forward passes of 1..32 tokens after a short
 // context on m. Results are cached per model in memory and on disk (in the
@@ -193,7 +193,9 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	s.Forward(&model.Batch{Tokens: ctxToks})
 	s.Commit(len(ctxToks))
 	c := &Costs{}
-	for _, n := range []int{1, 2, 4, 8, 16, 32} {
+	// Every size up to 8 (trees live there, and t(N) has steps where the
+	// kernels' token tiles split), then coarser.
+	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32} {
 		toks := make([]int32, n)
 		pos := make([]int32, n)
 		par := make([]int32, n)
