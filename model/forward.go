@@ -142,9 +142,7 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 			tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.AttnNorm, m.NormEps)
 		}
 		xb := s.xb[:n*dim]
-		L.Wq.Mul(s.q, xb, n, p)
-		L.Wk.Mul(s.k, xb, n, p)
-		L.Wv.Mul(s.v, xb, n, p)
+		tensor.MulMany(xb, n, p, []*tensor.Mat{L.Wq, L.Wk, L.Wv}, [][]float32{s.q, s.k, s.v})
 		for i := 0; i < n; i++ {
 			q, k, v := s.q[i*qd:(i+1)*qd], s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
 			if L.Bq != nil {
@@ -171,8 +169,7 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 		for i := 0; i < n; i++ {
 			tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.FFNNorm, m.NormEps)
 		}
-		L.FFNGate.Mul(s.gate, xb, n, p)
-		L.FFNUp.Mul(s.up, xb, n, p)
+		tensor.MulMany(xb, n, p, []*tensor.Mat{L.FFNGate, L.FFNUp}, [][]float32{s.gate, s.up})
 		tensor.SwiGLU(s.gate[:n*m.FFN], s.up[:n*m.FFN])
 		L.FFNDown.Mul(s.xb, s.gate[:n*m.FFN], n, p)
 		tensor.Add(s.x[:n*dim], s.xb[:n*dim])

@@ -76,21 +76,74 @@ func (m *Mat) Mul(y, x []float32, n int, p *Pool) {
 		return
 	}
 	p.Run(m.Rows, 16, func(lo, hi int, scratch *Scratch) {
-		if m.mulFloatRows(y, x, n, lo, hi) {
+		if !m.mulFloatRows(y, x, n, lo, hi) {
+			m.mulDequantRows(y, x, n, lo, hi, scratch)
+		}
+	})
+}
+
+// mulDequantRows computes rows [lo, hi) of y = x·Wᵀ by decoding each row to
+// float32 and taking Dot with every token: the portable path.
+func (m *Mat) mulDequantRows(y, x []float32, n, lo, hi int, scratch *Scratch) {
+	var row []float32
+	if m.Type != gguf.F32 {
+		row = scratch.Floats(m.Cols)
+	}
+	for r := lo; r < hi; r++ {
+		if m.Type == gguf.F32 {
+			row = m.f32Row(r)
+		} else {
+			Dequantize(m.Type, m.Row(r), row)
+		}
+		for i := 0; i < n; i++ {
+			y[i*m.Rows+r] = Dot(row, x[i*m.Cols:(i+1)*m.Cols])
+		}
+	}
+}
+
+// MulMany computes ys[i] = x·ms[i]ᵀ for matrices that share their input
+// (the query, key and value projections; the gate and up projections):
+// each result is bitwise that of ms[i].Mul, but the activations are
+// quantized once for all integer matrices and all rows are split among the
+// threads in one go, so small matrices (grouped-query K and V) do not each
+// pay a fork and join.
+func MulMany(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32) {
+	cols := ms[0].Cols
+	intPath := ms[0].Prepare()
+	total := 0
+	for i, m := range ms {
+		if m.Cols != cols || m.Prepare() != intPath {
+			for j := range ms {
+				ms[j].Mul(ys[j], x, n, p)
+			}
 			return
 		}
-		var row []float32
-		if m.Type != gguf.F32 {
-			row = scratch.Floats(m.Cols)
+		if len(x) < n*m.Cols || len(ys[i]) < n*m.Rows {
+			panic(fmt.Sprintf("tensor.MulMany: x has %d, y has %d elements; want %d and %d", len(x), len(ys[i]), n*m.Cols, n*m.Rows))
 		}
-		for r := lo; r < hi; r++ {
-			if m.Type == gguf.F32 {
-				row = m.f32Row(r)
-			} else {
-				Dequantize(m.Type, m.Row(r), row)
+		total += m.Rows
+	}
+	var a *pkActs
+	if intPath {
+		a = &pkActs{}
+		if p != nil {
+			a = &p.acts
+		}
+		quantizeActs(a, x, n, cols, p)
+	}
+	p.Run(total, 16, func(lo, hi int, scratch *Scratch) {
+		base := 0
+		for i, m := range ms {
+			// The part of [lo, hi) that falls in this matrix, in its rows.
+			l, h := max(lo-base, 0), min(hi-base, m.Rows)
+			base += m.Rows
+			if l >= h {
+				continue
 			}
-			for i := 0; i < n; i++ {
-				y[i*m.Rows+r] = Dot(row, x[i*m.Cols:(i+1)*m.Cols])
+			if intPath {
+				m.mulIntRows(ys[i], a, n, l, h)
+			} else if !m.mulFloatRows(ys[i], x, n, l, h) {
+				m.mulDequantRows(ys[i], x, n, l, h, scratch)
 			}
 		}
 	})

@@ -167,3 +167,52 @@ func TestExp(t *testing.T) {
 		t.Fatal("Exp range")
 	}
 }
+
+// TestMulManyMatchesMul: multiplying matrices that share an input in one
+// call gives each matrix's Mul bit for bit (same types, mixed types, odd
+// row counts that split unevenly among threads).
+func TestMulManyMatchesMul(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	cols := 512
+	mk := func(typ gguf.TensorType, rows int) *Mat {
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		enc, _ := Quantize(typ, w)
+		m, err := NewMat(typ, rows, cols, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	cases := [][]*Mat{
+		{mk(gguf.Q8_0, 67), mk(gguf.Q8_0, 19), mk(gguf.Q8_0, 19)},
+		{mk(gguf.Q4_K, 40), mk(gguf.Q6_K, 33)},
+		{mk(gguf.F16, 45), mk(gguf.F16, 7)},
+		{mk(gguf.Q5_K, 21), mk(gguf.F32, 30)},
+		{mk(gguf.Q8_0, 20), mk(gguf.F16, 20)}, // mixed paths: falls back to Mul
+	}
+	for ci, ms := range cases {
+		for _, n := range []int{1, 2, 5, 9} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			ys := make([][]float32, len(ms))
+			for i, m := range ms {
+				ys[i] = make([]float32, n*m.Rows)
+			}
+			MulMany(x, n, NewPool(2), ms, ys)
+			for i, m := range ms {
+				want := make([]float32, n*m.Rows)
+				m.Mul(want, x, n, NewPool(3))
+				for j := range want {
+					if math.Float32bits(ys[i][j]) != math.Float32bits(want[j]) {
+						t.Fatalf("case %d (%s) n=%d: matrix %d element %d = %v, Mul gives %v", ci, m.Type, n, i, j, ys[i][j], want[j])
+					}
+				}
+			}
+		}
+	}
+}
