@@ -179,3 +179,39 @@ func randomHeads(e *engine.Engine, k int, seed uint64) *heads.Heads {
 	h.Randomize(seed)
 	return h
 }
+
+// TestNarrowTreePrunesSame: the n most probable draft nodes of a tree kept
+// n wide per depth are those of the default-width tree (what widthHint
+// relies on to draft narrower trees at no loss of acceptance).
+func TestNarrowTreePrunesSame(t *testing.T) {
+	e := loadEngine(t)
+	hd, err := heads.Load("../models/stories260K.s4c.gguf", e.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range storyPrompts(t)[:8] {
+		req := engine.Request{Prompt: e.Encode(p), MaxTokens: 1, Sampling: greedy()}
+		s, err := e.NewState(&req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, h, err := engine.Prefill(s, req.Prompt, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := sample.New(greedy()).Sample(logits, req.Prompt)
+		wide := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: 10}, s.Pool, &workspace{})
+		for n := 1; n <= 10; n++ {
+			narrow := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: n}, s.Pool, &workspace{})
+			a, c := wide.prune(n), narrow.prune(n)
+			if len(a.nodes) != len(c.nodes) {
+				t.Fatalf("prompt %d, n=%d: %d nodes from the wide tree, %d from the narrow", i, n, len(a.nodes), len(c.nodes))
+			}
+			for k := range a.nodes {
+				if a.nodes[k].tok != c.nodes[k].tok || a.nodes[k].parent != c.nodes[k].parent {
+					t.Fatalf("prompt %d, n=%d: node %d differs: %+v vs %+v", i, n, k, a.nodes[k], c.nodes[k])
+				}
+			}
+		}
+	}
+}

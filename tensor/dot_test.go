@@ -147,7 +147,7 @@ func TestIntKernelsMatchGo(t *testing.T) {
 			}
 			enc, _ := Quantize(typ, w)
 			m, _ := NewMat(typ, rows, cols, enc)
-			for _, n := range []int{1, 2, 3, 5, 8, 13, 16, 40} {
+			for _, n := range []int{1, 2, 3, 4, 5, 8, 13, 16, 40} {
 				x := make([]float32, n*cols)
 				for i := range x {
 					x[i] = float32(rng.NormFloat64() * 3)

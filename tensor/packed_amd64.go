@@ -24,7 +24,11 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 	p, tok := m.pk, a.groups*pkRecBytes
 	var out [4 * packedMaxT]float32
 	var sizesBuf [64]int
-	sizes := evenTiles(n, packedMaxT, sizesBuf[:0])
+	maxT := packedMaxT4 // tiles of 4 rows (and the odd rows at the end)
+	if n <= rowByRow {
+		maxT = packedMaxT // one row at a time throughout
+	}
+	sizes := evenTiles(n, maxT, sizesBuf[:0])
 	for rb := lo; rb < hi; rb += rowBlock(n) {
 		rbe := min(rb+rowBlock(n), hi)
 		t := 0
@@ -58,7 +62,11 @@ func rowBlock(n int) int {
 	return 4
 }
 
-const packedMaxT = 3 // most tokens per kernel call (register budget)
+// Most tokens per kernel call (register budget): one row, four rows.
+const (
+	packedMaxT  = 4
+	packedMaxT4 = 3
+)
 
 // rowByRow is the largest batch multiplied one row at a time. One
 // sequential stream per thread keeps the memory busier than four row

@@ -12,6 +12,9 @@ func pkQ8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out 
 func pkQ8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
+func pkQ8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
 func pkQ8r4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
@@ -28,6 +31,9 @@ func pkQ4r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out 
 
 //go:noescape
 func pkQ4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ4r4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
@@ -48,6 +54,9 @@ func pkQ4Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 func pkQ4Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
+func pkQ4Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
 func pkQ4Kr4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
@@ -66,6 +75,9 @@ func pkQ6Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
+func pkQ6Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
 func pkQ6Kr4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
@@ -75,21 +87,21 @@ func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 // pkKernels[type][rows][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K; rows 0 = one row, 1 = four.
-var pkKernels = [4][2][3]pkFunc{
+var pkKernels = [4][2][4]pkFunc{
 	{
-		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512},
-		{pkQ8r4t1AVX512, pkQ8r4t2AVX512, pkQ8r4t3AVX512},
+		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512, pkQ8r1t4AVX512},
+		{pkQ8r4t1AVX512, pkQ8r4t2AVX512, pkQ8r4t3AVX512, nil},
 	},
 	{
-		{pkQ4r1t1AVX512, pkQ4r1t2AVX512, pkQ4r1t3AVX512},
-		{pkQ4r4t1AVX512, pkQ4r4t2AVX512, pkQ4r4t3AVX512},
+		{pkQ4r1t1AVX512, pkQ4r1t2AVX512, pkQ4r1t3AVX512, pkQ4r1t4AVX512},
+		{pkQ4r4t1AVX512, pkQ4r4t2AVX512, pkQ4r4t3AVX512, nil},
 	},
 	{
-		{pkQ4Kr1t1AVX512, pkQ4Kr1t2AVX512, pkQ4Kr1t3AVX512},
-		{pkQ4Kr4t1AVX512, pkQ4Kr4t2AVX512, pkQ4Kr4t3AVX512},
+		{pkQ4Kr1t1AVX512, pkQ4Kr1t2AVX512, pkQ4Kr1t3AVX512, pkQ4Kr1t4AVX512},
+		{pkQ4Kr4t1AVX512, pkQ4Kr4t2AVX512, pkQ4Kr4t3AVX512, nil},
 	},
 	{
-		{pkQ6Kr1t1AVX512, pkQ6Kr1t2AVX512, pkQ6Kr1t3AVX512},
-		{pkQ6Kr4t1AVX512, pkQ6Kr4t2AVX512, pkQ6Kr4t3AVX512},
+		{pkQ6Kr1t1AVX512, pkQ6Kr1t2AVX512, pkQ6Kr1t3AVX512, pkQ6Kr1t4AVX512},
+		{pkQ6Kr4t1AVX512, pkQ6Kr4t2AVX512, pkQ6Kr4t3AVX512, nil},
 	},
 }

@@ -201,11 +201,16 @@ func packedKernel(b *bytes.Buffer, g packedGeom, R, T int) {
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
 }
 
-// packedRows and packedTokens are the tile shapes generated: 1 or 4 rows
-// by 1..packedMaxT tokens.
+// packedRows are the row counts of the tiles generated; one row goes up
+// to packedMaxT tokens (its activations stay in memory operands), four rows
+// to packedMaxT4 (register budget: 12 integer, 12 float accumulators, 4
+// activation registers).
 var packedRows = []int{1, 4}
 
-const packedMaxT = 3
+const (
+	packedMaxT  = 4
+	packedMaxT4 = 3
+)
 
 // packedKernels returns the assembly and the Go declarations with the
 // dispatch table pkKernels[type][rows index][T-1].
@@ -219,12 +224,16 @@ func packedKernels() (asm, decl []byte) {
 		for _, R := range packedRows {
 			table += "\t\t{"
 			for T := 1; T <= packedMaxT; T++ {
-				packedKernel(&s, g, R, T)
-				name := fmt.Sprintf("pk%sr%dt%dAVX512", g.name, R, T)
-				fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)\n\n", name)
 				if T > 1 {
 					table += ", "
 				}
+				if R == 4 && T > packedMaxT4 {
+					table += "nil"
+					continue
+				}
+				packedKernel(&s, g, R, T)
+				name := fmt.Sprintf("pk%sr%dt%dAVX512", g.name, R, T)
+				fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)\n\n", name)
 				table += name
 			}
 			table += "},\n"
