@@ -40,6 +40,7 @@ BIG     := $(BIG_DIR)/stories-1.1b-f16.gguf
 demo-big: build
 	@mkdir -p $(BIG_DIR)
 	@[ -f $(BIG) ] || $(BIN) model inflate --from "$(MODEL)" --heads models/stories260K.s4c.gguf --shape tinyllama-1.1b --type f16 -o $(BIG)
+	@[ $(BIG:.gguf=.s4c.gguf) -nt models/stories260K.s4c.gguf ] || $(BIN) heads inflate --from "$(MODEL)" --heads models/stories260K.s4c.gguf -m $(BIG)
 	$(BIN) run -m $(BIG) -p "$(PROMPT)" -n 128 --compare
 
 test: vet
