@@ -390,7 +390,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		}
 		if st.Rounds >= skipUntil && room > 1 && !probePlain {
 			td := time.Now()
-			full := grow(m, hd, h, b, draftOptions{TopK: opt.TopK, Width: widths.width(opt)}, s.Pool, ws)
+			full := grow(m, hd, h, b, draftOptions{TopK: opt.TopK, Width: opt.Width, Nodes: widths.nodes(opt)}, s.Pool, ws)
 			n := opt.Budget
 			probs := full.sortedProbs()
 			cheapDraft = costs != nil && time.Since(td).Seconds() < 0.2*costs.At(1)
@@ -514,13 +514,11 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	return out, st, nil
 }
 
-// widthHint sizes the draft tree to the budgets being chosen. The n draft
-// nodes of highest path probability include at most n nodes of any depth,
-// and every one of them is among the n best of its depth (its ancestors
-// are at least as probable), so a tree kept Width = n wide per depth
-// prunes to the same n nodes as a wider one; drafting wider only costs
-// head and LM-head work (on the F16 twin up to a third of the draft time
-// at the default width 10 while the budget stays near 5).
+// widthHint sizes the draft tree to the budgets being chosen: a tree that
+// keeps n-d+1 nodes at depth d prunes to the same n nodes as a wider one
+// (see draftOptions.Nodes); drafting wider only costs head and LM-head
+// work (at the default width 10, about half the draft time while the
+// budget stays near 5).
 type widthHint struct {
 	recent [16]int
 	i      int
@@ -540,17 +538,18 @@ func (h *widthHint) note(n int) {
 	h.i++
 }
 
-// width is the tree width for the next draft: the fixed budget, or two
-// more than the largest of the last 16 automatic budgets (at least 4).
-func (h *widthHint) width(opt Options) int {
+// nodes bounds the size the next draft will be pruned to: the fixed
+// budget, or two more than the largest of the last 16 automatic budgets
+// (at least 4).
+func (h *widthHint) nodes(opt Options) int {
 	if opt.Budget > 0 {
-		return min(opt.Width, opt.Budget)
+		return opt.Budget
 	}
 	mx := 0
 	for _, n := range h.recent {
 		mx = max(mx, n)
 	}
-	return min(opt.Width, max(4, mx+2))
+	return max(4, mx+2)
 }
 
 // chooseBudget picks the number of draft nodes n maximising expected tokens

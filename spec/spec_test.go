@@ -181,7 +181,7 @@ func randomHeads(e *engine.Engine, k int, seed uint64) *heads.Heads {
 }
 
 // TestNarrowTreePrunesSame: the n most probable draft nodes of a tree kept
-// n wide per depth are those of the default-width tree (what widthHint
+// n-d+1 wide at depth d are those of the default-width tree (what widthHint
 // relies on to draft narrower trees at no loss of acceptance).
 func TestNarrowTreePrunesSame(t *testing.T) {
 	e := loadEngine(t)
@@ -202,7 +202,7 @@ func TestNarrowTreePrunesSame(t *testing.T) {
 		b := sample.New(greedy()).Sample(logits, req.Prompt)
 		wide := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: 10}, s.Pool, &workspace{})
 		for n := 1; n <= 10; n++ {
-			narrow := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: n}, s.Pool, &workspace{})
+			narrow := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: 10, Nodes: n}, s.Pool, &workspace{})
 			a, c := wide.prune(n), narrow.prune(n)
 			if len(a.nodes) != len(c.nodes) {
 				t.Fatalf("prompt %d, n=%d: %d nodes from the wide tree, %d from the narrow", i, n, len(a.nodes), len(c.nodes))

@@ -28,6 +28,20 @@ type tree struct {
 type draftOptions struct {
 	TopK  int // children considered per expanded node
 	Width int // nodes kept per depth (and expanded further)
+	// Nodes, if > 0, is the most draft nodes the tree will be pruned to:
+	// depth d then keeps at most Nodes-d+1 nodes (none past depth Nodes,
+	// whose head steps are skipped). (The n most probable
+	// nodes hold all ancestors of each, so at most n-d+1 of them are at
+	// depth d, and those are the n-d+1 most probable of their depth.)
+	Nodes int
+}
+
+// width is how many nodes depth d keeps.
+func (o draftOptions) width(d int) int {
+	if o.Nodes > 0 {
+		return min(o.Width, max(0, o.Nodes-d+1))
+	}
+	return o.Width
 }
 
 // grow drafts a tree from the target's hidden state h at the last accepted
@@ -41,7 +55,7 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 	hd.Step(m, 0, h, []int32{b}, root, p)
 	t.nodes[0].state = root
 	frontier := []int{0}
-	for d := 1; d <= hd.K && len(frontier) > 0; d++ {
+	for d := 1; d <= hd.K && len(frontier) > 0 && opt.width(d) > 0; d++ {
 		n := len(frontier)
 		states := ws.floats(&ws.states, n*m.Dim)
 		for i, f := range frontier {
@@ -61,15 +75,15 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 			}
 		}
 		sort.SliceStable(cands, func(i, j int) bool { return cands[i].logp > cands[j].logp })
-		if len(cands) > opt.Width {
-			cands = cands[:opt.Width]
+		if w := opt.width(d); len(cands) > w {
+			cands = cands[:w]
 		}
 		next := make([]int, 0, len(cands))
 		for _, c := range cands {
 			t.nodes = append(t.nodes, node{tok: c.tok, parent: c.parent, depth: d, logp: c.logp})
 			next = append(next, len(t.nodes)-1)
 		}
-		if d < hd.K {
+		if d < hd.K && opt.width(d+1) > 0 {
 			in := ws.floats(&ws.states, len(next)*m.Dim)
 			toks := make([]int32, len(next))
 			for i, id := range next {
