@@ -262,7 +262,8 @@ func (c *Costs) measured(n int) float64 {
 
 // liveCosts follows the passes of one generation: the cost of a pass grows
 // with the context (attention), so recent observations win over the table,
-// and sizes not seen lately are scaled by how much t(1) has moved.
+// and sizes not seen lately are scaled by how much the last size observed
+// has moved from it.
 type liveCosts struct {
 	c     *Costs
 	t     map[int]float64 // EMA of observed seconds by pass size
@@ -279,9 +280,16 @@ func (l *liveCosts) At(n int) float64 {
 	if t, ok := l.t[n]; ok && l.round-l.seen[n] < 64 {
 		return t
 	}
-	scale := 1.0
-	if t1, ok := l.t[1]; ok && l.round-l.seen[1] < 64 {
-		scale = t1 / l.c.measured(1)
+	// Scale the table by how far the most recently observed size has
+	// moved from it (longer context, other load on the machine).
+	scale, last := 1.0, -1
+	for k, r := range l.seen {
+		if l.round-r < 64 && (last < 0 || r > l.seen[last]) {
+			last = k
+		}
+	}
+	if last >= 0 {
+		scale = l.t[last] / l.c.measured(last)
 	}
 	return l.c.measured(n) * max(scale, 1)
 }
@@ -378,7 +386,9 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		// Draft, unless measurements say plain steps are faster now.
 		roundStart := time.Now()
 		tr := &tree{nodes: []node{{tok: b, parent: -1}}}
-		probePlain := opt.Budget == 0 && (st.Rounds == 4 || st.Rounds == 5 || st.Rounds%64 == 63)
+		// Plain probes time plain steps for the seconds-per-token gate,
+		// which only judges drafts that cost a good part of a pass.
+		probePlain := opt.Budget == 0 && !cheapDraft && (st.Rounds == 4 || st.Rounds == 5 || st.Rounds%64 == 63)
 		// (Eight drafted rounds at least: the first ones also pay for
 		// warming up buffers of tree-sized batches.)
 		// Only where a draft costs a good part of a pass: cheap drafts are
