@@ -59,27 +59,14 @@ func (m *Mat) f32Row(r int) []float32 {
 // Mul computes y = x·Wᵀ for a batch of n input vectors: x is n×Cols, y is
 // n×Rows, both row-major. Each output element is computed by the same
 // sequence of operations whatever n is, so results are bitwise independent
-// of the batch size (batch invariance). Q8_0 weights use integer kernels on
-// int8-quantized activations (see q8.go); other types are decoded to float32
-// and multiplied with the 16-lane dot product.
+// of the batch size (batch invariance). Q8_0, Q4_0, Q4_K and Q6_K weights
+// use integer kernels on int8-quantized activations (see packed.go); other
+// types are decoded to float32 and multiplied with the 16-lane dot product.
 func (m *Mat) Mul(y, x []float32, n int, p *Pool) {
 	if len(x) < n*m.Cols || len(y) < n*m.Rows {
 		panic(fmt.Sprintf("tensor.Mat.Mul: x has %d, y has %d elements; want %d and %d", len(x), len(y), n*m.Cols, n*m.Rows))
 	}
-	if m.Prepare() {
-		a := &pkActs{}
-		if p != nil {
-			a = &p.acts
-		}
-		quantizeActs(a, x, n, m.Cols, p)
-		p.Run(m.Rows, 16, func(lo, hi int, _ *Scratch) { m.mulIntRows(y, a, n, lo, hi) })
-		return
-	}
-	p.Run(m.Rows, 16, func(lo, hi int, scratch *Scratch) {
-		if !m.mulFloatRows(y, x, n, lo, hi) {
-			m.mulDequantRows(y, x, n, lo, hi, scratch)
-		}
-	})
+	mulRows(x, n, p, []*Mat{m}, [][]float32{y}, m.Prepare())
 }
 
 // mulDequantRows computes rows [lo, hi) of y = x·Wᵀ by decoding each row to
@@ -110,7 +97,6 @@ func (m *Mat) mulDequantRows(y, x []float32, n, lo, hi int, scratch *Scratch) {
 func MulMany(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32) {
 	cols := ms[0].Cols
 	intPath := ms[0].Prepare()
-	total := 0
 	for i, m := range ms {
 		if m.Cols != cols || m.Prepare() != intPath {
 			for j := range ms {
@@ -121,6 +107,16 @@ func MulMany(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32) {
 		if len(x) < n*m.Cols || len(ys[i]) < n*m.Rows {
 			panic(fmt.Sprintf("tensor.MulMany: x has %d, y has %d elements; want %d and %d", len(x), len(ys[i]), n*m.Cols, n*m.Rows))
 		}
+	}
+	mulRows(x, n, p, ms, ys, intPath)
+}
+
+// mulRows multiplies the matrices ms (same Cols, all on the integer path
+// or all not) by x, the rows of all of them split among the threads in one
+// go.
+func mulRows(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32, intPath bool) {
+	total := 0
+	for _, m := range ms {
 		total += m.Rows
 	}
 	var a *pkActs
@@ -129,7 +125,7 @@ func MulMany(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32) {
 		if p != nil {
 			a = &p.acts
 		}
-		quantizeActs(a, x, n, cols, p)
+		quantizeActs(a, x, n, ms[0].Cols, p)
 	}
 	p.Run(total, 16, func(lo, hi int, scratch *Scratch) {
 		base := 0
