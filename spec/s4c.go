@@ -269,6 +269,7 @@ type liveCosts struct {
 	t     map[int]float64 // EMA of observed seconds by pass size
 	seen  map[int]int     // round of the last observation
 	round int
+	last  int // size of the most recent observation (0: none yet)
 }
 
 func newLive(c *Costs) *liveCosts {
@@ -282,14 +283,9 @@ func (l *liveCosts) At(n int) float64 {
 	}
 	// Scale the table by how far the most recently observed size has
 	// moved from it (longer context, other load on the machine).
-	scale, last := 1.0, -1
-	for k, r := range l.seen {
-		if l.round-r < 64 && (last < 0 || r > l.seen[last]) {
-			last = k
-		}
-	}
-	if last >= 0 {
-		scale = l.t[last] / l.c.measured(last)
+	scale := 1.0
+	if l.last > 0 {
+		scale = l.t[l.last] / l.c.measured(l.last)
 	}
 	return l.c.measured(n) * max(scale, 1)
 }
@@ -302,6 +298,7 @@ func (l *liveCosts) observe(n int, sec float64) {
 		l.t[n] = sec
 	}
 	l.seen[n] = l.round
+	l.last = n
 }
 
 func allRows(n int) []int {
