@@ -64,3 +64,29 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 		m.Mul(y, x, 1, p)
 	}
 }
+
+// BenchmarkStreamBatch streams the same 256 MiB F16 matrix on all threads for
+// small batches: the verification passes of speculative decoding. Weight
+// bytes per second falling below BenchmarkDecodeBandwidth's marks where a
+// batch stops being free.
+func BenchmarkStreamBatch(b *testing.B) {
+	rows, cols := 65536, 2048
+	enc := make([]byte, rows*cols*2)
+	for i := range enc {
+		enc[i] = byte(i % 61)
+	}
+	m, _ := NewMat(gguf.F16, rows, cols, enc)
+	p := NewPool(0)
+	for _, n := range []int{1, 2, 4, 5, 6, 8} {
+		b.Run(itoa(n), func(b *testing.B) {
+			x := make([]float32, n*cols)
+			y := make([]float32, n*rows)
+			m.Mul(y, x, n, p)
+			b.SetBytes(int64(len(enc)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Mul(y, x, n, p)
+			}
+		})
+	}
+}
