@@ -34,7 +34,12 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 		t := 0
 		for _, T := range sizes {
 			for r := rb; r < rbe; {
+				// The first tile reads the rows from memory and prefetches
+				// the next ones; later tiles find them in cache.
 				R, ri := 4, 1
+				if t > 0 {
+					ri = 2
+				}
 				if rbe-r < 4 || n <= rowByRow {
 					R, ri = 1, 0
 				}

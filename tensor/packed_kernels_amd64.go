@@ -15,13 +15,16 @@ func pkQ8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out 
 func pkQ8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
-func pkQ8r4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-
-//go:noescape
 func pkQ8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
@@ -36,13 +39,16 @@ func pkQ4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out 
 func pkQ4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
-func pkQ4r4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-
-//go:noescape
 func pkQ4r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ4r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ4r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ4r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ4Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
@@ -57,13 +63,16 @@ func pkQ4Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 func pkQ4Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
-func pkQ4Kr4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-
-//go:noescape
 func pkQ4Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ4Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ4Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ4Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ6Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
@@ -78,30 +87,38 @@ func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 func pkQ6Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
-func pkQ6Kr4t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-
-//go:noescape
 func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
 //go:noescape
 func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
 
-// pkKernels[type][rows][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K; rows 0 = one row, 1 = four.
-var pkKernels = [4][2][4]pkFunc{
+//go:noescape
+func pkQ6Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+//go:noescape
+func pkQ6Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+
+// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K;
+// tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
+var pkKernels = [4][3][4]pkFunc{
 	{
 		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512, pkQ8r1t4AVX512},
-		{pkQ8r4t1AVX512, pkQ8r4t2AVX512, pkQ8r4t3AVX512, nil},
+		{nil, pkQ8r4t2AVX512, pkQ8r4t3AVX512, nil},
+		{nil, pkQ8r4t2npAVX512, pkQ8r4t3npAVX512, nil},
 	},
 	{
 		{pkQ4r1t1AVX512, pkQ4r1t2AVX512, pkQ4r1t3AVX512, pkQ4r1t4AVX512},
-		{pkQ4r4t1AVX512, pkQ4r4t2AVX512, pkQ4r4t3AVX512, nil},
+		{nil, pkQ4r4t2AVX512, pkQ4r4t3AVX512, nil},
+		{nil, pkQ4r4t2npAVX512, pkQ4r4t3npAVX512, nil},
 	},
 	{
 		{pkQ4Kr1t1AVX512, pkQ4Kr1t2AVX512, pkQ4Kr1t3AVX512, pkQ4Kr1t4AVX512},
-		{pkQ4Kr4t1AVX512, pkQ4Kr4t2AVX512, pkQ4Kr4t3AVX512, nil},
+		{nil, pkQ4Kr4t2AVX512, pkQ4Kr4t3AVX512, nil},
+		{nil, pkQ4Kr4t2npAVX512, pkQ4Kr4t3npAVX512, nil},
 	},
 	{
 		{pkQ6Kr1t1AVX512, pkQ6Kr1t2AVX512, pkQ6Kr1t3AVX512, pkQ6Kr1t4AVX512},
-		{pkQ6Kr4t1AVX512, pkQ6Kr4t2AVX512, pkQ6Kr4t3AVX512, nil},
+		{nil, pkQ6Kr4t2AVX512, pkQ6Kr4t3AVX512, nil},
+		{nil, pkQ6Kr4t2npAVX512, pkQ6Kr4t3npAVX512, nil},
 	},
 }

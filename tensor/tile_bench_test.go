@@ -65,28 +65,40 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 	}
 }
 
-// BenchmarkStreamBatch streams the same 256 MiB F16 matrix on all threads for
-// small batches: the verification passes of speculative decoding. Weight
-// bytes per second falling below BenchmarkDecodeBandwidth's marks where a
+// BenchmarkStreamBatch streams a matrix of 2048-column rows (the width of
+// a 1.1B model's attention and FFN inputs) far larger than the caches on
+// all threads for small batches: the verification passes of speculative
+// decoding. Weight bytes per second falling below N=1's marks where a
 // batch stops being free.
 func BenchmarkStreamBatch(b *testing.B) {
-	rows, cols := 65536, 2048
-	enc := make([]byte, rows*cols*2)
-	for i := range enc {
-		enc[i] = byte(i % 61)
-	}
-	m, _ := NewMat(gguf.F16, rows, cols, enc)
-	p := NewPool(0)
-	for _, n := range []int{1, 2, 4, 5, 6, 8} {
-		b.Run(itoa(n), func(b *testing.B) {
-			x := make([]float32, n*cols)
-			y := make([]float32, n*rows)
-			m.Mul(y, x, n, p)
-			b.SetBytes(int64(len(enc)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+	const rows, cols, chunk = 65536, 2048, 64
+	for _, typ := range []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0} {
+		// Quantize 64 rows and repeat them: real values, little set-up time.
+		w := make([]float32, chunk*cols)
+		for i := range w {
+			w[i] = float32(i%13-6) * 0.01
+		}
+		part, _ := Quantize(typ, w)
+		enc := make([]byte, 0, len(part)*rows/chunk)
+		for len(enc) < cap(enc) {
+			enc = append(enc, part...)
+		}
+		m, _ := NewMat(typ, rows, cols, enc)
+		p := NewPool(0)
+		for _, n := range []int{1, 2, 4, 5, 6, 8} {
+			b.Run(typ.String()+"/"+itoa(n), func(b *testing.B) {
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(i%7-3) * 0.1
+				}
+				y := make([]float32, n*rows)
 				m.Mul(y, x, n, p)
-			}
-		})
+				b.SetBytes(int64(len(enc)))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					m.Mul(y, x, n, p)
+				}
+			})
+		}
 	}
 }
