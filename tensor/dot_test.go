@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand"
@@ -307,6 +308,41 @@ func TestEvenTiles(t *testing.T) {
 	}{{1, 3, "[1]"}, {4, 3, "[2 2]"}, {7, 6, "[4 3]"}, {16, 3, "[3 3 3 3 2 2]"}, {6, 6, "[6]"}} {
 		if got := fmt.Sprint(evenTiles(c.n, c.maxT, nil)); got != c.want {
 			t.Errorf("evenTiles(%d, %d) = %s, want %s", c.n, c.maxT, got, c.want)
+		}
+	}
+}
+
+// TestQuantizeGroupMatchesGo holds the assembly activation quantizer to
+// quantizeBlock bit for bit: zero blocks, partial groups, values on
+// rounding ties and magnitudes from 1e-30 to 1e30.
+func TestQuantizeGroupMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + rng.Intn(pkBlocks)
+		x := make([]float32, 32*n)
+		scale := math.Pow(10, float64(rng.Intn(61)-30))
+		for i := range x {
+			switch rng.Intn(8) {
+			case 0:
+				x[i] = 0
+			case 1:
+				x[i] = float32(rng.Intn(255)-127) * 0.5 // ties after scaling by 127/max
+			default:
+				x[i] = float32(rng.NormFloat64() * scale)
+			}
+		}
+		if trial%7 == 0 {
+			clear(x[:32]) // an all-zero block: d = 0, inv = 0
+		}
+		got, want := make([]byte, pkRecBytes), make([]byte, pkRecBytes)
+		quantizeGroup(got, x, n)
+		quantizeGroupGo(want, x, n)
+		if !bytes.Equal(got, want) {
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("trial %d (n=%d, scale %g): record byte %d = %d, portable %d", trial, n, scale, i, got[i], want[i])
+				}
+			}
 		}
 	}
 }

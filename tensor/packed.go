@@ -204,11 +204,19 @@ func quantizeActs(a *pkActs, x []float32, n, cols int, p *Pool) {
 			recs := a.buf[t*a.groups*pkRecBytes : (t+1)*a.groups*pkRecBytes]
 			clear(recs)
 			xv := x[t*cols : (t+1)*cols]
-			for b := 0; b < nb; b++ {
-				quantizeBlock(recs[b/pkBlocks*pkRecBytes:][:pkRecBytes], b%pkBlocks, xv[32*b:32*b+32])
+			for g := 0; g < a.groups; g++ {
+				quantizeGroup(recs[g*pkRecBytes:][:pkRecBytes], xv[32*pkBlocks*g:], min(pkBlocks, nb-pkBlocks*g))
 			}
 		}
 	})
+}
+
+// quantizeGroupGo quantizes the n blocks of x (n <= 16) into one record:
+// the portable twin of the amd64 quantBlocksAVX512.
+func quantizeGroupGo(rec []byte, x []float32, n int) {
+	for j := 0; j < n; j++ {
+		quantizeBlock(rec, j, x[32*j:32*j+32])
+	}
 }
 
 // quantizeBlock writes block j of a group's record.

@@ -10,6 +10,22 @@ var hasVNNI = cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
 
 func intKernels() bool { return Kernel == "avx512" && hasVNNI }
 
+// quantBlocksAVX512 is quantizeBlock for blocks 0..n-1 of one group.
+//
+//go:noescape
+func quantBlocksAVX512(x *float32, n int, rec *byte)
+
+// quantizeGroup quantizes the n blocks of x (n <= 16) into one record.
+func quantizeGroup(rec []byte, x []float32, n int) {
+	if Kernel != "avx512" {
+		quantizeGroupGo(rec, x, n)
+		return
+	}
+	_ = rec[pkRecBytes-1]
+	_ = x[32*n-1]
+	quantBlocksAVX512(&x[0], n, &rec[0])
+}
+
 // mulIntRows computes rows [lo, hi) of y for quantized activations a.
 func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 	typ := 0

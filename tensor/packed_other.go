@@ -4,6 +4,8 @@ package tensor
 
 func intKernels() bool { return false }
 
+func quantizeGroup(rec []byte, x []float32, n int) { quantizeGroupGo(rec, x, n) }
+
 // mulIntRows is never reached without the amd64 kernels (useInt is false);
 // it computes the same result with the portable twin.
 func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {

@@ -102,3 +102,18 @@ func BenchmarkStreamBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQuantizeActs quantizes 16 tokens of a 2048-wide activation (the
+// int8 kernels' input) on one thread.
+func BenchmarkQuantizeActs(b *testing.B) {
+	const n, cols = 16, 2048
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(i%29-14) * 0.37
+	}
+	var a pkActs
+	b.SetBytes(int64(4 * len(x)))
+	for i := 0; i < b.N; i++ {
+		quantizeActs(&a, x, n, cols, nil)
+	}
+}
