@@ -172,6 +172,12 @@ type GenConfig struct {
 	BOS      int32
 	SeqLen   int     // new tokens per sequence
 	Greedy   float64 // fraction of sequences decoded greedily (the rest at Temp)
+	// Greedy sequences without prompts start with 3..SampledStart tokens
+	// sampled at temperature 1 (varying per sequence), so that their greedy
+	// continuations cover many contexts: with 3 the stories converged on a
+	// few texts, on which the heads reached a teacher-forced top-1 of 0.97
+	// against 0.76 on the greedy continuations of unseen story prompts.
+	SampledStart int
 	Temp     float32
 	Seed     uint64
 	Threads  int
@@ -238,10 +244,14 @@ func generateOne(m *model.Model, cfg GenConfig, k int) (*Seq, error) {
 	logits := out.Row(0)
 	history := append([]int32(nil), prompt...)
 	cur := prompt[len(prompt)-1]
+	sampled := 3
+	if cfg.SampledStart > 3 {
+		sampled += (k * 7) % (cfg.SampledStart - 2)
+	}
 	for step := 0; step < cfg.SeqLen && s.Cache.Len < capacity; step++ {
 		appendPos(seq, m, cur, hidden, logits)
 		var next int32
-		if greedy && step < 3 && len(cfg.Prompts) == 0 {
+		if greedy && step < sampled && len(cfg.Prompts) == 0 {
 			next = starter.Sample(logits, history)
 		} else {
 			next = smp.Sample(logits, history)

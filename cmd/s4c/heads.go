@@ -89,6 +89,7 @@ func cmdHeadsTrain(args []string) error {
 	batch := fs.Int("batch", 64, "examples per optimiser step")
 	greedyFrac := fs.Float64("greedy", 0.5, "fraction of sequences decoded greedily (the rest sampled)")
 	temp := fs.Float64("temp", 0.8, "temperature of the sampled sequences")
+	sampledStart := fs.Int("sampled-start", 32, "greedy sequences without prompts start with 3..N tokens sampled at temperature 1, for varied contexts")
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
 	seed := fs.Uint64("seed", 1, "random seed (training is deterministic for a given seed and thread count)")
 	dataPath := fs.String("data", "", "where to keep the generated data (default OUT.data)")
@@ -105,6 +106,8 @@ func cmdHeadsTrain(args []string) error {
 		return fmt.Errorf("--seq-len %d: want at least heads-count+4", *seqLen)
 	case *epochs < 1 || *count < 1 || *count > 16 || *batch < 1 || *lr <= 0 || *hidden < 1:
 		return fmt.Errorf("--epochs, --batch, --hidden and --lr must be positive and --heads-count 1..16")
+	case *sampledStart < 3 || *sampledStart >= *seqLen:
+		return fmt.Errorf("--sampled-start %d: want at least 3 and below --seq-len %d", *sampledStart, *seqLen)
 	case *greedyFrac < 0 || *greedyFrac > 1 || *temp <= 0:
 		return fmt.Errorf("--greedy must be within 0..1 and --temp positive")
 	}
@@ -159,7 +162,7 @@ func cmdHeadsTrain(args []string) error {
 
 	// 1. Data.
 	t0 := time.Now()
-	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp),
+	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp), SampledStart: *sampledStart,
 		Seed: *seed, Threads: nthreads, Stop: stop.Load,
 		Progress: func(seqs, toks int) {
 			el := time.Since(t0)
