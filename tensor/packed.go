@@ -50,8 +50,9 @@ const (
 	pkRecHalf   = 640 // offset of -128·Σ over the first 16 values (Q6_K)
 )
 
-// pkFunc multiplies R packed rows by T activation vectors (see asmgen).
-type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
+// pkFunc multiplies rows packed rows by T activation vectors, R rows at a
+// time (see asmgen), writing token t's results at out + t·ostride bytes.
+type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {

@@ -38,34 +38,30 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 		typ = 3
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
-	var out [4 * packedMaxT]float32
-	var sizesBuf [64]int
-	maxT := packedMaxT4 // tiles of 4 rows (and the odd rows at the end)
+	ostride := 4 * m.Rows
 	if n <= rowByRow {
-		maxT = packedMaxT // one row at a time throughout
+		// One tile of all tokens, one row at a time.
+		pkKernels[typ][0][n-1](&p.data[lo*p.stride], p.stride, &a.buf[0], tok, p.groups, &y[lo], hi-lo, ostride)
+		return
 	}
-	sizes := evenTiles(n, maxT, sizesBuf[:0])
+	var sizesBuf [64]int
+	sizes := evenTiles(n, packedMaxT4, sizesBuf[:0])
 	for rb := lo; rb < hi; rb += rowBlock(n) {
 		rbe := min(rb+rowBlock(n), hi)
+		r4 := (rbe - rb) / 4 * 4
 		t := 0
-		for _, T := range sizes {
-			for r := rb; r < rbe; {
-				// The first tile reads the rows from memory and prefetches
-				// the next ones; later tiles find them in cache.
-				R, ri := 4, 1
-				if t > 0 {
-					ri = 2
-				}
-				if rbe-r < 4 || n <= rowByRow {
-					R, ri = 1, 0
-				}
-				pkKernels[typ][ri][T-1](&p.data[r*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &out[0])
-				for i := 0; i < R; i++ {
-					for k := 0; k < T; k++ {
-						y[(t+k)*m.Rows+r+i] = out[T*i+k]
-					}
-				}
-				r += R
+		for i, T := range sizes {
+			// The first tile reads the rows from memory and prefetches
+			// the next ones; later tiles find them in cache.
+			ri := 1
+			if i > 0 {
+				ri = 2
+			}
+			if r4 > 0 {
+				pkKernels[typ][ri][T-1](&p.data[rb*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &y[t*m.Rows+rb], r4, ostride)
+			}
+			if rb+r4 < rbe {
+				pkKernels[typ][0][T-1](&p.data[(rb+r4)*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &y[t*m.Rows+rb+r4], rbe-rb-r4, ostride)
 			}
 			t += T
 		}

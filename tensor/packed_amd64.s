@@ -14,17 +14,20 @@
 	VMOVSHDUP X, X3 \
 	VADDSS X3, X, X
 
-// func pkQ8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 1): out[1·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r1t1AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r1t1AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r1t1AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -70,22 +73,35 @@ pkQ8r1t1AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t1AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r1t1AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r1t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r1t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r1t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -150,24 +166,37 @@ pkQ8r1t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r1t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r1t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r1t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r1t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -251,26 +280,39 @@ pkQ8r1t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r1t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 4): out[4·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r1t4AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r1t4AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r1t4AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -365,28 +407,41 @@ pkQ8r1t4AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t4AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, (R12)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r1t4AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r4t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r4t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r4t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -604,36 +659,49 @@ pkQ8r4t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r4t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r4t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r4t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r4t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -911,44 +979,57 @@ pkQ8r4t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r4t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r4t2npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r4t2npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r4t2npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -1122,36 +1203,49 @@ pkQ8r4t2npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t2npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r4t2npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q8 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ8r4t3npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ8r4t3npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ8r4t3npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -1385,44 +1479,57 @@ pkQ8r4t3npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t3npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ8r4t3npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 1): out[1·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r1t1AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r1t1AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r1t1AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -1479,22 +1586,35 @@ pkQ4r1t1AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t1AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r1t1AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r1t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r1t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r1t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -1571,24 +1691,37 @@ pkQ4r1t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r1t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r1t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r1t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r1t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -1685,26 +1818,39 @@ pkQ4r1t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r1t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 4): out[4·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r1t4AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r1t4AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r1t4AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -1813,28 +1959,41 @@ pkQ4r1t4AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t4AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, (R12)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r1t4AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r4t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r4t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r4t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -2062,36 +2221,49 @@ pkQ4r4t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r4t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r4t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r4t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r4t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -2375,44 +2547,57 @@ pkQ4r4t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r4t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r4t2npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r4t2npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r4t2npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -2612,36 +2797,49 @@ pkQ4r4t2npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t2npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r4t2npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4 rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4r4t3npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4r4t3npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4r4t3npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -2897,44 +3095,57 @@ pkQ4r4t3npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t3npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4r4t3npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 1): out[1·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr1t1AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr1t1AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr1t1AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -2996,22 +3207,35 @@ pkQ4Kr1t1AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t1AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr1t1AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr1t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr1t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr1t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -3097,24 +3321,37 @@ pkQ4Kr1t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr1t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr1t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr1t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr1t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -3224,26 +3461,39 @@ pkQ4Kr1t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr1t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 4): out[4·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr1t4AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr1t4AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr1t4AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -3369,28 +3619,41 @@ pkQ4Kr1t4AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t4AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, (R12)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr1t4AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr4t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr4t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr4t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -3640,36 +3903,49 @@ pkQ4Kr4t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr4t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr4t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr4t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr4t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -3982,44 +4258,57 @@ pkQ4Kr4t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr4t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr4t2npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr4t2npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr4t2npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -4237,36 +4526,49 @@ pkQ4Kr4t2npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t2npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr4t2npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q4K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ4Kr4t3npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ4Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ4Kr4t3npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ4Kr4t3npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -4547,44 +4849,57 @@ pkQ4Kr4t3npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t3npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ4Kr4t3npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 1): out[1·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr1t1AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr1t1AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr1t1AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -4644,22 +4959,35 @@ pkQ6Kr1t1AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t1AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr1t1AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr1t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr1t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr1t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -4751,24 +5079,37 @@ pkQ6Kr1t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr1t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr1t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr1t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr1t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -4892,26 +5233,39 @@ pkQ6Kr1t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr1t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 1) times activation records
-// x + t·xstride (t < 4): out[4·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr1t4AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
+// activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 1 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr1t4AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr1t4AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -5051,28 +5405,41 @@ pkQ6Kr1t4AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t4AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, (R12)(AX*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ BX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr1t4AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr4t2AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr4t2AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr4t2AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -5362,36 +5729,49 @@ pkQ6Kr4t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t2AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr4t2AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr4t3AVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr4t3AVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr4t3AVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -5769,44 +6149,57 @@ pkQ6Kr4t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t3AVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr4t3AVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 2): out[2·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr4t2npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr4t2npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr4t2npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -6040,36 +6433,49 @@ pkQ6Kr4t2npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t2npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, 4(R8)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)(AX*1)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 8(R8)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 8(R8)(AX*1)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 12(R8)(AX*1)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr4t2npAVX512block
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32)
-// Packed Q6K rows w + r·wstride (r < 4) times activation records
-// x + t·xstride (t < 3): out[3·r+t]. Per (row, token) the arithmetic of
-// packedDot.
-TEXT ·pkQ6Kr4t3npAVX512(SB), NOSPLIT, $0-48
-	MOVQ w+0(FP), SI
+// func pkQ6Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
+// activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken 4 at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10% of the matrix time).
+TEXT ·pkQ6Kr4t3npAVX512(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
-	MOVQ x+16(FP), DI
 	MOVQ xstride+24(FP), DX
-	MOVQ groups+32(FP), CX
 	MOVQ out+40(FP), R8
+pkQ6Kr4t3npAVX512block:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
 	LEAQ (SI)(BX*2), R13
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
@@ -6391,30 +6797,40 @@ pkQ6Kr4t3npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t3npAVX512loop
+	MOVQ ostride+56(FP), AX
+	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
-	VMOVSS X16, 0(R8)
+	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
-	VMOVSS X17, 4(R8)
+	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
-	VMOVSS X18, 8(R8)
+	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
-	VMOVSS X19, 12(R8)
+	VMOVSS X19, 4(R8)
 	REDUCE16E(Z20, Y20, X20)
-	VMOVSS X20, 16(R8)
+	VMOVSS X20, 4(R8)(AX*1)
 	REDUCE16E(Z21, Y21, X21)
-	VMOVSS X21, 20(R8)
+	VMOVSS X21, 4(R8)(AX*2)
 	REDUCE16E(Z22, Y22, X22)
-	VMOVSS X22, 24(R8)
+	VMOVSS X22, 8(R8)
 	REDUCE16E(Z23, Y23, X23)
-	VMOVSS X23, 28(R8)
+	VMOVSS X23, 8(R8)(AX*1)
 	REDUCE16E(Z24, Y24, X24)
-	VMOVSS X24, 32(R8)
+	VMOVSS X24, 8(R8)(AX*2)
 	REDUCE16E(Z25, Y25, X25)
-	VMOVSS X25, 36(R8)
+	VMOVSS X25, 12(R8)
 	REDUCE16E(Z26, Y26, X26)
-	VMOVSS X26, 40(R8)
+	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
-	VMOVSS X27, 44(R8)
+	VMOVSS X27, 12(R8)(AX*2)
+	ADDQ $16, R8
+	MOVQ w+0(FP), SI
+	LEAQ (SI)(BX*4), SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $4, CX
+	MOVQ CX, rows+48(FP)
+	JG pkQ6Kr4t3npAVX512block
 	VZEROUPPER
 	RET
 
