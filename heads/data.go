@@ -168,21 +168,21 @@ func writeSeq(w io.Writer, s *Seq) error {
 
 // GenConfig describes how the target generates its own training data.
 type GenConfig struct {
-	Prompts  [][]int32 // token prompts (with BOS); empty: start from BOS alone
-	BOS      int32
-	SeqLen   int     // new tokens per sequence
-	Greedy   float64 // fraction of sequences decoded greedily (the rest at Temp)
+	Prompts [][]int32 // token prompts (with BOS); empty: start from BOS alone
+	BOS     int32
+	SeqLen  int     // new tokens per sequence
+	Greedy  float64 // fraction of sequences decoded greedily (the rest at Temp)
 	// Greedy sequences without prompts start with 3..SampledStart tokens
 	// sampled at temperature 1 (varying per sequence), so that their greedy
 	// continuations cover many contexts: with 3 the stories converged on a
 	// few texts, on which the heads reached a teacher-forced top-1 of 0.97
 	// against 0.76 on the greedy continuations of unseen story prompts.
 	SampledStart int
-	Temp     float32
-	Seed     uint64
-	Threads  int
-	Progress func(seqs, tokens int)
-	Stop     func() bool // checked between sequences
+	Temp         float32
+	Seed         uint64
+	Threads      int
+	Progress     func(seqs, tokens int)
+	Stop         func() bool // checked between sequences
 }
 
 // Generate appends sequences to the data file until it holds want tokens.
