@@ -34,9 +34,8 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			rows := buf[group*nv+nv+group*hd:][:16*hd]
 			acc := buf[group*nv+nv+group*hd+16*hd:][:hd]
 			h0 := g * group
-			for d, v := range s.q[i*qd+h0*hd : i*qd+(h0+group)*hd] {
-				qs[d] = s.round(v)
-			}
+			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
+			s.scaleRound(qs, 1)
 			ko := g * hd
 			kl, vl := c.K[l], c.V[l]
 			// Runs of consecutive cache rows (the prompt, then each tree
@@ -58,8 +57,11 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				h := h0 + k
 				mx := float32(math.Inf(-1))
 				for a := range scores {
-					scores[a] = all[a*group+k] * scale
-					mx = max(mx, scores[a])
+					v := all[a*group+k] * scale
+					scores[a] = v
+					if v > mx {
+						mx = v
+					}
 				}
 				// Sum in blocks of 16 lanes, as a vector unit does.
 				var sum float64
@@ -74,10 +76,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 						sum += float64(tensor.Reduce16(&lanes))
 					}
 				}
-				inv := float32(1 / sum)
-				for a := range scores {
-					scores[a] = s.round(scores[a] * inv)
-				}
+				s.scaleRound(scores, float32(1/sum))
 				// Sixteen accumulator rows: position a adds into row a%16
 				// (the lanes of llama.cpp's AVX-512 kernel), then rows are
 				// reduced as a tree.
@@ -100,13 +99,17 @@ func (s *State) attention(l, n int, visible [][]int32) {
 	})
 }
 
-func roundF16(x float32) float32 { return tensor.RoundF16(x) }
-
-// round is the precision of the attention operands: float16 (llama.cpp's
-// default cache type) unless the state keeps float32.
-func (s *State) round(x float32) float32 {
+// scaleRound sets x[i] = round(x[i]·f), where rounding is to the precision
+// of the attention operands: float16 (llama.cpp's default cache type)
+// unless the state keeps float32.
+func (s *State) scaleRound(x []float32, f float32) {
 	if s.KVF32 {
-		return x
+		if f != 1 {
+			for i := range x {
+				x[i] *= f
+			}
+		}
+		return
 	}
-	return roundF16(x)
+	tensor.ScaleRoundF16(x, f)
 }

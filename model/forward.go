@@ -138,41 +138,54 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 	p := s.Pool
 	for l := range m.Layers {
 		L := &m.Layers[l]
-		for i := 0; i < n; i++ {
-			tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.AttnNorm, m.NormEps)
-		}
+		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
+			for i := lo; i < hi; i++ {
+				tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.AttnNorm, m.NormEps)
+			}
+		})
 		xb := s.xb[:n*dim]
 		tensor.MulMany(xb, n, p, []*tensor.Mat{L.Wq, L.Wk, L.Wv}, [][]float32{s.q, s.k, s.v})
-		for i := 0; i < n; i++ {
-			q, k, v := s.q[i*qd:(i+1)*qd], s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
-			if L.Bq != nil {
-				tensor.Add(q, L.Bq)
-				tensor.Add(k, L.Bk)
-				tensor.Add(v, L.Bv)
+		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
+			for i := lo; i < hi; i++ {
+				q, k, v := s.q[i*qd:(i+1)*qd], s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
+				if L.Bq != nil {
+					tensor.Add(q, L.Bq)
+					tensor.Add(k, L.Bk)
+					tensor.Add(v, L.Bv)
+				}
+				cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
+				for h := 0; h < m.Heads; h++ {
+					m.Rope.Apply(q[h*hd:(h+1)*hd], cs)
+				}
+				for h := 0; h < m.KVHeads; h++ {
+					m.Rope.Apply(k[h*hd:(h+1)*hd], cs)
+				}
+				kr, vr := c.Row(l, base+i)
+				copy(kr, k)
+				copy(vr, v)
+				s.scaleRound(kr, 1)
+				s.scaleRound(vr, 1)
 			}
-			cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
-			for h := 0; h < m.Heads; h++ {
-				m.Rope.Apply(q[h*hd:(h+1)*hd], cs)
-			}
-			for h := 0; h < m.KVHeads; h++ {
-				m.Rope.Apply(k[h*hd:(h+1)*hd], cs)
-			}
-			kr, vr := c.Row(l, base+i)
-			for j := range kr {
-				kr[j] = s.round(k[j])
-				vr[j] = s.round(v[j])
-			}
-		}
+		})
 		s.attention(l, n, visible)
 		L.Wo.Mul(s.xb, s.att[:n*qd], n, p)
-		tensor.Add(s.x[:n*dim], s.xb[:n*dim])
-		for i := 0; i < n; i++ {
-			tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.FFNNorm, m.NormEps)
-		}
+		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
+			for i := lo; i < hi; i++ {
+				tensor.Add(s.x[i*dim:(i+1)*dim], s.xb[i*dim:(i+1)*dim])
+				tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.FFNNorm, m.NormEps)
+			}
+		})
 		tensor.MulMany(xb, n, p, []*tensor.Mat{L.FFNGate, L.FFNUp}, [][]float32{s.gate, s.up})
-		tensor.SwiGLU(s.gate[:n*m.FFN], s.up[:n*m.FFN])
+		// Element by element, in chunks of 1024 over the threads.
+		p.Run((n*m.FFN+1023)/1024, 4, func(lo, hi int, _ *tensor.Scratch) {
+			lo, hi = lo*1024, min(hi*1024, n*m.FFN)
+			tensor.SwiGLU(s.gate[lo:hi], s.up[lo:hi])
+		})
 		L.FFNDown.Mul(s.xb, s.gate[:n*m.FFN], n, p)
-		tensor.Add(s.x[:n*dim], s.xb[:n*dim])
+		p.Run((n*dim+1023)/1024, 16, func(lo, hi int, _ *tensor.Scratch) {
+			lo, hi = lo*1024, min(hi*1024, n*dim)
+			tensor.Add(s.x[lo:hi], s.xb[lo:hi])
+		})
 	}
 	out := &Output{Vocab: m.Vocab}
 	if b.Hidden {

@@ -99,3 +99,11 @@ func RoundF16(x float32) float32 {
 	}
 	return F16ToF32(F32ToF16(x))
 }
+
+// ScaleRoundF16 sets x[i] = RoundF16(x[i]·s): attention's probabilities
+// and query as the float16 operands of its products (s = 1 only rounds).
+func ScaleRoundF16(x []float32, s float32) {
+	for i := scaleRoundF16Fast(x, s); i < len(x); i++ {
+		x[i] = RoundF16(x[i] * s)
+	}
+}

@@ -216,3 +216,34 @@ func TestMulManyMatchesMul(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleRoundF16MatchesGo: the vector rounding equals RoundF16(x·s) for
+// values across float16's range: subnormals, ties, overflow to infinity.
+func TestScaleRoundF16MatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	x := make([]float32, 4099)
+	for i := range x {
+		switch i % 4 {
+		case 0:
+			x[i] = float32(rng.NormFloat64())
+		case 1:
+			x[i] = float32(rng.NormFloat64() * 1e-6) // float16 subnormals
+		case 2:
+			x[i] = float32(rng.NormFloat64() * 4e4) // near and past 65504
+		default:
+			// A tie between two float16 values, or just beside one.
+			h := F16ToF32(uint16(rng.Intn(0x7c00)))
+			x[i] = math.Float32frombits(math.Float32bits(h) + 0x1000 + uint32(rng.Intn(3)) - 1)
+		}
+	}
+	x[0], x[1], x[2] = float32(math.Inf(1)), 0, float32(math.Copysign(0, -1))
+	for _, s := range []float32{1, 0.37, 3e-3} {
+		got := append([]float32(nil), x...)
+		ScaleRoundF16(got, s)
+		for i, v := range x {
+			if want := RoundF16(v * s); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("s=%v x[%d]=%v: %v, want %v", s, i, v, got[i], want)
+			}
+		}
+	}
+}
