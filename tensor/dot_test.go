@@ -130,8 +130,19 @@ func TestTilesMatchGeneric(t *testing.T) {
 // for rows whose last group of 16 blocks is partly padding.
 func TestIntKernelsMatchGo(t *testing.T) {
 	if !intKernels() {
-		t.Skip("no AVX-512 VNNI here: integer kernels are not used")
+		t.Skip("no AVX-512 VNNI or AVX2 here: integer kernels are not used")
 	}
+	defer func(l string) { intLevel = l }(intLevel)
+	for _, level := range intLevels() {
+		if level == "" {
+			continue
+		}
+		intLevel = level
+		t.Run(level, testIntKernelsMatchGo)
+	}
+}
+
+func testIntKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
 	for _, cols := range []int{384, 512, 1120, 1280} {
 		rows := 21

@@ -323,7 +323,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 }
 
 // useInt reports whether m is multiplied with the integer kernels: Q8_0,
-// Q4_0, Q4_K or Q6_K where the machine has AVX-512 VNNI. Elsewhere the weights are
+// Q4_0, Q4_K or Q6_K where the machine has AVX-512 VNNI or AVX2. Elsewhere the weights are
 // decoded to float32 and multiplied with the float kernels (faster there
 // than the portable integer twin, which exists to hold the assembly to
 // account).

@@ -8,7 +8,25 @@ import (
 
 var hasVNNI = cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
 
-func intKernels() bool { return Kernel == "avx512" && hasVNNI }
+// intLevel names the integer kernels in use: "vnni" (AVX-512 VNNI),
+// "avx2" (vpmaddubsw; also AVX-512 machines without VNNI) or "" (none:
+// quantized weights are decoded to float32 instead).
+var intLevel = intLevels()[0]
+
+// intLevels lists the integer kernels this machine can run, best first,
+// ending with "".
+func intLevels() []string {
+	var l []string
+	if Kernel == "avx512" && hasVNNI {
+		l = append(l, "vnni")
+	}
+	if Kernel != "generic" && cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
+		l = append(l, "avx2")
+	}
+	return append(l, "")
+}
+
+func intKernels() bool { return intLevel != "" }
 
 // quantBlocksAVX512 is quantizeBlock for blocks 0..n-1 of one group.
 //
@@ -39,6 +57,25 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows
+	if intLevel == "avx2" {
+		// One row at a time, tiles of up to 4 tokens; for several tiles
+		// a block of rows stays in cache while every tile passes it.
+		var sizesBuf [64]int
+		sizes := evenTiles(n, packedMaxT, sizesBuf[:0])
+		block := hi - lo
+		if len(sizes) > 1 {
+			block = rowBlock(n)
+		}
+		for rb := lo; rb < hi; rb += block {
+			rbe := min(rb+block, hi)
+			t := 0
+			for _, T := range sizes {
+				pkKernelsAVX2[typ][T-1](&p.data[rb*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &y[t*m.Rows+rb], rbe-rb, ostride)
+				t += T
+			}
+		}
+		return
+	}
 	if n <= rowByRow {
 		// One tile of all tokens, one row at a time.
 		pkKernels[typ][0][n-1](&p.data[lo*p.stride], p.stride, &a.buf[0], tok, p.groups, &y[lo], hi-lo, ostride)

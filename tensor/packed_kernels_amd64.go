@@ -122,3 +122,59 @@ var pkKernels = [4][3][4]pkFunc{
 		{nil, pkQ6Kr4t2npAVX512, pkQ6Kr4t3npAVX512, nil},
 	},
 }
+
+//go:noescape
+func pkQ8r1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ8r1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ8r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ8r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4r1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4r1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4Kr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4Kr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ6Kr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ6Kr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ6Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ6Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.
+var pkKernelsAVX2 = [4][4]pkFunc{
+	{pkQ8r1t1AVX2, pkQ8r1t2AVX2, pkQ8r1t3AVX2, pkQ8r1t4AVX2},
+	{pkQ4r1t1AVX2, pkQ4r1t2AVX2, pkQ4r1t3AVX2, pkQ4r1t4AVX2},
+	{pkQ4Kr1t1AVX2, pkQ4Kr1t2AVX2, pkQ4Kr1t3AVX2, pkQ4Kr1t4AVX2},
+	{pkQ6Kr1t1AVX2, pkQ6Kr1t2AVX2, pkQ6Kr1t3AVX2, pkQ6Kr1t4AVX2},
+}

@@ -2,6 +2,11 @@
 
 package tensor
 
+// intLevel names the integer kernels in use: none without amd64.
+var intLevel = ""
+
+func intLevels() []string { return []string{""} }
+
 func intKernels() bool { return false }
 
 func quantizeGroup(rec []byte, x []float32, n int) { quantizeGroupGo(rec, x, n) }

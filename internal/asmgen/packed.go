@@ -308,6 +308,23 @@ func packedKernels() (asm, decl []byte) {
 		}
 		table += "\t},\n"
 	}
+	d.WriteString(table + "}\n\n")
+	s.WriteString(avx2Consts)
+	table = "// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.\n" +
+		"var pkKernelsAVX2 = [4][" + fmt.Sprint(packedMaxT) + "]pkFunc{\n"
+	for _, g := range []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K} {
+		table += "\t{"
+		for T := 1; T <= packedMaxT; T++ {
+			if T > 1 {
+				table += ", "
+			}
+			avx2Kernel(&s, g, T)
+			name := avx2Name(g, T)
+			fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)\n\n", name)
+			table += name
+		}
+		table += "},\n"
+	}
 	d.WriteString(table + "}\n")
 	return s.Bytes(), d.Bytes()
 }

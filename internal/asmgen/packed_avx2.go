@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// AVX2 forms of the packed integer kernels, for machines without AVX-512
+// VNNI: the same packed rows and activation records, one row at a time
+// (looping over rows as the AVX-512 kernels do), T <= 4 tokens.
+//
+// A 64-byte vector of a group is taken as two 32-byte halves, lanes 0-7
+// (blocks 0-7) and 8-15, each with its own float accumulators, so every
+// lane sees exactly packedDot's arithmetic. Without vpdpbusd, four
+// products per lane are summed by vpmaddubsw (unsigned × signed bytes to
+// pairs of int16) and vpmaddwd by ones (to int32). vpmaddubsw saturates
+// its pair sums at ±32767, which unsigned Q8_0 bytes (w+128, up to 255)
+// times int8 activations can exceed; so Q8_0 weights are made signed again
+// and multiplied as |w| × x·sign(w) (vpabsb, vpsignb), at most 2·128·127:
+// the exact Σw·x, which is what packedDot's Σ(w+128)·x - 128·Σx is. 4- and
+// 6-bit weights (at most 63) cannot saturate.
+//
+// Registers: temporaries Y0-Y3, integer accumulators Y4.. (one per token),
+// float accumulators Y8.. (two per token: lanes 0-7, 8-15).
+
+const avx2Consts = `DATA pkOnes16<>+0(SB)/8, $0x0001000100010001
+DATA pkOnes16<>+8(SB)/8, $0x0001000100010001
+DATA pkOnes16<>+16(SB)/8, $0x0001000100010001
+DATA pkOnes16<>+24(SB)/8, $0x0001000100010001
+GLOBL pkOnes16<>(SB), RODATA|NOPTR, $32
+DATA pkBias80<>+0(SB)/8, $0x8080808080808080
+DATA pkBias80<>+8(SB)/8, $0x8080808080808080
+DATA pkBias80<>+16(SB)/8, $0x8080808080808080
+DATA pkBias80<>+24(SB)/8, $0x8080808080808080
+GLOBL pkBias80<>(SB), RODATA|NOPTR, $32
+DATA pkNibble<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA pkNibble<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA pkNibble<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA pkNibble<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL pkNibble<>(SB), RODATA|NOPTR, $32
+
+// Reduce lanes 0-7 (LO) and 8-15 (HI) to a scalar in lane 0 of X, in the
+// order of tensor.Reduce16 (X: LO's low half). Clobbers X3.
+#define REDUCE16Y(LO, HI, X) \
+	VADDPS HI, LO, LO \
+	VEXTRACTF128 $1, LO, X3 \
+	VADDPS X3, X, X \
+	VMOVHLPS X, X, X3 \
+	VADDPS X3, X, X \
+	VMOVSHDUP X, X3 \
+	VADDSS X3, X, X
+
+`
+
+func avx2Name(g packedGeom, T int) string { return fmt.Sprintf("pk%sr1t%dAVX2", g.name, T) }
+
+func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
+	name := avx2Name(g, T)
+	fmt.Fprintf(b, `// func %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// Packed %s rows w + r·wstride (r < rows) times activation records
+// x + t·xstride (t < %d): out[t·ostride/4 + r], with AVX2.
+TEXT ·%s(SB), NOSPLIT, $0-64
+	MOVQ wstride+8(FP), BX
+	MOVQ xstride+24(FP), DX
+	MOVQ out+40(FP), R8
+%sblock:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	MOVQ CX, AX
+	SHLQ $%d, AX
+	LEAQ (SI)(AX*1), R9
+`, name, g.name, T, name, name, g.qshift)
+	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
+	// ones; the bias or nibble mask): fewer loads per step.
+	ones, mask := "pkOnes16<>(SB)", "pkBias80<>(SB)"
+	if g.nibbles {
+		mask = "pkNibble<>(SB)"
+	}
+	if T <= 3 {
+		fmt.Fprintf(b, "\tVMOVDQU %s, Y14\n\tVMOVDQU %s, Y15\n", ones, mask)
+		ones, mask = "Y14", "Y15"
+	}
+	iacc := func(t int) string { return fmt.Sprintf("Y%d", 4+t) }
+	facc := func(t, h int) string { return fmt.Sprintf("Y%d", 8+2*t+h) }
+	for t := 0; t < T; t++ {
+		for h := 0; h < 2; h++ {
+			fmt.Fprintf(b, "\tVXORPS %s, %s, %s\n", facc(t, h), facc(t, h), facc(t, h))
+		}
+	}
+	fmt.Fprintf(b, "%sloop:\n", name)
+	// start sets the integer accumulators of lane half h.
+	start := func(h, half int) {
+		for t := 0; t < T; t++ {
+			z := iacc(t)
+			switch {
+			case g.offsets || g.name == "Q8":
+				fmt.Fprintf(b, "\tVPXOR %s, %s, %s\n", z, z, z)
+				continue
+			case g.halves && half == 0:
+				fmt.Fprintf(b, "\tVMOVDQU %s, %s\n", at(recHalf+32*h, xAddr[t]), z)
+			case g.halves:
+				fmt.Fprintf(b, "\tVMOVDQU %s, %s\n\tVPSUBD %s, %s, %s\n", at(recCorr+32*h, xAddr[t]), z, at(recHalf+32*h, xAddr[t]), z, z)
+			default:
+				fmt.Fprintf(b, "\tVMOVDQU %s, %s\n", at(recCorr+32*h, xAddr[t]), z)
+			}
+			fmt.Fprintf(b, "\tVPSRAD $%d, %s, %s\n", g.corrShift, z, z)
+		}
+	}
+	// dot adds u (unsigned bytes) times the activations at xoff·(token)
+	// into the integer accumulators; sx: the activations get w's sign.
+	dot := func(u string, xoff int, signFrom string) {
+		for t := 0; t < T; t++ {
+			if signFrom != "" {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n\tVPSIGNB %s, Y2, Y2\n\tVPMADDUBSW Y2, %s, Y2\n", at(xoff, xAddr[t]), signFrom, u)
+			} else {
+				fmt.Fprintf(b, "\tVPMADDUBSW %s, %s, Y2\n", at(xoff, xAddr[t]), u)
+			}
+			fmt.Fprintf(b, "\tVPMADDWD %s, Y2, Y2\n\tVPADDD Y2, %s, %s\n", ones, iacc(t), iacc(t))
+		}
+	}
+	byteSteps := func(h, s0, s1 int) {
+		for s := s0; s < s1; s++ {
+			off := 64*s + 32*h
+			if g.name == "Q8" {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n\tVPXOR %s, Y0, Y0\n\tVPABSB Y0, Y1\n", at(off, "(SI)"), mask)
+				dot("Y1", off, "Y0")
+			} else {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(off, "(SI)"))
+				dot("Y0", off, "")
+			}
+		}
+	}
+	flush := func(h, metaOff int) {
+		if g.offsets {
+			b.WriteString(fmt.Sprintf("\tVMOVUPS %s, Y0\n\tVMOVUPS %s, Y3\n", at(32*h, "(R9)"), at(64+32*h, "(R9)")))
+		} else if g.halves {
+			fmt.Fprintf(b, "\tVMOVUPS %s, Y0\n", at(metaOff+32*h, "(R9)"))
+		} else {
+			fmt.Fprintf(b, "\tVCVTPH2PS %s, Y0\n", at(16*h, "(R9)"))
+		}
+		for t := 0; t < T; t++ {
+			fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVFMADD231PS Y1, %s, %s\n",
+				at(recDx+32*h, xAddr[t]), iacc(t), iacc(t), iacc(t), facc(t, h))
+			if g.offsets {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n\tVPSRAD $%d, Y2, Y2\n\tVCVTDQ2PS Y2, Y2\n\tVMULPS %s, Y3, Y1\n\tVFMADD231PS Y1, Y2, %s\n",
+					at(recCorr+32*h, xAddr[t]), g.corrShift, at(recDx+32*h, xAddr[t]), facc(t, h))
+			}
+		}
+	}
+	for h := 0; h < 2; h++ {
+		switch {
+		case g.halves:
+			start(h, 0)
+			byteSteps(h, 0, 4)
+			flush(h, 0)
+			start(h, 1)
+			byteSteps(h, 4, 8)
+			flush(h, 64)
+		case !g.nibbles:
+			start(h, 0)
+			byteSteps(h, 0, 8)
+			flush(h, 0)
+		default:
+			start(h, 0)
+			for p := 0; p < 4; p++ {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y1\n\tVPSRLW $4, Y1, Y0\n\tVPAND %s, Y1, Y1\n\tVPAND %s, Y0, Y0\n",
+					at(64*p+32*h, "(SI)"), mask, mask)
+				dot("Y1", 128*p+32*h, "")
+				dot("Y0", 128*p+64+32*h, "")
+			}
+			flush(h, 0)
+		}
+	}
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R11\n\tADDQ $%d, R9\n\tDECQ CX\n\tJNZ %sloop\n",
+		g.qbytes, recBytes, recBytes, g.meta, name)
+	b.WriteString("\tMOVQ ostride+56(FP), AX\n\tLEAQ (R8)(AX*2), R12\n")
+	outAddr := []string{"(R8)", "(R8)(AX*1)", "(R8)(AX*2)", "(R12)(AX*1)"}
+	for t := 0; t < T; t++ {
+		lo, hi := 8+2*t, 9+2*t
+		fmt.Fprintf(b, "\tREDUCE16Y(Y%d, Y%d, X%d)\n\tVMOVSS X%d, %s\n", lo, hi, lo, lo, outAddr[t])
+	}
+	fmt.Fprintf(b, "\tADDQ $4, R8\n\tMOVQ w+0(FP), SI\n\tADDQ BX, SI\n\tMOVQ SI, w+0(FP)\n\tDECQ rows+48(FP)\n\tJNZ %sblock\n\tVZEROUPPER\n\tRET\n\n", name)
+}
