@@ -8,7 +8,7 @@ import (
 	"s4c/gguf"
 )
 
-// Integer kernels for Q8_0, Q4_0, Q4_K and Q6_K weights on int8-quantized
+// Integer kernels for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K weights on int8-quantized
 // activations.
 //
 // Why a repacked layout: with GGUF's layout a 512-bit register holds 64
@@ -32,14 +32,16 @@ import (
 //	Q4_0 group (256 B): byte 64p + 4j + i = q_j[8p+i] | q_j[8p+4+i]<<4   (p < 4)
 //	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
 //	Q6_K group (512 B): byte 64s + 4j + i = q_j[4s+i] (6-bit, 0..63)
+//	Q5_K group (512 B): as Q6_K, q_j the 5-bit values (0..31) of sub-block j
 //
 // where q_j is block 16g+j (Q4_0: value q-8; Q4_K: sub-block j of 32,
-// value d·sc_j·q - dmin·m_j; Q6_K: value d·sc·(q-32) with a scale per 16).
+// value d·sc_j·q - dmin·m_j, and so for Q5_K; Q6_K: value d·sc·(q-32) with
+// a scale per 16).
 // The activation record of a group (704 B) holds the int8 values in the
 // Q8_0 order (x_j[4s+i] at 64s+4j+i), 16 float32 block scales d_x, 16
 // int32 corrections -128·Σx_j that remove the +128 of Q8_0 weights
 // exactly, and 16 int32 -128·Σ over each block's first 16 values. The
-// other types shift them exactly: Q4_0 -8·Σx_j (>>4), Q4_K -Σx_j (>>7) for
+// other types shift them exactly: Q4_0 -8·Σx_j (>>4), Q4_K and Q5_K -Σx_j (>>7) for
 // the sub-block offsets, Q6_K -32·Σ per half (>>2).
 
 const (
@@ -56,21 +58,23 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {
-	if t == gguf.Q8_0 || t == gguf.Q6_K {
+	if t == gguf.Q8_0 || t == gguf.Q5_K || t == gguf.Q6_K {
 		return 512 // a byte per value
 	}
 	return 256 // nibbles
 }
 
 // packedMetaBytes is the size of one group's scales: 16 float16 d_w for
-// Q8_0 and Q4_0; for Q4_K 16 float32 sub-block scales d·sc_j then 16
+// Q8_0 and Q4_0; for Q4_K and Q5_K 16 float32 sub-block scales d·sc_j then 16
 // float32 sub-block offsets dmin·m_j (the d1 and m1 of its dequantization,
 // computed once at load; 128 bytes per 512 values, so a packed Q4_K row is
 // a third larger than in the file).
 // Q6_K: 16 float32 d·sc of each block's first 16 values, then 16 of its
-// last 16.
+// last 16. Q5_K keeps a byte per value, so its packed rows are about 1.5
+// times the file's (a 1.1B Q5_K model: 0.71 GiB file, ~1.1 GiB packed);
+// this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
-	if t == gguf.Q4_K || t == gguf.Q6_K {
+	if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q6_K {
 		return 128
 	}
 	return 32
@@ -83,7 +87,7 @@ type packed struct {
 	groups int
 }
 
-// packRows repacks m (Q8_0, Q4_0, Q4_K or Q6_K) into the group layout, rows
+// packRows repacks m (Q8_0, Q4_0, Q4_K, Q5_K or Q6_K) into the group layout, rows
 // spread over the machine's cores.
 func packRows(m *Mat) *packed {
 	nb := m.Cols / 32
@@ -143,6 +147,26 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 				var word uint32
 				for i := 0; i < 4; i++ {
 					word |= uint32(q6K(sb, v0+4*s+i)) << (8 * i)
+				}
+				le.PutUint32(q[64*s:], word)
+			}
+			continue
+		case gguf.Q5_K:
+			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
+			// 0..31, a byte each (the Q6_K quant layout).
+			sb := src[176*(b/8) : 176*(b/8)+176]
+			k := b % 8
+			sc, mn := scaleMinK4(k, sb[4:16])
+			d, dmin := F16ToF32(le.Uint16(sb)), F16ToF32(le.Uint16(sb[2:]))
+			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d*float32(sc)))
+			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(dmin*float32(mn)))
+			qh, qs := sb[16:48], sb[48+32*(k/2):]
+			for s := 0; s < 8; s++ {
+				var word uint32
+				for i := 0; i < 4; i++ {
+					l := 4*s + i
+					v := qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4
+					word |= uint32(v) << (8 * i)
 				}
 				le.PutUint32(q[64*s:], word)
 			}
@@ -281,7 +305,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			for e := 0; e < 32; e++ {
 				x := int32(int8(r[64*(e/4)+4*j+e%4]))
 				var u int32
-				if t == gguf.Q8_0 {
+				if qb == 512 { // a byte per value
 					u = int32(q[64*(e/4)+4*j+e%4])
 				} else {
 					b := q[64*(e/8)+4*j+e%4]
@@ -307,7 +331,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				}
 				continue
 			}
-			if t == gguf.Q4_K {
+			if t == gguf.Q4_K || t == gguf.Q5_K {
 				meta := row[groups*qb+128*g:]
 				dw := math.Float32frombits(le.Uint32(meta[4*j:]))
 				mw := math.Float32frombits(le.Uint32(meta[64+4*j:]))
@@ -323,13 +347,13 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 }
 
 // useInt reports whether m is multiplied with the integer kernels: Q8_0,
-// Q4_0, Q4_K or Q6_K where the machine has AVX-512 VNNI or AVX2. Elsewhere the weights are
+// Q4_0, Q4_K, Q5_K or Q6_K where the machine has AVX-512 VNNI or AVX2. Elsewhere the weights are
 // decoded to float32 and multiplied with the float kernels (faster there
 // than the portable integer twin, which exists to hold the assembly to
 // account).
 func (m *Mat) useInt() bool {
 	switch m.Type {
-	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q6_K:
+	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
 		return intKernels()
 	}
 	return false

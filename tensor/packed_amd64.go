@@ -54,6 +54,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
 		typ = 2
 	case gguf.Q6_K:
 		typ = 3
+	case gguf.Q5_K:
+		typ = 4
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows
