@@ -58,7 +58,8 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {
-	if t == gguf.Q8_0 || t == gguf.Q5_K || t == gguf.Q6_K {
+	switch t {
+	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q5_K, gguf.Q6_K:
 		return 512 // a byte per value
 	}
 	return 256 // nibbles
@@ -74,7 +75,8 @@ func packedQuantBytes(t gguf.TensorType) int {
 // times the file's (a 1.1B Q5_K model: 0.71 GiB file, ~1.1 GiB packed);
 // this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
-	if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q6_K {
+	switch t {
+	case gguf.Q4_1, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
 		return 128
 	}
 	return 32
@@ -147,6 +149,43 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 				var word uint32
 				for i := 0; i < 4; i++ {
 					word |= uint32(q6K(sb, v0+4*s+i)) << (8 * i)
+				}
+				le.PutUint32(q[64*s:], word)
+			}
+			continue
+		case gguf.Q4_1:
+			// Q4_0's nibbles; value d·q + m as Q4_K's d·q - (-m).
+			blk := src[20*b : 20*b+20]
+			d, mn := F16ToF32(le.Uint16(blk)), F16ToF32(le.Uint16(blk[2:]))
+			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d))
+			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(-mn))
+			elems = func(i int) uint32 {
+				if i < 16 {
+					return le.Uint32(blk[4+i:]) & 0x0f0f0f0f
+				}
+				return le.Uint32(blk[4+i-16:]) >> 4 & 0x0f0f0f0f
+			}
+		case gguf.Q5_0, gguf.Q5_1:
+			// 5-bit values 0..31, a byte each: Q5_0 d·(q-16) with Q8_0's
+			// float16 scale, Q5_1 d·q + m with Q4_K's scale and offset.
+			size, qsOff := 22, 6
+			if t == gguf.Q5_1 {
+				size, qsOff = 24, 8
+			}
+			blk := src[size*b : size*b+size]
+			qh := le.Uint32(blk[qsOff-4:])
+			if t == gguf.Q5_0 {
+				copy(meta[2*b:], blk[:2])
+			} else {
+				le.PutUint32(meta[128*g+4*j:], math.Float32bits(F16ToF32(le.Uint16(blk))))
+				le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(-F16ToF32(le.Uint16(blk[2:]))))
+			}
+			for s := 0; s < 8; s++ {
+				var word uint32
+				for i := 0; i < 4; i++ {
+					e := 4*s + i
+					v := blk[qsOff+e%16] >> (4 * (e / 16)) & 0xf
+					word |= uint32(v|byte(qh>>e&1)<<4) << (8 * i)
 				}
 				le.PutUint32(q[64*s:], word)
 			}
@@ -301,6 +340,8 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				s = corr
 			case gguf.Q4_0:
 				s = corr >> 4 // -8·Σx
+			case gguf.Q5_0:
+				s = corr >> 3 // -16·Σx
 			}
 			for e := 0; e < 32; e++ {
 				x := int32(int8(r[64*(e/4)+4*j+e%4]))
@@ -331,7 +372,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				}
 				continue
 			}
-			if t == gguf.Q4_K || t == gguf.Q5_K {
+			if packedMetaBytes(t) == 128 { // Q4_1, Q5_1, Q4_K, Q5_K: scale and offset
 				meta := row[groups*qb+128*g:]
 				dw := math.Float32frombits(le.Uint32(meta[4*j:]))
 				mw := math.Float32frombits(le.Uint32(meta[64+4*j:]))
@@ -353,7 +394,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 // account).
 func (m *Mat) useInt() bool {
 	switch m.Type {
-	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
 		return intKernels()
 	}
 	return false
