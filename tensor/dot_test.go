@@ -101,7 +101,7 @@ func TestTilesMatchGeneric(t *testing.T) {
 	for i := range w {
 		w[i] = float32(rng.NormFloat64())
 	}
-	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16} {
+	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16} {
 		enc, _ := Quantize(typ, w)
 		m, _ := NewMat(typ, rows, cols, enc)
 		for _, n := range []int{1, 3, 8, 9, 17} {

@@ -48,6 +48,27 @@ func tileF32r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, 
 func tileF16x1AVX512(w *uint16, x *float32, cols int) float32
 
 //go:noescape
+func tileBF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16x1AVX512(w *uint16, x *float32, cols int) float32
+
+//go:noescape
 func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 
 // mulFloatRows computes rows [lo, hi) of y = x·Wᵀ for F16/F32 weights with
@@ -57,13 +78,20 @@ func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 // the arithmetic is that of Dot on the dequantized row, so the result equals
 // the portable path bit for bit and does not depend on n.
 func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
-	if m.Cols%16 != 0 || Kernel == "generic" || m.Type != gguf.F32 && m.Type != gguf.F16 {
+	if m.Cols%16 != 0 || Kernel == "generic" || m.Type != gguf.F32 && m.Type != gguf.F16 && m.Type != gguf.BF16 {
 		return false
 	}
-	if Kernel != "avx512" && m.Type == gguf.F32 {
+	if Kernel != "avx512" && m.Type != gguf.F16 {
 		return false
 	}
-	if Kernel == "avx512" && (n >= 2 || m.Type == gguf.F16) {
+	kt := 0 // kernelsF index
+	switch m.Type {
+	case gguf.F16:
+		kt = 1
+	case gguf.BF16:
+		kt = 2
+	}
+	if Kernel == "avx512" && (n >= 2 || m.Type != gguf.F32) {
 		var out [4 * floatMaxT]float32
 		r4 := lo + (hi-lo)/4*4
 		var sizesBuf [64]int
@@ -73,7 +101,7 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 			t := 0
 			for _, T := range sizes {
 				for r := rb; r < rbe; r += 4 {
-					kernelsF[m.Type][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+					kernelsF[kt][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
 					for i := 0; i < 4; i++ {
 						for k := 0; k < T; k++ {
 							y[(t+k)*m.Rows+r+i] = out[T*i+k]
@@ -93,6 +121,8 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 			switch {
 			case m.Type == gguf.F32:
 				v = dot16AVX512(f32ptr(row), &x[t*m.Cols], m.Cols)
+			case m.Type == gguf.BF16:
+				v = tileBF16x1AVX512(u16ptr(row), &x[t*m.Cols], m.Cols)
 			case Kernel == "avx512":
 				v = tileF16x1AVX512(u16ptr(row), &x[t*m.Cols], m.Cols)
 			default:
@@ -109,10 +139,12 @@ type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out 
 // floatMaxT is the widest tile: 4 rows × 6 tokens use 24 accumulators.
 const floatMaxT = 6
 
-// kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16).
-var kernelsF = [2][floatMaxT]tileFunc{
+// kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16,
+// 2 = BF16).
+var kernelsF = [3][floatMaxT]tileFunc{
 	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512, tileF32r4t5AVX512, tileF32r4t6AVX512},
 	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512, tileF16r4t5AVX512, tileF16r4t6AVX512},
+	{tileBF16r4t1AVX512, tileBF16r4t2AVX512, tileBF16r4t3AVX512, tileBF16r4t4AVX512, tileBF16r4t5AVX512, tileBF16r4t6AVX512},
 }
 
 // dotRowsTiled does DotRows four cache rows at a time with the F32 tiles

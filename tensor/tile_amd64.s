@@ -31,6 +31,25 @@ f16x1loop:
 	MOVSS X1, ret+24(FP)
 	RET
 
+// func tileBF16x1AVX512(w *uint16, x *float32, cols int) float32
+TEXT ·tileBF16x1AVX512(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ cols+16(FP), CX
+	VXORPS Z1, Z1, Z1
+bf16x1loop:
+	VPMOVZXWD (SI), Z0
+	VPSLLD $16, Z0, Z0
+	VFMADD231PS (DI), Z0, Z1
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ bf16x1loop
+	REDUCE16(Z1, Y1, X1, Z9, X9, Y9)
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
 // func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 // The 16 lanes as two 8-lane halves.
 TEXT ·tileF16x1AVX2(SB), NOSPLIT, $0-28

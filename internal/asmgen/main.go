@@ -56,7 +56,7 @@ func prologue(b *bytes.Buffer, name, doc string, xShift bool, count string) {
 	b.WriteString("\tLEAQ (SI)(BX*2), R13\n\tADDQ BX, R13\n\tLEAQ (DI)(DX*2), R11\n\tADDQ DX, R11\n")
 }
 
-// float kernels: F16 (converted on load) or F32 rows times float32 tokens;
+// float kernels: F16 or BF16 (converted on load) or F32 rows times float32 tokens;
 // 4 rows × T tokens, accumulators in the top 4·T registers, activations
 // streamed through Z4/Z5.
 func floatKernel(b *bytes.Buffer, typ string, T int) {
@@ -94,7 +94,11 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 	fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJLE %stail\n", dist, name)
 	body := func(pf []string) {
 		for r := 0; r < 4; r++ {
-			fmt.Fprintf(b, "\t%s %s, Z%d\n", load, wAddr[r], r)
+			if typ == "BF16" { // the top half of a float32
+				fmt.Fprintf(b, "\tVPMOVZXWD %s, Z%d\n\tVPSLLD $16, Z%d, Z%d\n", wAddr[r], r, r, r)
+			} else {
+				fmt.Fprintf(b, "\t%s %s, Z%d\n", load, wAddr[r], r)
+			}
 			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(1024, pf[r]))
 		}
 		for t := 0; t < T; t++ {
@@ -137,6 +141,7 @@ func generate() map[string][]byte {
 	for T := 1; T <= floatMaxT; T++ {
 		floatKernel(&f, "F16", T)
 		floatKernel(&f, "F32", T)
+		floatKernel(&f, "BF16", T)
 	}
 	q, decl := packedKernels()
 	return map[string][]byte{"tile_r4_amd64.s": f.Bytes(), "packed_amd64.s": q, "packed_kernels_amd64.go": decl}
