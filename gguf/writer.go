@@ -171,8 +171,9 @@ func (w *Writer) info(name string, typ TensorType, dims []uint64) (TensorInfo, e
 	return ti, nil
 }
 
-// WriteFile writes the file to path (via a temporary file renamed into
-// place, so a failed write never leaves a half file under the final name).
+// WriteFile writes the file to path (via a temporary file, synced and
+// renamed into place, so a failed write never leaves a half file under the
+// final name).
 func (w *Writer) WriteFile(path string) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
@@ -186,6 +187,13 @@ func (w *Writer) WriteFile(path string) error {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	// On disk before it is renamed into place: a crash then leaves the old
+	// file or the whole new one, never a renamed file with holes.
+	if err := f.Sync(); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err
