@@ -27,12 +27,11 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			i, g := it/m.KVHeads, it%m.KVHeads
 			vis := visible[i]
 			nv := len(vis)
-			buf := sc.Floats(group*nv + nv + group*hd + 17*hd)
+			buf := sc.Floats(group*nv + nv + group*hd + 16*hd)
 			all := buf[:group*nv] // all[a·group+k]: head k of the group, row a
 			scores := buf[group*nv : group*nv+nv]
 			qs := buf[group*nv+nv : group*nv+nv+group*hd]
 			rows := buf[group*nv+nv+group*hd:][:16*hd]
-			acc := buf[group*nv+nv+group*hd+16*hd:][:hd]
 			h0 := g * group
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
 			s.scaleRound(qs, 1)
@@ -84,16 +83,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				runs(func(a, b int) {
 					tensor.AccumRows16(rows, hd, scores[a:b], vl[int(vis[a])*kvd+ko:], kvd, b-a, a)
 				})
-				for l := 0; l < 8; l++ {
-					tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+8)*hd:(l+9)*hd])
-				}
-				for l := 0; l < 4; l++ {
-					tensor.Add(rows[l*hd:(l+1)*hd], rows[(l+4)*hd:(l+5)*hd])
-				}
-				for d := range acc {
-					acc[d] = (rows[d] + rows[2*hd+d]) + (rows[hd+d] + rows[3*hd+d])
-				}
-				copy(s.att[i*qd+h*hd:i*qd+(h+1)*hd], acc)
+				tensor.ReduceRows16(s.att[i*qd+h*hd:i*qd+(h+1)*hd], rows, hd)
 			}
 		}
 	})

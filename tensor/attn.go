@@ -41,3 +41,21 @@ func AccumRows16(rows []float32, d int, p, v []float32, stride, n, a0 int) {
 		FMARow(rows[r:r+d], p[a], v[a*stride:a*stride+d])
 	}
 }
+
+// ReduceRows16 sets dst[i] (i < d) to the sum of column i of the 16 rows
+// of d floats in rows, in the order Reduce16 sums lanes: row l plus row
+// l+8, then l+4, then (0+2)+(1+3). rows is left as it was.
+func ReduceRows16(dst, rows []float32, d int) {
+	_ = rows[16*d-1]
+	dst = dst[:d]
+	if reduceRows16Fast(dst, rows, d) {
+		return
+	}
+	var lanes [16]float32
+	for i := range dst {
+		for l := range lanes {
+			lanes[l] = rows[l*d+i]
+		}
+		dst[i] = Reduce16(&lanes)
+	}
+}

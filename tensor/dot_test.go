@@ -225,7 +225,11 @@ func TestIntDotAccuracy(t *testing.T) {
 // results of their per-row Go forms (Dot, FMARow) whatever the kernel.
 func TestAttentionKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
-	for _, c := range []struct{ d, nq, stride, n, a0 int }{{64, 8, 256, 37, 3}, {64, 1, 64, 5, 0}, {48, 3, 100, 16, 15}, {20, 2, 20, 9, 1}} {
+	for _, c := range []struct{ d, nq, stride, n, a0 int }{
+		{64, 8, 256, 37, 3}, {64, 1, 64, 5, 0}, {48, 3, 100, 16, 15}, {20, 2, 20, 9, 1},
+		{64, 2, 256, 1, 7}, {64, 2, 64, 2, 14}, {64, 1, 64, 3, 0}, {64, 1, 64, 4, 9},
+		{64, 1, 64, 19, 5}, {128, 2, 512, 35, 11}, {128, 4, 128, 300, 2}, {192, 1, 192, 20, 0},
+	} {
 		q := make([]float32, c.nq*c.d)
 		k := make([]float32, c.n*c.stride)
 		p := make([]float32, c.n)
@@ -240,9 +244,13 @@ func TestAttentionKernelsMatchGo(t *testing.T) {
 		}
 		out := make([]float32, c.n*c.nq)
 		DotRows(out, q, c.nq, k, c.stride, c.n)
+		// Rows already hold earlier positions' sums (runs of the cache).
 		rows := make([]float32, 16*c.d)
+		for i := range rows {
+			rows[i] = float32(rng.NormFloat64())
+		}
+		want := append([]float32(nil), rows...)
 		AccumRows16(rows, c.d, p, k, c.stride, c.n, c.a0)
-		want := make([]float32, 16*c.d)
 		for a := 0; a < c.n; a++ {
 			for h := 0; h < c.nq; h++ {
 				w := Dot(q[h*c.d:(h+1)*c.d], k[a*c.stride:a*c.stride+c.d])
@@ -353,6 +361,29 @@ func TestQuantizeGroupMatchesGo(t *testing.T) {
 				if got[i] != want[i] {
 					t.Fatalf("trial %d (n=%d, scale %g): record byte %d = %d, portable %d", trial, n, scale, i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestReduceRows16MatchesGo: the vector tree sum of 16 rows is Reduce16 of
+// each column.
+func TestReduceRows16MatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	for _, d := range []int{16, 64, 128, 20} {
+		rows := make([]float32, 16*d)
+		for i := range rows {
+			rows[i] = float32(rng.NormFloat64() * 100)
+		}
+		got := make([]float32, d)
+		ReduceRows16(got, rows, d)
+		for i := range got {
+			var lanes [16]float32
+			for l := range lanes {
+				lanes[l] = rows[l*d+i]
+			}
+			if want := Reduce16(&lanes); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("d=%d column %d: %v, want %v", d, i, got[i], want)
 			}
 		}
 	}

@@ -176,9 +176,32 @@ func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) b
 	if Kernel != "avx512" || d%16 != 0 {
 		return false
 	}
-	accumRows16AVX512(&rows[0], d, &p[0], &v[0], stride, n, a0)
+	if d%64 != 0 {
+		accumRows16AVX512(&rows[0], d, &p[0], &v[0], stride, n, a0)
+		return true
+	}
+	// Positions o, o+16, o+32 … all go to row (a0+o) mod 16: four such
+	// residues at a time keep their rows (64 columns of them) in
+	// registers while the positions stream past.
+	for c := 0; c < d; c += 64 {
+		for o := 0; o < 16 && o < n; o += 4 {
+			count := 0
+			if n-o-3 > 0 {
+				count = (n - o - 3 + 15) / 16
+			}
+			extra := n - o - 16*count // 0..3
+			var r [4]*float32
+			for j := range r {
+				r[j] = &rows[(a0+o+j)%16*d+c]
+			}
+			accum4AVX512(r[0], r[1], r[2], r[3], &p[o], &v[o*stride+c], stride, count, extra)
+		}
+	}
 	return true
 }
+
+//go:noescape
+func accum4AVX512(r0, r1, r2, r3 *float32, p *float32, v *float32, vstride int, count int, extra int)
 
 func f32bytes(x []float32) *byte { return (*byte)(unsafe.Pointer(&x[0])) }
 
@@ -208,4 +231,15 @@ func swiGLUFast(g, e, up []float32) int {
 	}
 	swiGLUAVX512(&g[0], &e[0], &up[0], n)
 	return n
+}
+
+//go:noescape
+func reduceRows16AVX512(dst, rows *float32, d int)
+
+func reduceRows16Fast(dst, rows []float32, d int) bool {
+	if Kernel != "avx512" || d%16 != 0 || d == 0 {
+		return false
+	}
+	reduceRows16AVX512(&dst[0], &rows[0], d)
+	return true
 }
