@@ -30,6 +30,10 @@ type EngineResult struct {
 	PeakRSS     int64
 	Kernel      string
 	Threads     int
+	// The machine's limits measured right after, on as many threads:
+	// memory read bytes/s and int8 multiply-add ops/s (0: not measured).
+	ReadBW   float64
+	Int8Peak float64
 }
 
 func median(d []time.Duration) time.Duration {
@@ -106,20 +110,40 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	}
 	r.DecodeTokS = gen / time.Since(t0).Seconds()
 	r.PeakRSS = peakRSS()
+	// The machine as it is now (neighbours included): the figures above
+	// as fractions of what it can do.
+	r.ReadBW = tensor.ReadBandwidth(r.Threads, 512<<20, 3)
+	r.Int8Peak = tensor.Int8Peak(r.Threads)
 	return r, nil
 }
 
 // Print writes the report.
 func (r *EngineResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "kernel %s, %d threads; weights %.2f GiB, %.0fM matrix parameters\n", r.Kernel, r.Threads, float64(r.WeightBytes)/(1<<30), float64(r.Params)/1e6)
-	fmt.Fprintf(w, "decode (batch 1): %.2f tok/s  = %.1f GB/s of weights read\n", r.DecodeTokS, float64(r.WeightBytes)*r.DecodeTokS/1e9)
+	if r.ReadBW > 0 {
+		fmt.Fprintf(w, "machine now: memory read %.1f GB/s", r.ReadBW/1e9)
+		if r.Int8Peak > 0 {
+			fmt.Fprintf(w, ", int8 peak %.0f GOPS (vpdpbusd)", r.Int8Peak/1e9)
+		}
+		fmt.Fprintf(w, " on %d threads\n", r.Threads)
+	}
+	bw := float64(r.WeightBytes) * r.DecodeTokS
+	fmt.Fprintf(w, "decode (batch 1): %.2f tok/s  = %.1f GB/s of weights read", r.DecodeTokS, bw/1e9)
+	if r.ReadBW > 0 {
+		fmt.Fprintf(w, " (%.0f%% of the read bandwidth)", 100*bw/r.ReadBW)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "prompt (%d tokens): %.1f tok/s\n", r.PromptLen, r.PromptTokS)
 	fmt.Fprintf(w, "one forward pass of N tokens after %d cached (median):\n", r.Ctx)
-	fmt.Fprintf(w, "%6s %10s %9s %12s\n", "N", "ms", "t(N)/t(1)", "GOPS")
+	fmt.Fprintf(w, "%6s %10s %9s %12s %10s\n", "N", "ms", "t(N)/t(1)", "GOPS", "of peak")
 	for i, n := range r.Ns {
 		ms := r.TN[i].Seconds() * 1e3
 		gops := 2 * float64(r.Params) * float64(n) / r.TN[i].Seconds() / 1e9
-		fmt.Fprintf(w, "%6d %10.2f %9.2f %12.1f\n", n, ms, r.TN[i].Seconds()/r.TN[0].Seconds(), gops)
+		peak := "-"
+		if r.Int8Peak > 0 {
+			peak = fmt.Sprintf("%.1f%%", 100*gops*1e9/r.Int8Peak)
+		}
+		fmt.Fprintf(w, "%6d %10.2f %9.2f %12.1f %10s\n", n, ms, r.TN[i].Seconds()/r.TN[0].Seconds(), gops, peak)
 	}
 	if r.PeakRSS > 0 {
 		fmt.Fprintf(w, "peak RSS %.2f GiB\n", float64(r.PeakRSS)/(1<<30))

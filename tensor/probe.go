@@ -1,0 +1,65 @@
+package tensor
+
+import (
+	"sync"
+	"time"
+)
+
+// Machine limits, measured the way the kernels would meet them, so a
+// benchmark can state its figures as fractions of what this machine (with
+// its current neighbours) can do, in the same run.
+
+// ReadBandwidth returns the bytes per second that threads threads read
+// from a buffer of size bytes (far larger than the caches), each its own
+// part with wide loads, best of reps passes; 0 where no vector loop
+// exists.
+func ReadBandwidth(threads, size, reps int) float64 {
+	if !streamAvailable() {
+		return 0
+	}
+	buf := alignedBytes(size)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1 // fault the pages in before timing
+	}
+	part := len(buf) / threads / 128 * 128
+	best := time.Duration(1 << 62)
+	for r := 0; r < reps; r++ {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for k := 0; k < threads; k++ {
+			wg.Add(1)
+			go func(k int) {
+				defer wg.Done()
+				streamRead(buf[k*part : (k+1)*part])
+			}(k)
+		}
+		wg.Wait()
+		best = min(best, time.Since(t0))
+	}
+	return float64(part*threads) / best.Seconds()
+}
+
+// Int8Peak returns the int8 multiply-add operations per second (two per
+// product) of threads threads running independent vpdpbusd, or 0 without
+// AVX-512 VNNI.
+func Int8Peak(threads int) float64 {
+	if !vnniAvailable() {
+		return 0
+	}
+	const iters = 2_000_000 // 12 instructions of 64 products each: ~25 ms
+	best := time.Duration(1 << 62)
+	for r := 0; r < 3; r++ {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for k := 0; k < threads; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				vnniLoop(iters)
+			}()
+		}
+		wg.Wait()
+		best = min(best, time.Since(t0))
+	}
+	return float64(threads) * iters * 12 * 64 * 2 / best.Seconds()
+}
