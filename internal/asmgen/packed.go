@@ -126,6 +126,30 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 
 	// start sets the integer accumulators (half 1 of Q6_K: the rest of Σx).
 	start := func(half int) {
+		if R > 1 && !g.offsets {
+			// Each token's starting values are loaded once into Z28+t (free
+			// until the first step) and copied to its R accumulators:
+			// loads, not arithmetic, bound these kernels (one 512-bit load
+			// a cycle against two vpdpbusd).
+			for t := 0; t < T; t++ {
+				z := 28 + t
+				if g.halves && half == 0 {
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
+				} else {
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+					if g.halves {
+						fmt.Fprintf(b, "\tVPSUBD %s, Z%d, Z%d\n", at(recHalf, xAddr[t]), z, z)
+					}
+				}
+				if g.corrShift != 0 {
+					fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
+				}
+				for r := 0; r < R; r++ {
+					fmt.Fprintf(b, "\tVMOVDQA32 Z%d, Z%d\n", z, iacc(r, t))
+				}
+			}
+			return
+		}
 		for t := 0; t < T; t++ {
 			for r := 0; r < R; r++ {
 				z := iacc(r, t)
@@ -187,6 +211,15 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 					at(recCorr, xAddr[t]), 28+t, g.corrShift, 28+t, 28+t, 28+t, 28+t)
 			}
 		}
+		// Activation scales once per token (Z28.., free again), except
+		// for the offset types, which hold -Σx there.
+		dx := func(t int) string { return at(recDx, xAddr[t]) }
+		if R > 1 && !g.offsets {
+			for t := 0; t < T; t++ {
+				fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", dx(t), 28+t)
+			}
+			dx = func(t int) string { return fmt.Sprintf("Z%d", 28+t) }
+		}
 		for r := 0; r < R; r++ {
 			for off := 0; off < g.meta; off += 64 {
 				prefetch(metaOff+off, r, pfScale)
@@ -201,7 +234,7 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 			}
 			for t := 0; t < T; t++ {
 				fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
-					at(recDx, xAddr[t]), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
+					dx(t), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
 				if g.offsets {
 					fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(recDx, xAddr[t]), 28+t, facc(r, t))
 				}
