@@ -27,11 +27,10 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			i, g := it/m.KVHeads, it%m.KVHeads
 			vis := visible[i]
 			nv := len(vis)
-			buf := sc.Floats(group*nv + nv + group*hd + 16*hd)
-			all := buf[:group*nv] // all[a·group+k]: head k of the group, row a
-			scores := buf[group*nv : group*nv+nv]
-			qs := buf[group*nv+nv : group*nv+nv+group*hd]
-			rows := buf[group*nv+nv+group*hd:][:16*hd]
+			buf := sc.Floats(group*nv + group*hd + 16*hd)
+			all := buf[:group*nv] // all[k·nv+a]: head k of the group, row a
+			qs := buf[group*nv : group*nv+group*hd]
+			rows := buf[group*nv+group*hd:][:16*hd]
 			h0 := g * group
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
 			s.scaleRound(qs, 1)
@@ -50,31 +49,15 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				}
 			}
 			runs(func(a, b int) {
-				tensor.DotRows(all[a*group:b*group], qs, group, kl[int(vis[a])*kvd+ko:], kvd, b-a)
+				tensor.DotRows(all[a:], nv, qs, group, kl[int(vis[a])*kvd+ko:], kvd, b-a)
 			})
 			for k := 0; k < group; k++ {
 				h := h0 + k
-				mx := float32(math.Inf(-1))
-				for a := range scores {
-					v := all[a*group+k] * scale
-					scores[a] = v
-					if v > mx {
-						mx = v
-					}
-				}
-				// Sum in blocks of 16 lanes, as a vector unit does.
-				var sum float64
-				var lanes [16]float32
+				scores := all[k*nv : (k+1)*nv]
+				mx := tensor.ScaleMax(scores, scale)
 				tensor.ExpShift(scores, scores, mx)
-				for a, e := range scores {
-					lanes[a%16] = e
-					if a%16 == 15 || a == len(scores)-1 {
-						for r := a%16 + 1; r < 16; r++ {
-							lanes[r] = 0
-						}
-						sum += float64(tensor.Reduce16(&lanes))
-					}
-				}
+				// Summed in blocks of 16 lanes, as a vector unit does.
+				sum := tensor.SumBlocks16(scores)
 				s.scaleRound(scores, float32(1/sum))
 				// Sixteen accumulator rows: position a adds into row a%16
 				// (the lanes of llama.cpp's AVX-512 kernel), then rows are

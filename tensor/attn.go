@@ -3,23 +3,51 @@ package tensor
 // Kernels of attention: many small products over the rows of the KV cache,
 // done in one call each instead of one call per cache row.
 
-// DotRows sets out[a·nq+h] = Dot(q_h, k_a) for the nq query vectors q_h =
-// q[h·d:(h+1)·d] (d = len(q)/nq) and the n cache rows k_a = k[a·stride:
-// a·stride+d]: exactly what Dot returns for each pair.
-func DotRows(out, q []float32, nq int, k []float32, stride, n int) {
+// DotRows sets out[h·ostride+a] = Dot(q_h, k_a) for the nq query vectors
+// q_h = q[h·d:(h+1)·d] (d = len(q)/nq) and the n cache rows k_a =
+// k[a·stride: a·stride+d]: exactly what Dot returns for each pair, each
+// query's scores contiguous.
+func DotRows(out []float32, ostride int, q []float32, nq int, k []float32, stride, n int) {
 	d := len(q) / nq
 	if n == 0 {
 		return
 	}
 	_ = k[(n-1)*stride+d-1]
-	_ = out[n*nq-1]
-	a := dotRowsTiled(out, q, nq, d, k, stride, n)
+	_ = out[(nq-1)*ostride+n-1]
+	a := dotRowsTiled(out, ostride, q, nq, d, k, stride, n)
 	for ; a < n; a++ {
 		row := k[a*stride : a*stride+d]
 		for h := 0; h < nq; h++ {
-			out[a*nq+h] = Dot(q[h*d:(h+1)*d], row)
+			out[h*ostride+a] = Dot(q[h*d:(h+1)*d], row)
 		}
 	}
+}
+
+// ScaleMax sets x[i] *= s and returns the largest result (NaNs are
+// passed over; -Inf for an empty x).
+func ScaleMax(x []float32, s float32) float32 {
+	mx, i := scaleMaxFast(x, s)
+	for ; i < len(x); i++ {
+		v := x[i] * s
+		x[i] = v
+		if v > mx {
+			mx = v
+		}
+	}
+	return mx
+}
+
+// SumBlocks16 sums x as a 16-lane vector unit does, block by block: each
+// block of 16 (the last one padded with zeros) reduced as Reduce16, the
+// block sums added in float64 in order.
+func SumBlocks16(x []float32) float64 {
+	sum, i := sumBlocks16Fast(x)
+	if i < len(x) {
+		var lanes [16]float32
+		copy(lanes[:], x[i:])
+		sum += float64(Reduce16(&lanes))
+	}
+	return sum
 }
 
 // AccumRows16 adds p[a]·v_a (v_a = v[a·stride:a·stride+d]) into row

@@ -246,3 +246,60 @@ reduceloop:
 	JNZ reduceloop
 	VZEROUPPER
 	RET
+
+// func scaleMaxAVX512(x *float32, n int, s float32) float32
+// x[i] *= s for i < n (a multiple of 16, > 0); returns the largest x[i]
+// (vmaxps passes over a NaN in x only as its first operand, as the
+// portable loop's v > mx does).
+TEXT ·scaleMaxAVX512(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Z2
+	MOVL $0xff800000, AX
+	VPBROADCASTD AX, Z1
+
+scalemaxloop:
+	VMULPS (DI), Z2, Z0
+	VMOVUPS Z0, (DI)
+	VMAXPS Z1, Z0, Z1
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ scalemaxloop
+	VEXTRACTF32X8 $1, Z1, Y0
+	VMAXPS Y0, Y1, Y1
+	VEXTRACTF128 $1, Y1, X0
+	VMAXPS X0, X1, X1
+	VMOVHLPS X1, X1, X0
+	VMAXPS X0, X1, X1
+	VMOVSHDUP X1, X0
+	VMAXSS X0, X1, X1
+	VZEROUPPER
+	MOVSS X1, ret+24(FP)
+	RET
+
+// func sumBlocks16AVX512(x *float32, n int) float64
+// The sum of the blocks of 16 of x (n a multiple of 16, > 0), each block
+// reduced as Reduce16 and added in float64, in order.
+TEXT ·sumBlocks16AVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), CX
+	VXORPD X4, X4, X4
+
+sumblockloop:
+	VMOVUPS (DI), Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VCVTSS2SD X0, X0, X0
+	VADDSD X0, X4, X4
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ sumblockloop
+	VZEROUPPER
+	MOVSD X4, ret+16(FP)
+	RET

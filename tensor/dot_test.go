@@ -243,7 +243,7 @@ func TestAttentionKernelsMatchGo(t *testing.T) {
 			p[i] = float32(rng.Float64())
 		}
 		out := make([]float32, c.n*c.nq)
-		DotRows(out, q, c.nq, k, c.stride, c.n)
+		DotRows(out, c.n, q, c.nq, k, c.stride, c.n)
 		// Rows already hold earlier positions' sums (runs of the cache).
 		rows := make([]float32, 16*c.d)
 		for i := range rows {
@@ -254,8 +254,8 @@ func TestAttentionKernelsMatchGo(t *testing.T) {
 		for a := 0; a < c.n; a++ {
 			for h := 0; h < c.nq; h++ {
 				w := Dot(q[h*c.d:(h+1)*c.d], k[a*c.stride:a*c.stride+c.d])
-				if math.Float32bits(out[a*c.nq+h]) != math.Float32bits(w) {
-					t.Fatalf("%+v: DotRows row %d head %d = %v, Dot %v", c, a, h, out[a*c.nq+h], w)
+				if math.Float32bits(out[h*c.n+a]) != math.Float32bits(w) {
+					t.Fatalf("%+v: DotRows row %d head %d = %v, Dot %v", c, a, h, out[h*c.n+a], w)
 				}
 			}
 			r := (c.a0 + a) % 16 * c.d
@@ -385,6 +385,46 @@ func TestReduceRows16MatchesGo(t *testing.T) {
 			if want := Reduce16(&lanes); math.Float32bits(got[i]) != math.Float32bits(want) {
 				t.Fatalf("d=%d column %d: %v, want %v", d, i, got[i], want)
 			}
+		}
+	}
+}
+
+// TestScaleMaxSumBlocks: the vector scale-and-max and block sums give the
+// portable loops' results bit for bit.
+func TestScaleMaxSumBlocks(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for _, n := range []int{1, 15, 16, 17, 64, 273} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 10)
+		}
+		want := append([]float32(nil), x...)
+		wantMax := float32(math.Inf(-1))
+		for i, v := range want {
+			want[i] = v * 0.125
+			if want[i] > wantMax {
+				wantMax = want[i]
+			}
+		}
+		if got := ScaleMax(x, 0.125); got != wantMax {
+			t.Fatalf("n=%d: max %v, want %v", n, got, wantMax)
+		}
+		var wantSum float64
+		var lanes [16]float32
+		for a, v := range want {
+			if math.Float32bits(x[a]) != math.Float32bits(v) {
+				t.Fatalf("n=%d element %d: %v, want %v", n, a, x[a], v)
+			}
+			lanes[a%16] = v
+			if a%16 == 15 || a == n-1 {
+				for r := a%16 + 1; r < 16; r++ {
+					lanes[r] = 0
+				}
+				wantSum += float64(Reduce16(&lanes))
+			}
+		}
+		if got := SumBlocks16(x); math.Float64bits(got) != math.Float64bits(wantSum) {
+			t.Fatalf("n=%d: sum %v, want %v", n, got, wantSum)
 		}
 	}
 }

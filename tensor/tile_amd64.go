@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math"
 	"unsafe"
 
 	"s4c/gguf"
@@ -149,7 +150,7 @@ var kernelsF = [3][floatMaxT]tileFunc{
 
 // dotRowsTiled does DotRows four cache rows at a time with the F32 tiles
 // and returns the first row it did not do.
-func dotRowsTiled(out, q []float32, nq, d int, k []float32, stride, n int) int {
+func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int) int {
 	if Kernel != "avx512" || d%16 != 0 {
 		return 0
 	}
@@ -161,12 +162,34 @@ func dotRowsTiled(out, q []float32, nq, d int, k []float32, stride, n int) int {
 			kernelsF[0][T-1](f32bytes(k[a*stride:]), 4*stride, &q[h*d], d, d, &buf[0])
 			for r := 0; r < 4; r++ {
 				for t := 0; t < T; t++ {
-					out[(a+r)*nq+h+t] = buf[T*r+t]
+					out[(h+t)*ostride+a+r] = buf[T*r+t]
 				}
 			}
 		}
 	}
 	return n4
+}
+
+//go:noescape
+func scaleMaxAVX512(x *float32, n int, s float32) float32
+
+//go:noescape
+func sumBlocks16AVX512(x *float32, n int) float64
+
+func scaleMaxFast(x []float32, s float32) (float32, int) {
+	n := len(x) / 16 * 16
+	if Kernel != "avx512" || n == 0 {
+		return float32(math.Inf(-1)), 0
+	}
+	return scaleMaxAVX512(&x[0], n, s), n
+}
+
+func sumBlocks16Fast(x []float32) (float64, int) {
+	n := len(x) / 16 * 16
+	if Kernel != "avx512" || n == 0 {
+		return 0, 0
+	}
+	return sumBlocks16AVX512(&x[0], n), n
 }
 
 //go:noescape

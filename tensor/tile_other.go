@@ -2,9 +2,17 @@
 
 package tensor
 
+import "math"
+
 func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool { return false }
 
-func dotRowsTiled(out, q []float32, nq, d int, k []float32, stride, n int) int { return 0 }
+func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int) int {
+	return 0
+}
+
+func scaleMaxFast(x []float32, s float32) (float32, int) { return float32(math.Inf(-1)), 0 }
+
+func sumBlocks16Fast(x []float32) (float64, int) { return 0, 0 }
 
 func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) bool { return false }
 
