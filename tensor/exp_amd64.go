@@ -13,3 +13,17 @@ func expShiftFast(dst, src []float32, sub float32) int {
 	expShiftAVX512(&dst[0], &src[0], n, sub)
 	return n
 }
+
+//go:noescape
+func swiGLUExpAVX512(gate, up *float32, n int)
+
+// swiGLUExpFast does the first multiple of 8 elements of SwiGLU in one
+// pass and returns how many it did.
+func swiGLUExpFast(gate, up []float32) int {
+	n := len(gate) / 8 * 8
+	if Kernel != "avx512" || n == 0 {
+		return 0
+	}
+	swiGLUExpAVX512(&gate[0], &up[0], n)
+	return n
+}

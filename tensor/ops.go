@@ -43,6 +43,8 @@ func SiLU(x float32) float32 { return x / (1 + Exp(-x)) }
 // so the result does not depend on how rows are batched).
 func SwiGLU(gate, up []float32) {
 	up = up[:len(gate)]
+	i := swiGLUExpFast(gate, up)
+	gate, up = gate[i:], up[i:]
 	var e [256]float32 // Exp(-g) for a chunk, with the vector exponential
 	for lo := 0; lo < len(gate); lo += len(e) {
 		g := gate[lo:min(lo+len(e), len(gate))]
