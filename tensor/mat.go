@@ -3,7 +3,6 @@ package tensor
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 	"unsafe"
 
@@ -238,64 +237,6 @@ func Reduce16(s *[16]float32) float32 {
 		s[l] += s[l+4]
 	}
 	return (s[0] + s[2]) + (s[1] + s[3])
-}
-
-// Pool runs loops over a fixed number of threads.
-type Pool struct {
-	Threads int
-	scratch []Scratch
-	acts    pkActs // quantized activations, shared read-only by the threads
-}
-
-// NewPool makes a pool of n threads (n <= 0: one per CPU).
-func NewPool(n int) *Pool {
-	if n <= 0 {
-		n = runtime.NumCPU()
-	}
-	return &Pool{Threads: n, scratch: make([]Scratch, n)}
-}
-
-// Scratch is per-thread working memory, reused across calls.
-type Scratch struct{ f []float32 }
-
-// Floats returns a slice of n float32s (contents undefined).
-func (s *Scratch) Floats(n int) []float32 {
-	if cap(s.f) < n {
-		s.f = make([]float32, n)
-	}
-	return s.f[:n]
-}
-
-// Run splits [0,n) into one contiguous range per thread (at least minChunk
-// items each) and calls fn on each, waiting for all of them.
-func (p *Pool) Run(n, minChunk int, fn func(lo, hi int, s *Scratch)) {
-	t := 1
-	if p != nil {
-		t = p.Threads
-	}
-	if t > 1 && n/minChunk < t {
-		t = max(1, n/minChunk)
-	}
-	if t <= 1 {
-		var s *Scratch
-		if p != nil {
-			s = &p.scratch[0]
-		} else {
-			s = &Scratch{}
-		}
-		fn(0, n, s)
-		return
-	}
-	var wg sync.WaitGroup
-	for k := 0; k < t; k++ {
-		lo, hi := k*n/t, (k+1)*n/t
-		wg.Add(1)
-		go func(k, lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi, &p.scratch[k])
-		}(k, lo, hi)
-	}
-	wg.Wait()
 }
 
 // evenTiles appends to buf the sizes of the fewest token tiles of at most

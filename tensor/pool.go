@@ -1,0 +1,195 @@
+package tensor
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pool runs loops over a fixed number of threads.
+type Pool struct {
+	Threads int
+	scratch []Scratch
+	acts    pkActs // quantized activations, shared read-only by the threads
+}
+
+// NewPool makes a pool of n threads (n <= 0: one per CPU).
+func NewPool(n int) *Pool {
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return &Pool{Threads: n, scratch: make([]Scratch, n)}
+}
+
+// Scratch is per-thread working memory, reused across calls.
+type Scratch struct{ f []float32 }
+
+// Floats returns a slice of n float32s (contents undefined).
+func (s *Scratch) Floats(n int) []float32 {
+	if cap(s.f) < n {
+		s.f = make([]float32, n)
+	}
+	return s.f[:n]
+}
+
+// Run splits [0,n) into one contiguous range per thread (at least minChunk
+// items each) and calls fn on each, waiting for all of them. The calling
+// goroutine does the first range, the process's helper threads the others.
+func (p *Pool) Run(n, minChunk int, fn func(lo, hi int, s *Scratch)) {
+	t := 1
+	if p != nil {
+		// Helpers spin while they wait, so never more of them than the Go
+		// scheduler runs at once: a spinning helper would keep a working
+		// one off its processor.
+		t = min(p.Threads, runtime.GOMAXPROCS(0))
+	}
+	if t > 1 && n/max(minChunk, 1) < t {
+		t = max(1, n/max(minChunk, 1))
+	}
+	if t <= 1 {
+		var s *Scratch
+		if p != nil {
+			s = &p.scratch[0]
+		} else {
+			s = &Scratch{}
+		}
+		fn(0, n, s)
+		return
+	}
+	helpers.run(p, n, t, fn)
+}
+
+// helpers are the threads behind every Pool of the process.
+//
+// A forward pass hands its pool a few hundred small loops per token (every
+// matrix, attention, the norms), each a few tens of microseconds of work
+// at batch 1. Starting goroutines for each woke parked threads every time,
+// and a parked thread takes tens of microseconds to run again: about a
+// fifth of a 1.1B Q4_0 token went to such waits. So helper threads stay:
+// after each loop they spin a short while for the next, then park, and
+// exit after a long idle spell. They are shared by all pools, so that the
+// spinners of one never crowd out the workers of another: loops of
+// different pools take turns.
+var helpers runner
+
+type runner struct {
+	turn  sync.Mutex // one loop at a time
+	mu    sync.Mutex // guards alive, the slices' sizes and job publication
+	alive []bool     // helper k is running
+	wake  []chan struct{}
+	sleep []*atomic.Bool // helper k is parked (or about to be)
+	gen   atomic.Uint64  // loop number
+	done  atomic.Int32   // helpers finished with the current loop
+	job   struct {
+		fn   func(lo, hi int, s *Scratch)
+		p    *Pool
+		n, t int
+	}
+}
+
+// Helpers spin this long for the next loop before parking, and exit after
+// being parked this long.
+const (
+	helperSpin = 100 * time.Microsecond
+	helperIdle = 2 * time.Second
+	callerSpin = 200 * time.Microsecond
+)
+
+func (r *runner) run(p *Pool, n, t int, fn func(lo, hi int, s *Scratch)) {
+	r.turn.Lock()
+	defer r.turn.Unlock()
+	r.mu.Lock()
+	for len(r.alive) < t {
+		r.alive = append(r.alive, false)
+		r.wake = append(r.wake, make(chan struct{}, 1))
+		r.sleep = append(r.sleep, new(atomic.Bool))
+	}
+	r.job.fn, r.job.p, r.job.n, r.job.t = fn, p, n, t
+	r.done.Store(0)
+	g := r.gen.Add(1)
+	for k := 1; k < t; k++ {
+		if !r.alive[k] {
+			r.alive[k] = true
+			go r.helper(k, g-1, r.wake[k], r.sleep[k])
+		}
+	}
+	sleep, wake := r.sleep, r.wake
+	r.mu.Unlock()
+	for k := 1; k < t; k++ {
+		if sleep[k].Load() {
+			select {
+			case wake[k] <- struct{}{}:
+			default:
+			}
+		}
+	}
+	fn(0, n/t, &p.scratch[0])
+	// The caller spins too (a parked goroutine readied by a helper would
+	// wait behind that helper's own spinning); after a while it yields
+	// its core at each turn, in case the helpers wait for one (other
+	// processes busy on the machine).
+	start := time.Now()
+	for i := 0; r.done.Load() < int32(t-1); i++ {
+		if i%256 == 255 && time.Since(start) > callerSpin {
+			osYield()
+		}
+	}
+	r.mu.Lock()
+	r.job.fn, r.job.p = nil, nil // the closure may be collected
+	r.mu.Unlock()
+}
+
+// helper k runs range k of every loop after loop seen.
+func (r *runner) helper(k int, seen uint64, wake chan struct{}, sleep *atomic.Bool) {
+	for {
+		if r.gen.Load() == seen && r.await(k, seen, wake, sleep) == seen {
+			return // idle too long: gone
+		}
+		// The loop number and the loop, read together.
+		r.mu.Lock()
+		seen = r.gen.Load()
+		fn, p, n, t := r.job.fn, r.job.p, r.job.n, r.job.t
+		r.mu.Unlock()
+		if k < t && fn != nil {
+			fn(k*n/t, (k+1)*n/t, &p.scratch[k])
+			r.done.Add(1)
+		}
+	}
+}
+
+// await waits for a loop after seen: spinning, then parked. It returns the
+// new loop number, or seen if the helper has gone (marked not alive).
+func (r *runner) await(k int, seen uint64, wake chan struct{}, sleep *atomic.Bool) uint64 {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if g := r.gen.Load(); g != seen {
+			return g
+		}
+		if i%256 == 255 && time.Since(start) > helperSpin {
+			break
+		}
+	}
+	idle := time.NewTimer(helperIdle)
+	defer idle.Stop()
+	for {
+		sleep.Store(true)
+		if g := r.gen.Load(); g != seen {
+			sleep.Store(false)
+			return g
+		}
+		select {
+		case <-wake:
+			sleep.Store(false)
+		case <-idle.C:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			sleep.Store(false)
+			if g := r.gen.Load(); g != seen {
+				return g
+			}
+			r.alive[k] = false
+			return seen
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package tensor
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestPoolRunCovers: every Run calls fn on ranges that cover [0, n) once,
+// one range per thread at most, with several pools used at once from
+// several goroutines (they share the helper threads).
+func TestPoolRunCovers(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := 0; g < 3; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			p := NewPool(2 + g)
+			for n := 0; n < 300; n += 7 {
+				hits := make([]atomic.Int32, n)
+				var calls atomic.Int32
+				p.Run(n, 1+g, func(lo, hi int, s *Scratch) {
+					calls.Add(1)
+					s.Floats(hi - lo)
+					for i := lo; i < hi; i++ {
+						hits[i].Add(1)
+					}
+				})
+				for i := range hits {
+					if h := hits[i].Load(); h != 1 {
+						t.Errorf("pool %d n=%d: item %d done %d times", g, n, i, h)
+						return
+					}
+				}
+				if c := int(calls.Load()); c > p.Threads {
+					t.Errorf("pool %d n=%d: %d calls for %d threads", g, n, c, p.Threads)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
