@@ -42,6 +42,21 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+// MachineLimits measures the machine's memory read bandwidth (bytes/s)
+// and int8 multiply-add peak (ops/s) on threads threads, as it is now
+// (neighbours included). Measured once before a model is loaded and once
+// after its passes, the better of the two comes nearest the limit on a
+// busy machine (EngineResult.MergeLimits).
+func MachineLimits(threads int) (readBW, int8Peak float64) {
+	return tensor.ReadBandwidth(threads, 512<<20, 3), tensor.Int8Peak(threads)
+}
+
+// MergeLimits keeps the better of r's machine limits and an earlier
+// measurement's.
+func (r *EngineResult) MergeLimits(readBW, int8Peak float64) {
+	r.ReadBW, r.Int8Peak = max(r.ReadBW, readBW), max(r.Int8Peak, int8Peak)
+}
+
 // Engine measures m. reps passes per batch size are timed, interleaved
 // across sizes so load changes hit all sizes alike.
 func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, error) {
@@ -59,7 +74,6 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	}
 	s := m.NewState(ctx+maxN+64, threads)
 	r.Threads = s.Pool.Threads
-	readBW, int8Peak := tensor.ReadBandwidth(r.Threads, 512<<20, 3), tensor.Int8Peak(r.Threads)
 	toks := func(n int) []int32 {
 		t := make([]int32, n)
 		for i := range t {
@@ -113,10 +127,7 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	r.PeakRSS = peakRSS()
 	// The machine as it is now (neighbours included): the figures above
 	// as fractions of what it can do.
-	// The better of a measurement before and one after: the limit, as
-	// near as a busy machine lets one see it.
-	r.ReadBW = max(readBW, tensor.ReadBandwidth(r.Threads, 512<<20, 3))
-	r.Int8Peak = max(int8Peak, tensor.Int8Peak(r.Threads))
+	r.ReadBW, r.Int8Peak = MachineLimits(r.Threads)
 	return r, nil
 }
 

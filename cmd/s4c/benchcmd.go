@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"s4c/bench"
@@ -36,6 +37,13 @@ func cmdBenchEngine(args []string) error {
 		}
 		ns = append(ns, n)
 	}
+	// The machine's limits once before the model takes its memory (and
+	// once after its passes, inside Engine).
+	nt := *threads
+	if nt <= 0 {
+		nt = runtime.NumCPU()
+	}
+	bw, peak := bench.MachineLimits(nt)
 	m, err := model.Load(*modelPath)
 	if err != nil {
 		return err
@@ -46,6 +54,7 @@ func cmdBenchEngine(args []string) error {
 	if err != nil {
 		return err
 	}
+	r.MergeLimits(bw, peak)
 	r.Print(os.Stdout)
 	return nil
 }
