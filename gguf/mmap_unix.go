@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapFile maps the file read-only. Model weights are then paged in on demand
@@ -37,5 +39,5 @@ func dropPages(b []byte) {
 	if hi-lo <= 0 {
 		return
 	}
-	syscall.Madvise(b[lo:hi], syscall.MADV_DONTNEED)
+	unix.Madvise(b[lo:hi], unix.MADV_DONTNEED)
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"sort"
-	"syscall"
 	"unsafe"
 
 	"s4c/model"
@@ -100,7 +99,7 @@ func OpenDataset(path string, m *model.Model) (*Dataset, int64, error) {
 	if st.Size() < int64(headerSize()) {
 		return nil, 0, fmt.Errorf("%s: too short to be a heads data file", path)
 	}
-	b, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	b, err := mapData(f, st.Size())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -142,7 +141,7 @@ func (d *Dataset) Close() error {
 	if d.data == nil {
 		return nil
 	}
-	err := syscall.Munmap(d.data)
+	err := unmapData(d.data)
 	d.data = nil
 	return err
 }
