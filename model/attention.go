@@ -22,8 +22,18 @@ func (s *State) attention(l, n int, visible [][]int32) {
 	scale := 1 / float32(math.Sqrt(float64(hd)))
 	// One work item per (token, kv head): the query heads of a GQA group
 	// share each cache row they read.
-	s.Pool.Run(n*m.KVHeads, 1, func(lo, hi int, sc *tensor.Scratch) {
-		for it := lo; it < hi; it++ {
+	//
+	// Items are dealt out from both ends (0, last, 1, last-1, …), so that
+	// each thread's contiguous share of a prompt holds early tokens (few
+	// rows to attend to) and late ones (many) alike: with plain halves
+	// the second thread had three quarters of a causal prompt's work.
+	items := n * m.KVHeads
+	s.Pool.Run(items, 1, func(lo, hi int, sc *tensor.Scratch) {
+		for j := lo; j < hi; j++ {
+			it := j / 2
+			if j%2 == 1 {
+				it = items - 1 - j/2
+			}
 			i, g := it/m.KVHeads, it%m.KVHeads
 			vis := visible[i]
 			nv := len(vis)
