@@ -258,6 +258,30 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 		start(0)
 		// 4 loads of 64 bytes, each two steps (low, high nibbles).
 		for p := 0; p < 4; p++ {
+			if R > 1 {
+				// Each token's activations once per half into Z28..
+				// for all four rows, the rows' bytes loaded twice (from
+				// L1): 56 loads per group instead of 112 (Q4_0 batches
+				// are load-bound like Q8_0's).
+				for half := 0; half < 2; half++ {
+					for t := 0; t < T; t++ {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(128*p+64*half, xAddr[t]), 28+t)
+					}
+					for r := 0; r < R; r++ {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z0\n", at(64*p, wAddr[r]))
+						if half == 0 {
+							prefetch(64*p, r, pfAddr)
+						} else {
+							b.WriteString("\tVPSRLW $4, Z0, Z0\n")
+						}
+						b.WriteString("\tVPANDD Z3, Z0, Z1\n")
+						for t := 0; t < T; t++ {
+							fmt.Fprintf(b, "\tVPDPBUSD Z%d, Z1, Z%d\n", 28+t, chain(r, t, (2*p+half)%C))
+						}
+					}
+				}
+				continue
+			}
 			for r := 0; r < R; r++ {
 				raw, lo := r%2, 28+r%2
 				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
