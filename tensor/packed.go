@@ -132,39 +132,20 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			// Byte i of the block holds elements i (low) and i+16 (high).
 			blk := src[18*b : 18*b+18]
 			copy(meta[2*b:], blk[:2])
-			elems = func(i int) uint32 {
-				if i < 16 {
-					return le.Uint32(blk[2+i:]) & 0x0f0f0f0f
-				}
-				return le.Uint32(blk[2+i-16:]) >> 4 & 0x0f0f0f0f
-			}
+			elems = legacyNibbles(blk[2:])
 		case gguf.Q6_K:
 			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
 			sb := src[210*(b/8) : 210*(b/8)+210]
 			v0 := 32 * (b % 8)
 			d := F16ToF32(le.Uint16(sb[208:]))
-			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d*float32(int8(sb[192+v0/16]))))
-			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(d*float32(int8(sb[192+v0/16+1]))))
-			for s := 0; s < 8; s++ {
-				var word uint32
-				for i := 0; i < 4; i++ {
-					word |= uint32(q6K(sb, v0+4*s+i)) << (8 * i)
-				}
-				le.PutUint32(q[64*s:], word)
-			}
+			putMeta(meta[128*g:], j, d*float32(int8(sb[192+v0/16])), d*float32(int8(sb[192+v0/16+1])))
+			putByteQuants(q, func(e int) byte { return q6K(sb, v0+e) })
 			continue
 		case gguf.Q4_1:
 			// Q4_0's nibbles; value d·q + m as Q4_K's d·q - (-m).
 			blk := src[20*b : 20*b+20]
-			d, mn := F16ToF32(le.Uint16(blk)), F16ToF32(le.Uint16(blk[2:]))
-			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d))
-			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(-mn))
-			elems = func(i int) uint32 {
-				if i < 16 {
-					return le.Uint32(blk[4+i:]) & 0x0f0f0f0f
-				}
-				return le.Uint32(blk[4+i-16:]) >> 4 & 0x0f0f0f0f
-			}
+			putMeta(meta[128*g:], j, F16ToF32(le.Uint16(blk)), -F16ToF32(le.Uint16(blk[2:])))
+			elems = legacyNibbles(blk[4:])
 		case gguf.Q5_0, gguf.Q5_1:
 			// 5-bit values 0..31, a byte each: Q5_0 d·(q-16) with Q8_0's
 			// float16 scale, Q5_1 d·q + m with Q4_K's scale and offset.
@@ -177,18 +158,11 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			if t == gguf.Q5_0 {
 				copy(meta[2*b:], blk[:2])
 			} else {
-				le.PutUint32(meta[128*g+4*j:], math.Float32bits(F16ToF32(le.Uint16(blk))))
-				le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(-F16ToF32(le.Uint16(blk[2:]))))
+				putMeta(meta[128*g:], j, F16ToF32(le.Uint16(blk)), -F16ToF32(le.Uint16(blk[2:])))
 			}
-			for s := 0; s < 8; s++ {
-				var word uint32
-				for i := 0; i < 4; i++ {
-					e := 4*s + i
-					v := blk[qsOff+e%16] >> (4 * (e / 16)) & 0xf
-					word |= uint32(v|byte(qh>>e&1)<<4) << (8 * i)
-				}
-				le.PutUint32(q[64*s:], word)
-			}
+			putByteQuants(q, func(e int) byte {
+				return blk[qsOff+e%16]>>(4*(e/16))&0xf | byte(qh>>e&1)<<4
+			})
 			continue
 		case gguf.Q5_K:
 			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
@@ -197,18 +171,9 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			k := b % 8
 			sc, mn := scaleMinK4(k, sb[4:16])
 			d, dmin := F16ToF32(le.Uint16(sb)), F16ToF32(le.Uint16(sb[2:]))
-			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d*float32(sc)))
-			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(dmin*float32(mn)))
+			putMeta(meta[128*g:], j, d*float32(sc), dmin*float32(mn))
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
-			for s := 0; s < 8; s++ {
-				var word uint32
-				for i := 0; i < 4; i++ {
-					l := 4*s + i
-					v := qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4
-					word |= uint32(v) << (8 * i)
-				}
-				le.PutUint32(q[64*s:], word)
-			}
+			putByteQuants(q, func(l int) byte { return qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4 })
 			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
@@ -217,8 +182,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			k := b % 8
 			sc, mn := scaleMinK4(k, sb[4:16])
 			d, dmin := F16ToF32(le.Uint16(sb)), F16ToF32(le.Uint16(sb[2:]))
-			le.PutUint32(meta[128*g+4*j:], math.Float32bits(d*float32(sc)))
-			le.PutUint32(meta[128*g+64+4*j:], math.Float32bits(dmin*float32(mn)))
+			putMeta(meta[128*g:], j, d*float32(sc), dmin*float32(mn))
 			qs := sb[16+32*(k/2):]
 			shift := 4 * uint(k%2)
 			elems = func(i int) uint32 { return le.Uint32(qs[i:]) >> shift & 0x0f0f0f0f }
@@ -226,6 +190,38 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		for p4 := 0; p4 < 4; p4++ {
 			le.PutUint32(q[64*p4:], elems(8*p4)|elems(8*p4+4)<<4)
 		}
+	}
+}
+
+// putByteQuants writes a block's 32 values v(0..31), a byte each, into
+// its lane of a byte-quant group (q: the group from the block's lane on).
+func putByteQuants(q []byte, v func(e int) byte) {
+	for s := 0; s < 8; s++ {
+		var word uint32
+		for i := 0; i < 4; i++ {
+			word |= uint32(v(4*s+i)) << (8 * i)
+		}
+		binary.LittleEndian.PutUint32(q[64*s:], word)
+	}
+}
+
+// putMeta writes block j's float32 scale and offset into a group's
+// scale-and-offset metadata (Q4_1, Q5_1, Q4_K, Q5_K; Q6_K: its halves'
+// scales).
+func putMeta(meta []byte, j int, scale, offset float32) {
+	binary.LittleEndian.PutUint32(meta[4*j:], math.Float32bits(scale))
+	binary.LittleEndian.PutUint32(meta[64+4*j:], math.Float32bits(offset))
+}
+
+// legacyNibbles reads the 16 quant bytes of a Q4_0/Q4_1 block (byte i:
+// element i low, i+16 high): elements i..i+3, one per byte.
+func legacyNibbles(qs []byte) func(i int) uint32 {
+	le := binary.LittleEndian
+	return func(i int) uint32 {
+		if i < 16 {
+			return le.Uint32(qs[i:]) & 0x0f0f0f0f
+		}
+		return le.Uint32(qs[i-16:]) >> 4 & 0x0f0f0f0f
 	}
 }
 

@@ -67,26 +67,12 @@ var scaleAddr = []string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R10)"}
 func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	R := v.rows
 	name := v.name(g, T)
-	fmt.Fprintf(b, `// func %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
-// Packed %s rows w + r·wstride (r < rows, rows a multiple of %d) times
+	rowLoopPrologue(b, name, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows, rows a multiple of %d) times
 // activation records x + t·xstride (t < %d): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken %d at a
 // time; looping here rather than in Go saves a call and a store loop per
 // row (decode: ~10%% of the matrix time).
-TEXT ·%s(SB), NOSPLIT, $0-64
-	MOVQ wstride+8(FP), BX
-	MOVQ xstride+24(FP), DX
-	MOVQ out+40(FP), R8
-%sblock:
-	MOVQ w+0(FP), SI
-	MOVQ x+16(FP), DI
-	MOVQ groups+32(FP), CX
-	LEAQ (SI)(BX*2), R13
-	ADDQ BX, R13
-	LEAQ (DI)(DX*2), R11
-	ADDQ DX, R11
-`, name, g.name, R, T, R, name, name)
-	fmt.Fprintf(b, "\tMOVQ CX, AX\n\tSHLQ $%d, AX\n\tLEAQ (SI)(AX*1), R9\n\tLEAQ (R13)(AX*1), R10\n", g.qshift)
+`, g.name, R, T, R), g.qshift)
 	if g.nibbles {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
 	}
@@ -310,6 +296,37 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 			fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %s\n", i, i, i, i, at(4*r, outAddr[t]))
 		}
 	}
+	rowLoopEpilogue(b, name, R)
+}
+
+// rowLoopPrologue starts a packed kernel that loops over blocks of rows
+// (label <name>block): SI, R13 rows 0 and 3 of the block, R9, R10 their
+// scales (after groups << qshift bytes of quants), DI, R11 tokens 0 and 3,
+// CX the group count, BX and DX the strides, R8 the output.
+func rowLoopPrologue(b *bytes.Buffer, name, doc string, qshift int) {
+	fmt.Fprintf(b, `// func %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+%sTEXT ·%s(SB), NOSPLIT, $0-64
+	MOVQ wstride+8(FP), BX
+	MOVQ xstride+24(FP), DX
+	MOVQ out+40(FP), R8
+%sblock:
+	MOVQ w+0(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ groups+32(FP), CX
+	LEAQ (SI)(BX*2), R13
+	ADDQ BX, R13
+	LEAQ (DI)(DX*2), R11
+	ADDQ DX, R11
+	MOVQ CX, AX
+	SHLQ $%d, AX
+	LEAQ (SI)(AX*1), R9
+	LEAQ (R13)(AX*1), R10
+`, name, doc, name, name, qshift)
+}
+
+// rowLoopEpilogue moves the output and the rows on by R rows and loops
+// while rows remain.
+func rowLoopEpilogue(b *bytes.Buffer, name string, R int) {
 	next := "\tADDQ BX, SI\n"
 	if R == 4 {
 		next = "\tLEAQ (SI)(BX*4), SI\n"
@@ -404,4 +421,3 @@ func packedKernels() (asm, decl []byte) {
 	d.WriteString(table + "}\n")
 	return s.Bytes(), d.Bytes()
 }
-

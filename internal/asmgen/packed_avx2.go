@@ -56,23 +56,9 @@ func avx2Name(g packedGeom, T int) string { return fmt.Sprintf("pk%sr1t%dAVX2", 
 
 func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	name := avx2Name(g, T)
-	fmt.Fprintf(b, `// func %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
-// Packed %s rows w + r·wstride (r < rows) times activation records
+	rowLoopPrologue(b, name, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows) times activation records
 // x + t·xstride (t < %d): out[t·ostride/4 + r], with AVX2.
-TEXT ·%s(SB), NOSPLIT, $0-64
-	MOVQ wstride+8(FP), BX
-	MOVQ xstride+24(FP), DX
-	MOVQ out+40(FP), R8
-%sblock:
-	MOVQ w+0(FP), SI
-	MOVQ x+16(FP), DI
-	MOVQ groups+32(FP), CX
-	LEAQ (DI)(DX*2), R11
-	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $%d, AX
-	LEAQ (SI)(AX*1), R9
-`, name, g.name, T, name, name, g.qshift)
+`, g.name, T), g.qshift)
 	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
 	// ones; the bias or nibble mask): fewer loads per step.
 	ones, mask := "pkOnes16<>(SB)", "pkBias80<>(SB)"
@@ -182,5 +168,5 @@ TEXT ·%s(SB), NOSPLIT, $0-64
 		lo, hi := 8+2*t, 9+2*t
 		fmt.Fprintf(b, "\tREDUCE16Y(Y%d, Y%d, X%d)\n\tVMOVSS X%d, %s\n", lo, hi, lo, lo, outAddr[t])
 	}
-	fmt.Fprintf(b, "\tADDQ $4, R8\n\tMOVQ w+0(FP), SI\n\tADDQ BX, SI\n\tMOVQ SI, w+0(FP)\n\tDECQ rows+48(FP)\n\tJNZ %sblock\n\tVZEROUPPER\n\tRET\n\n", name)
+	rowLoopEpilogue(b, name, 1)
 }
