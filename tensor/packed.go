@@ -167,22 +167,14 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		case gguf.Q5_K:
 			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
 			// 0..31, a byte each (the Q6_K quant layout).
-			sb := src[176*(b/8) : 176*(b/8)+176]
-			k := b % 8
-			sc, mn := scaleMinK4(k, sb[4:16])
-			d, dmin := F16ToF32(le.Uint16(sb)), F16ToF32(le.Uint16(sb[2:]))
-			putMeta(meta[128*g:], j, d*float32(sc), dmin*float32(mn))
+			sb, k := putKMeta(meta[128*g:], j, src, b, 176)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
 			putByteQuants(q, func(l int) byte { return qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4 })
 			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
 			// nibbles of qs[32·(k/2) : 32·(k/2)+32].
-			sb := src[144*(b/8) : 144*(b/8)+144]
-			k := b % 8
-			sc, mn := scaleMinK4(k, sb[4:16])
-			d, dmin := F16ToF32(le.Uint16(sb)), F16ToF32(le.Uint16(sb[2:]))
-			putMeta(meta[128*g:], j, d*float32(sc), dmin*float32(mn))
+			sb, k := putKMeta(meta[128*g:], j, src, b, 144)
 			qs := sb[16+32*(k/2):]
 			shift := 4 * uint(k%2)
 			elems = func(i int) uint32 { return le.Uint32(qs[i:]) >> shift & 0x0f0f0f0f }
@@ -211,6 +203,17 @@ func putByteQuants(q []byte, v func(e int) byte) {
 func putMeta(meta []byte, j int, scale, offset float32) {
 	binary.LittleEndian.PutUint32(meta[4*j:], math.Float32bits(scale))
 	binary.LittleEndian.PutUint32(meta[64+4*j:], math.Float32bits(offset))
+}
+
+// putKMeta writes the scale d·sc and offset dmin·m of sub-block b (of 32
+// values) of a row of Q4_K or Q5_K super-blocks (size bytes each) as block
+// j's metadata, and returns its super-block and its index in it.
+func putKMeta(meta []byte, j int, src []byte, b, size int) (sb []byte, k int) {
+	sb, k = src[size*(b/8):size*(b/8)+size], b%8
+	sc, mn := scaleMinK4(k, sb[4:16])
+	d, dmin := F16ToF32(binary.LittleEndian.Uint16(sb)), F16ToF32(binary.LittleEndian.Uint16(sb[2:]))
+	putMeta(meta, j, d*float32(sc), dmin*float32(mn))
+	return sb, k
 }
 
 // legacyNibbles reads the 16 quant bytes of a Q4_0/Q4_1 block (byte i:
