@@ -10,61 +10,7 @@ import (
 //go:generate go run ../internal/asmgen
 
 //go:noescape
-func tileF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF32r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF32r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF32r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF32r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF16r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF32r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF16r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileF32r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
 func tileF16x1AVX512(w *uint16, x *float32, cols int) float32
-
-//go:noescape
-func tileBF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileBF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileBF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileBF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileBF16r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
-
-//go:noescape
-func tileBF16r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
 func tileBF16x1AVX512(w *uint16, x *float32, cols int) float32
@@ -139,14 +85,6 @@ type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out 
 
 // floatMaxT is the widest tile: 4 rows × 6 tokens use 24 accumulators.
 const floatMaxT = 6
-
-// kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16,
-// 2 = BF16).
-var kernelsF = [3][floatMaxT]tileFunc{
-	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512, tileF32r4t5AVX512, tileF32r4t6AVX512},
-	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512, tileF16r4t5AVX512, tileF16r4t6AVX512},
-	{tileBF16r4t1AVX512, tileBF16r4t2AVX512, tileBF16r4t3AVX512, tileBF16r4t4AVX512, tileBF16r4t5AVX512, tileBF16r4t6AVX512},
-}
 
 // dotRowsTiled does DotRows four cache rows at a time with the F32 tiles
 // and returns the first row it did not do.
