@@ -35,7 +35,9 @@ func (s *Scratch) Floats(n int) []float32 {
 
 // Run splits [0,n) into one contiguous range per thread (at least minChunk
 // items each) and calls fn on each, waiting for all of them. The calling
-// goroutine does the first range, the process's helper threads the others.
+// goroutine does the first range, the process's helper threads the others;
+// loops of all pools take turns on them, so fn must not call Run itself.
+// No more threads run than GOMAXPROCS allows.
 func (p *Pool) Run(n, minChunk int, fn func(lo, hi int, s *Scratch)) {
 	t := 1
 	if p != nil {
