@@ -42,7 +42,7 @@ func ScaleMax(x []float32, s float32) float32 {
 // block sums added in float64 in order.
 func SumBlocks16(x []float32) float64 {
 	sum, i := sumBlocks16Fast(x)
-	if i < len(x) {
+	for ; i < len(x); i += 16 {
 		var lanes [16]float32
 		copy(lanes[:], x[i:])
 		sum += float64(Reduce16(&lanes))

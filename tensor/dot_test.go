@@ -223,7 +223,9 @@ func TestIntDotAccuracy(t *testing.T) {
 
 // TestAttentionKernelsMatchGo: DotRows and AccumRows16 give bitwise the
 // results of their per-row Go forms (Dot, FMARow) whatever the kernel.
-func TestAttentionKernelsMatchGo(t *testing.T) {
+func TestAttentionKernelsMatchGo(t *testing.T) { eachKernel(t, testAttentionKernelsMatchGo) }
+
+func testAttentionKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for _, c := range []struct{ d, nq, stride, n, a0 int }{
 		{64, 8, 256, 37, 3}, {64, 1, 64, 5, 0}, {48, 3, 100, 16, 15}, {20, 2, 20, 9, 1},
@@ -300,7 +302,9 @@ func TestExpShiftMatchesExp(t *testing.T) {
 }
 
 // TestSwiGLUMatchesSiLU: the chunked vector SwiGLU is SiLU(g)·u bit for bit.
-func TestSwiGLUMatchesSiLU(t *testing.T) {
+func TestSwiGLUMatchesSiLU(t *testing.T) { eachKernel(t, testSwiGLUMatchesSiLU) }
+
+func testSwiGLUMatchesSiLU(t *testing.T) {
 	rng := rand.New(rand.NewSource(10))
 	for _, n := range []int{1, 7, 256, 600} {
 		g, u := make([]float32, n), make([]float32, n)
@@ -368,7 +372,9 @@ func TestQuantizeGroupMatchesGo(t *testing.T) {
 
 // TestReduceRows16MatchesGo: the vector tree sum of 16 rows is Reduce16 of
 // each column.
-func TestReduceRows16MatchesGo(t *testing.T) {
+func TestReduceRows16MatchesGo(t *testing.T) { eachKernel(t, testReduceRows16MatchesGo) }
+
+func testReduceRows16MatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))
 	for _, d := range []int{16, 64, 128, 20} {
 		rows := make([]float32, 16*d)
@@ -391,7 +397,9 @@ func TestReduceRows16MatchesGo(t *testing.T) {
 
 // TestScaleMaxSumBlocks: the vector scale-and-max and block sums give the
 // portable loops' results bit for bit.
-func TestScaleMaxSumBlocks(t *testing.T) {
+func TestScaleMaxSumBlocks(t *testing.T) { eachKernel(t, testScaleMaxSumBlocks) }
+
+func testScaleMaxSumBlocks(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	for _, n := range []int{1, 15, 16, 17, 64, 273} {
 		x := make([]float32, n)
@@ -425,6 +433,21 @@ func TestScaleMaxSumBlocks(t *testing.T) {
 		}
 		if got := SumBlocks16(x); math.Float64bits(got) != math.Float64bits(wantSum) {
 			t.Fatalf("n=%d: sum %v, want %v", n, got, wantSum)
+		}
+	}
+}
+
+// eachKernel runs test with the SIMD kernels of this machine and again
+// with the portable code, so that both sides of a kernel and its Go twin
+// are held to the same expected values.
+func eachKernel(t *testing.T, test func(*testing.T)) {
+	saved := Kernel
+	defer func() { Kernel = saved }()
+	for _, k := range []string{saved, "generic"} {
+		Kernel = k
+		t.Run(k, test)
+		if k == "generic" {
+			break
 		}
 	}
 }

@@ -219,7 +219,9 @@ func TestMulManyMatchesMul(t *testing.T) {
 
 // TestScaleRoundF16MatchesGo: the vector rounding equals RoundF16(x·s) for
 // values across float16's range: subnormals, ties, overflow to infinity.
-func TestScaleRoundF16MatchesGo(t *testing.T) {
+func TestScaleRoundF16MatchesGo(t *testing.T) { eachKernel(t, testScaleRoundF16MatchesGo) }
+
+func testScaleRoundF16MatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(12))
 	x := make([]float32, 4099)
 	for i := range x {
