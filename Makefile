@@ -45,6 +45,10 @@ demo-big: build
 
 test: vet
 	$(GO) test ./...
+	# The model again on the lower SIMD levels: their kernels and the
+	# portable code must give the same reference outputs.
+	S4C_KERNEL=avx2 $(GO) test -count=1 ./model
+	S4C_KERNEL=generic $(GO) test -count=1 ./model
 
 vet:
 	$(GO) vet ./...
