@@ -38,7 +38,7 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 	case gguf.BF16:
 		kt = 2
 	}
-	if Kernel == "avx512" && (n >= 2 || m.Type != gguf.F32) {
+	if Kernel == "avx512" { // one F32 token too: four rows give four independent chains
 		var out [4 * floatMaxT]float32
 		r4 := lo + (hi-lo)/4*4
 		var sizesBuf [64]int
@@ -60,7 +60,7 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		}
 		lo = r4
 	}
-	// Remaining rows (and one F32 token): row by row, token by token.
+	// Remaining rows: row by row, token by token.
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
 		for t := 0; t < n; t++ {
