@@ -27,6 +27,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 
 	"s4c/gguf"
 	"s4c/model"
@@ -54,7 +55,13 @@ type Heads struct {
 	Report         map[string]string
 
 	w1, w2 []*tensor.Mat
+	bufs   sync.Pool // *stepBufs: Step's working memory, reused
 }
+
+// stepBufs are the inputs and hidden activations of one Step. Fresh ones
+// per call cost page faults and zeroing on every draft (a sixth of the
+// drafting time on the 1.1B Q8_0 twin).
+type stepBufs struct{ in, u []float32 }
 
 // PathFor is where a model's heads are looked for by default:
 // MODEL.s4c.gguf beside MODEL.gguf.
@@ -116,12 +123,19 @@ func (h *Heads) Rebuild() { h.build() }
 func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []float32, p *tensor.Pool) {
 	d, hid := h.Dim, h.Hidden
 	n := len(toks)
-	in := make([]float32, n*2*d)
+	bufs, _ := h.bufs.Get().(*stepBufs)
+	if bufs == nil {
+		bufs = &stepBufs{}
+	}
+	defer h.bufs.Put(bufs)
+	if cap(bufs.in) < n*2*d || cap(bufs.u) < n*hid {
+		bufs.in, bufs.u = make([]float32, n*2*d), make([]float32, n*hid)
+	}
+	in, u := bufs.in[:n*2*d], bufs.u[:n*hid]
 	for i, t := range toks {
 		copy(in[i*2*d:], s[i*d:(i+1)*d])
 		m.Embed.RowF32(int(t), in[i*2*d+d:(i+1)*2*d])
 	}
-	u := make([]float32, n*hid)
 	h.w1[k].Mul(u, in, n, p)
 	b := h.H[k].B1
 	for i := 0; i < n; i++ {
