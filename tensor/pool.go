@@ -126,11 +126,17 @@ func (r *runner) run(p *Pool, n, t int, fn func(lo, hi int, s *Scratch)) {
 			}
 		}
 	}
+	// Deferred, so that a panic in fn (recovered further up) still leaves
+	// no helper working on this loop when the next one starts.
+	defer r.finish(t)
 	fn(0, n/t, &p.scratch[0])
-	// The caller spins too (a parked goroutine readied by a helper would
-	// wait behind that helper's own spinning); after a while it yields
-	// its core at each turn, in case the helpers wait for one (other
-	// processes busy on the machine).
+}
+
+// finish waits for the t-1 helpers of the current loop. The caller spins
+// too (a parked goroutine readied by a helper would wait behind that
+// helper's own spinning); after a while it yields its core at each turn,
+// in case the helpers wait for one (other processes busy on the machine).
+func (r *runner) finish(t int) {
 	start := time.Now()
 	for i := 0; r.done.Load() < int32(t-1); i++ {
 		if i%256 == 255 && time.Since(start) > callerSpin {

@@ -41,3 +41,26 @@ func TestPoolRunCovers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPoolRunAfterPanic: a loop whose caller's range panics (and is
+// recovered) leaves the helpers ready for the next loop.
+func TestPoolRunAfterPanic(t *testing.T) {
+	p := NewPool(2)
+	func() {
+		defer func() { recover() }()
+		p.Run(100, 1, func(lo, hi int, _ *Scratch) {
+			if lo == 0 {
+				panic("caller's range")
+			}
+		})
+	}()
+	var sum atomic.Int64
+	p.Run(100, 1, func(lo, hi int, _ *Scratch) {
+		for i := lo; i < hi; i++ {
+			sum.Add(int64(i))
+		}
+	})
+	if got := sum.Load(); got != 4950 {
+		t.Fatalf("sum %d, want 4950", got)
+	}
+}
