@@ -55,13 +55,14 @@ type Heads struct {
 	Report         map[string]string
 
 	w1, w2 []*tensor.Mat
-	bufs   sync.Pool // *stepBufs: Step's working memory, reused
 }
 
-// stepBufs are the inputs and hidden activations of one Step. Fresh ones
-// per call cost page faults and zeroing on every draft (a sixth of the
-// drafting time on the 1.1B Q8_0 twin).
+// stepBufs are the inputs and hidden activations of one Step, reused
+// (stepPool): fresh ones per call cost page faults and zeroing on every
+// draft (a sixth of the drafting time on the 1.1B Q8_0 twin).
 type stepBufs struct{ in, u []float32 }
+
+var stepPool sync.Pool // *stepBufs
 
 // PathFor is where a model's heads are looked for by default:
 // MODEL.s4c.gguf beside MODEL.gguf.
@@ -123,11 +124,11 @@ func (h *Heads) Rebuild() { h.build() }
 func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []float32, p *tensor.Pool) {
 	d, hid := h.Dim, h.Hidden
 	n := len(toks)
-	bufs, _ := h.bufs.Get().(*stepBufs)
+	bufs, _ := stepPool.Get().(*stepBufs)
 	if bufs == nil {
 		bufs = &stepBufs{}
 	}
-	defer h.bufs.Put(bufs)
+	defer stepPool.Put(bufs)
 	if cap(bufs.in) < n*2*d || cap(bufs.u) < n*hid {
 		bufs.in, bufs.u = make([]float32, n*2*d), make([]float32, n*hid)
 	}
