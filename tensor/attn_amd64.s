@@ -61,31 +61,6 @@ roundloop:
 	VZEROUPPER
 	RET
 
-// func swiGLUAVX512(gate, e, up *float32, n int)
-// gate[i] = gate[i] / (1 + e[i]) · up[i] for i < n (a multiple of 16),
-// e[i] = Exp(-gate[i]): SwiGLU's last step, the operations of its Go loop.
-TEXT ·swiGLUAVX512(SB), NOSPLIT, $0-32
-	MOVQ gate+0(FP), DI
-	MOVQ e+8(FP), SI
-	MOVQ up+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVL $0x3f800000, AX
-	VPBROADCASTD AX, Z3
-
-gluloop:
-	VADDPS (SI), Z3, Z1
-	VMOVUPS (DI), Z0
-	VDIVPS Z1, Z0, Z0
-	VMULPS (DX), Z0, Z0
-	VMOVUPS Z0, (DI)
-	ADDQ $64, DI
-	ADDQ $64, SI
-	ADDQ $64, DX
-	SUBQ $16, CX
-	JNZ gluloop
-	VZEROUPPER
-	RET
-
 // func accum4AVX512(r0, r1, r2, r3 *float32, p *float32, v *float32, vstride int, count int, extra int)
 // Four rows of 64 floats r_j (j < 4) accumulate p[j+16k]·v[(j+16k)·vstride:][:64]
 // for k < count, then r_j for j < extra one more position (k = count), one

@@ -53,9 +53,8 @@ func SwiGLU(gate, up []float32) {
 			ex[i] = -v
 		}
 		ExpShift(ex, ex, 0)
-		u := up[lo : lo+len(g)]
-		for i := swiGLUFast(g, ex, u); i < len(g); i++ {
-			g[i] = g[i] / (1 + ex[i]) * u[i] // SiLU(v)·up
+		for i, v := range g {
+			g[i] = v / (1 + ex[i]) * up[lo+i] // SiLU(v)·up
 		}
 	}
 }

@@ -169,9 +169,6 @@ func f32bytes(x []float32) *byte { return (*byte)(unsafe.Pointer(&x[0])) }
 //go:noescape
 func scaleRoundF16AVX512(x *float32, n int, s float32)
 
-//go:noescape
-func swiGLUAVX512(gate, e, up *float32, n int)
-
 // scaleRoundF16Fast does the first multiple of 16 elements of ScaleRoundF16
 // and returns how many it did.
 func scaleRoundF16Fast(x []float32, s float32) int {
@@ -180,17 +177,6 @@ func scaleRoundF16Fast(x []float32, s float32) int {
 		return 0
 	}
 	scaleRoundF16AVX512(&x[0], n, s)
-	return n
-}
-
-// swiGLUFast does the first multiple of 16 elements of SwiGLU's last step
-// and returns how many it did.
-func swiGLUFast(g, e, up []float32) int {
-	n := len(g) / 16 * 16
-	if Kernel != "avx512" || n == 0 {
-		return 0
-	}
-	swiGLUAVX512(&g[0], &e[0], &up[0], n)
 	return n
 }
 

@@ -18,6 +18,4 @@ func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) b
 
 func scaleRoundF16Fast(x []float32, s float32) int { return 0 }
 
-func swiGLUFast(g, e, up []float32) int { return 0 }
-
 func reduceRows16Fast(dst, rows []float32, d int) bool { return false }
