@@ -28,6 +28,20 @@ GLOBL expShiftF<>(SB), RODATA|NOPTR, $4
 // result of one fmaFast.
 #define RND(Z, Y) VCVTPD2PS Z, Y; VCVTPS2PD Y, Z
 
+// EXPCONSTS loads the constants EXP8 expects into Y14 and Z16-Z25.
+#define EXPCONSTS \
+	VBROADCASTSS expShiftF<>(SB), Y14 \
+	VBROADCASTSD expL2E<>(SB), Z16 \
+	VBROADCASTSD expShiftD<>(SB), Z17 \
+	VBROADCASTSD expC1<>(SB), Z18 \
+	VBROADCASTSD expC2<>(SB), Z19 \
+	VBROADCASTSD expP0<>(SB), Z20 \
+	VBROADCASTSD expP1<>(SB), Z21 \
+	VBROADCASTSD expP2<>(SB), Z22 \
+	VBROADCASTSD expP3<>(SB), Z23 \
+	VBROADCASTSD expP4<>(SB), Z24 \
+	VBROADCASTSD expOne<>(SB), Z25
+
 // EXP8 sets Y9 to Exp of the 8 float32 lanes of Y0 (clobbering Y0-Y8,
 // Z1-Z9), with the constants in Y14 and Z16-Z25: every fused
 // multiply-add of Exp in float64 lanes then rounded to float32, as
@@ -72,17 +86,7 @@ TEXT ·expShiftAVX512(SB), NOSPLIT, $0-28
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS sub+24(FP), Y15
-	VBROADCASTSS expShiftF<>(SB), Y14
-	VBROADCASTSD expL2E<>(SB), Z16
-	VBROADCASTSD expShiftD<>(SB), Z17
-	VBROADCASTSD expC1<>(SB), Z18
-	VBROADCASTSD expC2<>(SB), Z19
-	VBROADCASTSD expP0<>(SB), Z20
-	VBROADCASTSD expP1<>(SB), Z21
-	VBROADCASTSD expP2<>(SB), Z22
-	VBROADCASTSD expP3<>(SB), Z23
-	VBROADCASTSD expP4<>(SB), Z24
-	VBROADCASTSD expOne<>(SB), Z25
+	EXPCONSTS
 
 loop:
 	VMOVUPS (SI), Y0
@@ -104,17 +108,7 @@ TEXT ·swiGLUExpAVX512(SB), NOSPLIT, $0-24
 	MOVQ gate+0(FP), DI
 	MOVQ up+8(FP), DX
 	MOVQ n+16(FP), CX
-	VBROADCASTSS expShiftF<>(SB), Y14
-	VBROADCASTSD expL2E<>(SB), Z16
-	VBROADCASTSD expShiftD<>(SB), Z17
-	VBROADCASTSD expC1<>(SB), Z18
-	VBROADCASTSD expC2<>(SB), Z19
-	VBROADCASTSD expP0<>(SB), Z20
-	VBROADCASTSD expP1<>(SB), Z21
-	VBROADCASTSD expP2<>(SB), Z22
-	VBROADCASTSD expP3<>(SB), Z23
-	VBROADCASTSD expP4<>(SB), Z24
-	VBROADCASTSD expOne<>(SB), Z25
+	EXPCONSTS
 	MOVL $0x80000000, AX
 	VPBROADCASTD AX, Y13
 	MOVL $0x3f800000, AX

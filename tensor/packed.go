@@ -8,8 +8,8 @@ import (
 	"s4c/gguf"
 )
 
-// Integer kernels for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K weights on int8-quantized
-// activations.
+// Integer kernels for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K
+// weights on int8-quantized activations.
 //
 // Why a repacked layout: with GGUF's layout a 512-bit register holds 64
 // consecutive values, i.e. two blocks, so every vpdpbusd (64 products) has
@@ -33,6 +33,7 @@ import (
 //	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
 //	Q6_K group (512 B): byte 64s + 4j + i = q_j[4s+i] (6-bit, 0..63)
 //	Q5_K group (512 B): as Q6_K, q_j the 5-bit values (0..31) of sub-block j
+//	Q4_1 group: as Q4_0; Q5_0 and Q5_1 groups: as Q5_K, q_j the 5-bit values of block 16g+j
 //
 // where q_j is block 16g+j (Q4_0: value q-8; Q4_K: sub-block j of 32,
 // value d·sc_j·q - dmin·m_j, and so for Q5_K; Q6_K: value d·sc·(q-32) with
@@ -89,7 +90,7 @@ type packed struct {
 	groups int
 }
 
-// packRows repacks m (Q8_0, Q4_0, Q4_K, Q5_K or Q6_K) into the group layout, rows
+// packRows repacks m (any type useInt accepts) into the group layout, rows
 // spread over the machine's cores.
 func packRows(m *Mat) *packed {
 	nb := m.Cols / 32
