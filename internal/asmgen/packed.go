@@ -100,11 +100,16 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 		b.WriteString("\tLEAQ (SI)(BX*4), R12\n\tLEAQ (R13)(BX*4), R14\n\tLEAQ (R9)(BX*4), R15\n\tLEAQ (R10)(BX*4), AX\n")
 	}
 
-	prefetch := func(off, r int, addrs []string) {
-		if pf {
-			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(off, addrs[r]))
+	// prefetch is emitted beside the load of row r's quants (or scales) at
+	// off: four-row tiles fetch the next block's, one-row tiles their own
+	// stream r1Prefetch bytes on (its quants are enough).
+	prefetch := func(off, r int, scales bool) {
+		if pf && scales {
+			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(off, pfScale[r]))
+		} else if pf {
+			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(off, pfAddr[r]))
 		}
-		if R == 1 && len(addrs) == len(pfAddr) && addrs[0] == pfAddr[0] {
+		if R == 1 && !scales {
 			fmt.Fprintf(b, "\tPREFETCHT0 %d(SI)\n", r1Prefetch+off)
 		}
 	}
@@ -173,7 +178,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			for r := 0; r < R; r++ {
 				w := r % 2
 				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
-				prefetch(64*s, r, pfAddr)
+				prefetch(64*s, r, false)
 				for t := 0; t < T; t++ {
 					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n", xs[t], w, chain(r, t, s%C))
 				}
@@ -208,7 +213,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 		}
 		for r := 0; r < R; r++ {
 			for off := 0; off < g.meta; off += 64 {
-				prefetch(metaOff+off, r, pfScale)
+				prefetch(metaOff+off, r, true)
 			}
 			switch {
 			case g.offsets:
@@ -256,7 +261,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 					for r := 0; r < R; r++ {
 						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z0\n", at(64*p, wAddr[r]))
 						if half == 0 {
-							prefetch(64*p, r, pfAddr)
+							prefetch(64*p, r, false)
 						} else {
 							b.WriteString("\tVPSRLW $4, Z0, Z0\n")
 						}
@@ -272,7 +277,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				raw, lo := r%2, 28+r%2
 				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
 					at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
-				prefetch(64*p, r, pfAddr)
+				prefetch(64*p, r, false)
 				for t := 0; t < T; t++ {
 					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n\tVPDPBUSD %s, Z%d, Z%d\n",
 						at(128*p, xAddr[t]), lo, chain(r, t, (2*p)%C), at(128*p+64, xAddr[t]), raw, chain(r, t, (2*p+1)%C))
@@ -299,12 +304,15 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	rowLoopEpilogue(b, name, R)
 }
 
+// pkSignature is the parameter list of every packed kernel (tensor.pkFunc).
+const pkSignature = "(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)"
+
 // rowLoopPrologue starts a packed kernel that loops over blocks of rows
 // (label <name>block): SI, R13 rows 0 and 3 of the block, R9, R10 their
 // scales (after groups << qshift bytes of quants), DI, R11 tokens 0 and 3,
 // CX the group count, BX and DX the strides, R8 the output.
 func rowLoopPrologue(b *bytes.Buffer, name, doc string, qshift int) {
-	fmt.Fprintf(b, `// func %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+	fmt.Fprintf(b, `// func %s%s
 %sTEXT ·%s(SB), NOSPLIT, $0-64
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
@@ -321,7 +329,7 @@ func rowLoopPrologue(b *bytes.Buffer, name, doc string, qshift int) {
 	SHLQ $%d, AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
-`, name, doc, name, name, qshift)
+`, name, pkSignature, doc, name, name, qshift)
 }
 
 // rowLoopEpilogue moves the output and the rows on by R rows and loops
@@ -394,7 +402,7 @@ func packedKernels() (asm, decl []byte) {
 				}
 				packedKernel(&s, g, v, T)
 				name := v.name(g, T)
-				fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)\n\n", name)
+				fmt.Fprintf(&d, "//go:noescape\nfunc %s%s\n\n", name, pkSignature)
 				table += name
 			}
 			table += "},\n"
@@ -413,7 +421,7 @@ func packedKernels() (asm, decl []byte) {
 			}
 			avx2Kernel(&s, g, T)
 			name := avx2Name(g, T)
-			fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)\n\n", name)
+			fmt.Fprintf(&d, "//go:noescape\nfunc %s%s\n\n", name, pkSignature)
 			table += name
 		}
 		table += "},\n"
