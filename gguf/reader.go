@@ -667,3 +667,11 @@ func asInt(v any) (int64, bool) {
 
 // ErrNotFound is wrapped by errors about missing keys or tensors.
 var ErrNotFound = errors.New("not found")
+
+// MapFile maps size bytes of f read-only (or reads them where mapping is
+// not possible) and returns them with the function that releases them:
+// for other large read-only files, such as the heads' training data.
+func MapFile(f *os.File, size int64) ([]byte, func() error, error) {
+	b, release, _, err := mapFile(f, size)
+	return b, release, err
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"unsafe"
 
+	"s4c/gguf"
 	"s4c/model"
 	"s4c/sample"
 	"s4c/tensor"
@@ -43,9 +44,10 @@ type Seq struct {
 
 // Dataset is a memory-mapped data file.
 type Dataset struct {
-	Dim  int
-	Seqs []Seq
-	data []byte
+	Dim     int
+	Seqs    []Seq
+	data    []byte
+	release func() error // unmaps data
 }
 
 func headerSize() int { return 4 + 4 + 4 + 4 + 64 }
@@ -99,11 +101,11 @@ func OpenDataset(path string, m *model.Model) (*Dataset, int64, error) {
 	if st.Size() < int64(headerSize()) {
 		return nil, 0, fmt.Errorf("%s: too short to be a heads data file", path)
 	}
-	b, err := mapData(f, st.Size())
+	b, release, err := gguf.MapFile(f, st.Size())
 	if err != nil {
 		return nil, 0, err
 	}
-	ds := &Dataset{data: b}
+	ds := &Dataset{data: b, release: release}
 	le := binary.LittleEndian
 	if string(b[:4]) != dataMagic || le.Uint32(b[4:]) != dataVersion || int(le.Uint32(b[12:])) != TopN {
 		ds.Close()
@@ -141,7 +143,7 @@ func (d *Dataset) Close() error {
 	if d.data == nil {
 		return nil
 	}
-	err := unmapData(d.data)
+	err := d.release()
 	d.data = nil
 	return err
 }
