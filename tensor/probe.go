@@ -23,20 +23,7 @@ func ReadBandwidth(threads, size, reps int) float64 {
 		buf[i] = 1 // fault the pages in before timing
 	}
 	part := len(buf) / threads / 128 * 128
-	best := time.Duration(1 << 62)
-	for r := 0; r < reps; r++ {
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for k := 0; k < threads; k++ {
-			wg.Add(1)
-			go func(k int) {
-				defer wg.Done()
-				streamRead(buf[k*part : (k+1)*part])
-			}(k)
-		}
-		wg.Wait()
-		best = min(best, time.Since(t0))
-	}
+	best := fastest(threads, reps, func(k int) { streamRead(buf[k*part : (k+1)*part]) })
 	return float64(part*threads) / best.Seconds()
 }
 
@@ -48,19 +35,26 @@ func Int8Peak(threads int) float64 {
 		return 0
 	}
 	const iters = 2_000_000 // 12 instructions of 64 products each: ~25 ms
+	best := fastest(threads, 3, func(int) { vnniLoop(iters) })
+	return float64(threads) * iters * 12 * 64 * 2 / best.Seconds()
+}
+
+// fastest runs work(k) on threads goroutines at once (k < threads), reps
+// times, and returns the shortest wall time of a round.
+func fastest(threads, reps int, work func(k int)) time.Duration {
 	best := time.Duration(1 << 62)
-	for r := 0; r < 3; r++ {
+	for r := 0; r < reps; r++ {
 		var wg sync.WaitGroup
 		t0 := time.Now()
 		for k := 0; k < threads; k++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				vnniLoop(iters)
+				work(k)
 			}()
 		}
 		wg.Wait()
 		best = min(best, time.Since(t0))
 	}
-	return float64(threads) * iters * 12 * 64 * 2 / best.Seconds()
+	return best
 }
