@@ -154,12 +154,8 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 					tensor.Add(v, L.Bv)
 				}
 				cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
-				for h := 0; h < m.Heads; h++ {
-					m.Rope.Apply(q[h*hd:(h+1)*hd], cs)
-				}
-				for h := 0; h < m.KVHeads; h++ {
-					m.Rope.Apply(k[h*hd:(h+1)*hd], cs)
-				}
+				m.Rope.ApplyHeads(q, m.Heads, hd, cs)
+				m.Rope.ApplyHeads(k, m.KVHeads, hd, cs)
 				kr, vr := c.Row(l, base+i)
 				copy(kr, k)
 				copy(vr, v)

@@ -105,15 +105,30 @@ func (r *Rope) Angles(pos int, cs []float32) {
 
 // Apply rotates one head vector (len >= Dims) by the angles cs from Angles.
 func (r *Rope) Apply(x, cs []float32) {
+	r.applyFrom(x, cs, r.ropeFast(x, cs))
+}
+
+// ApplyHeads rotates heads head vectors of hd values each, laid end to end
+// in x, by the same angles.
+func (r *Rope) ApplyHeads(x []float32, heads, hd int, cs []float32) {
+	for h := 0; h < heads; h++ {
+		r.Apply(x[h*hd:(h+1)*hd], cs)
+	}
+}
+
+// applyFrom rotates pairs i0.. of one head: the portable form of the
+// vector kernels, each product rounded before the sum (the explicit
+// conversions forbid fusing them into one multiply-add).
+func (r *Rope) applyFrom(x, cs []float32, i0 int) {
 	half := r.Dims / 2
-	for i := 0; i < half; i++ {
+	for i := i0; i < half; i++ {
 		c, s := cs[2*i], cs[2*i+1]
 		a, b := 2*i, 2*i+1
 		if r.Neox {
 			a, b = i, i+half
 		}
 		x0, x1 := x[a], x[b]
-		x[a] = x0*c - x1*s
-		x[b] = x0*s + x1*c
+		x[a] = float32(x0*c) - float32(x1*s)
+		x[b] = float32(x0*s) + float32(x1*c)
 	}
 }

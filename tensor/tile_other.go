@@ -19,3 +19,5 @@ func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) b
 func scaleRoundF16Fast(x []float32, s float32) int { return 0 }
 
 func reduceRows16Fast(dst, rows []float32, d int) bool { return false }
+
+func (r *Rope) ropeFast(x, cs []float32) int { return 0 }
