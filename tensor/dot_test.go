@@ -144,7 +144,9 @@ func TestIntKernelsMatchGo(t *testing.T) {
 
 func testIntKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
-	for _, cols := range []int{384, 512, 1120, 1280} {
+	// 2560 (5 groups): wide enough that batches of 5+ take rows in chunks
+	// of groups (mulIntChunked).
+	for _, cols := range []int{384, 512, 1120, 1280, 2560} {
 		rows := 21
 		if cols == 512 {
 			rows = 150 // several row blocks for long batches

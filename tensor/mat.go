@@ -136,7 +136,7 @@ func mulRows(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32, intPath boo
 				continue
 			}
 			if intPath {
-				m.mulIntRows(ys[i], a, n, l, h)
+				m.mulIntRows(ys[i], a, n, l, h, scratch)
 			} else if !m.mulFloatRows(ys[i], x, n, l, h) {
 				m.mulDequantRows(ys[i], x, n, l, h, scratch)
 			}

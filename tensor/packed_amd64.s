@@ -14,13 +14,15 @@
 	VMOVSHDUP X, X3 \
 	VADDSS X3, X, X
 
-// func pkQ8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r1t1AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r1t1AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -32,11 +34,18 @@ pkQ8r1t1AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r1t1AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	JMP pkQ8r1t1AVX512started
+pkQ8r1t1AVX512zero:
 	VXORPS Z16, Z16, Z16
+pkQ8r1t1AVX512started:
 pkQ8r1t1AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPXORD Z5, Z5, Z5
@@ -81,10 +90,20 @@ pkQ8r1t1AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t1AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 64(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r1t1AVX512finish
+	VMOVUPS Z16, 0(R12)
+	JMP pkQ8r1t1AVX512next
+pkQ8r1t1AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
+pkQ8r1t1AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -96,13 +115,15 @@ pkQ8r1t1AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r1t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r1t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -114,12 +135,20 @@ pkQ8r1t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r1t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	JMP pkQ8r1t2AVX512started
+pkQ8r1t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+pkQ8r1t2AVX512started:
 pkQ8r1t2AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPXORD Z5, Z5, Z5
@@ -182,12 +211,23 @@ pkQ8r1t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 128(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r1t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	JMP pkQ8r1t2AVX512next
+pkQ8r1t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
 	VMOVSS X17, (R8)(AX*1)
+pkQ8r1t2AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -199,13 +239,15 @@ pkQ8r1t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r1t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r1t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -217,13 +259,22 @@ pkQ8r1t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r1t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	JMP pkQ8r1t3AVX512started
+pkQ8r1t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
+pkQ8r1t3AVX512started:
 pkQ8r1t3AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPXORD Z5, Z5, Z5
@@ -304,6 +355,17 @@ pkQ8r1t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 192(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r1t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	JMP pkQ8r1t3AVX512next
+pkQ8r1t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -312,6 +374,7 @@ pkQ8r1t3AVX512loop:
 	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
 	VMOVSS X18, (R8)(AX*2)
+pkQ8r1t3AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -323,13 +386,15 @@ pkQ8r1t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r1t4AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r1t4AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -341,14 +406,24 @@ pkQ8r1t4AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r1t4AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	JMP pkQ8r1t4AVX512started
+pkQ8r1t4AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
+pkQ8r1t4AVX512started:
 pkQ8r1t4AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPXORD Z5, Z5, Z5
@@ -439,6 +514,18 @@ pkQ8r1t4AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r1t4AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 256(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r1t4AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	JMP pkQ8r1t4AVX512next
+pkQ8r1t4AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -449,6 +536,7 @@ pkQ8r1t4AVX512loop:
 	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
 	VMOVSS X19, (R12)(AX*1)
+pkQ8r1t4AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -460,13 +548,15 @@ pkQ8r1t4AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r4t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r4t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -478,10 +568,23 @@ pkQ8r4t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r4t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ8r4t2AVX512started
+pkQ8r4t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -490,6 +593,7 @@ pkQ8r4t2AVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ8r4t2AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -693,6 +797,22 @@ pkQ8r4t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r4t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ8r4t2AVX512next
+pkQ8r4t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -711,6 +831,7 @@ pkQ8r4t2AVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ8r4t2AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -722,13 +843,15 @@ pkQ8r4t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r4t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r4t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -740,10 +863,27 @@ pkQ8r4t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r4t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ8r4t3AVX512started
+pkQ8r4t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -756,6 +896,7 @@ pkQ8r4t3AVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ8r4t3AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -1016,6 +1157,26 @@ pkQ8r4t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r4t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ8r4t3AVX512next
+pkQ8r4t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -1042,6 +1203,7 @@ pkQ8r4t3AVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ8r4t3AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -1053,13 +1215,15 @@ pkQ8r4t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r4t2npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r4t2npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -1071,10 +1235,23 @@ pkQ8r4t2npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r4t2npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ8r4t2npAVX512started
+pkQ8r4t2npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -1083,6 +1260,7 @@ pkQ8r4t2npAVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ8r4t2npAVX512started:
 pkQ8r4t2npAVX512loop:
 	VMOVDQU32 576(DI), Z28
 	VMOVDQA32 Z28, Z4
@@ -1242,6 +1420,22 @@ pkQ8r4t2npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t2npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r4t2npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ8r4t2npAVX512next
+pkQ8r4t2npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -1260,6 +1454,7 @@ pkQ8r4t2npAVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ8r4t2npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -1271,13 +1466,15 @@ pkQ8r4t2npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q8 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ8r4t3npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ8r4t3npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -1289,10 +1486,27 @@ pkQ8r4t3npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ8r4t3npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ8r4t3npAVX512started
+pkQ8r4t3npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -1305,6 +1519,7 @@ pkQ8r4t3npAVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ8r4t3npAVX512started:
 pkQ8r4t3npAVX512loop:
 	VMOVDQU32 576(DI), Z28
 	VMOVDQA32 Z28, Z4
@@ -1521,6 +1736,26 @@ pkQ8r4t3npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ8r4t3npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ8r4t3npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ8r4t3npAVX512next
+pkQ8r4t3npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -1547,6 +1782,7 @@ pkQ8r4t3npAVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ8r4t3npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -1558,13 +1794,15 @@ pkQ8r4t3npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r1t1AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r1t1AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -1576,13 +1814,20 @@ pkQ4r1t1AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r1t1AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	JMP pkQ4r1t1AVX512started
+pkQ4r1t1AVX512zero:
 	VXORPS Z16, Z16, Z16
+pkQ4r1t1AVX512started:
 pkQ4r1t1AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $4, Z4, Z4
@@ -1632,10 +1877,20 @@ pkQ4r1t1AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t1AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 64(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r1t1AVX512finish
+	VMOVUPS Z16, 0(R12)
+	JMP pkQ4r1t1AVX512next
+pkQ4r1t1AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
+pkQ4r1t1AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -1647,13 +1902,15 @@ pkQ4r1t1AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r1t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r1t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -1665,14 +1922,22 @@ pkQ4r1t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r1t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	JMP pkQ4r1t2AVX512started
+pkQ4r1t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+pkQ4r1t2AVX512started:
 pkQ4r1t2AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $4, Z4, Z4
@@ -1741,12 +2006,23 @@ pkQ4r1t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 128(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r1t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	JMP pkQ4r1t2AVX512next
+pkQ4r1t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
 	VMOVSS X17, (R8)(AX*1)
+pkQ4r1t2AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -1758,13 +2034,15 @@ pkQ4r1t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r1t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r1t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -1776,15 +2054,24 @@ pkQ4r1t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r1t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	JMP pkQ4r1t3AVX512started
+pkQ4r1t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
+pkQ4r1t3AVX512started:
 pkQ4r1t3AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $4, Z4, Z4
@@ -1872,6 +2159,17 @@ pkQ4r1t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 192(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r1t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	JMP pkQ4r1t3AVX512next
+pkQ4r1t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -1880,6 +2178,7 @@ pkQ4r1t3AVX512loop:
 	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
 	VMOVSS X18, (R8)(AX*2)
+pkQ4r1t3AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -1891,13 +2190,15 @@ pkQ4r1t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r1t4AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r1t4AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -1909,16 +2210,26 @@ pkQ4r1t4AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r1t4AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	JMP pkQ4r1t4AVX512started
+pkQ4r1t4AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
+pkQ4r1t4AVX512started:
 pkQ4r1t4AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $4, Z4, Z4
@@ -2017,6 +2328,18 @@ pkQ4r1t4AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r1t4AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 256(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r1t4AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	JMP pkQ4r1t4AVX512next
+pkQ4r1t4AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -2027,6 +2350,7 @@ pkQ4r1t4AVX512loop:
 	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
 	VMOVSS X19, (R12)(AX*1)
+pkQ4r1t4AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -2038,13 +2362,15 @@ pkQ4r1t4AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r4t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r4t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -2056,12 +2382,25 @@ pkQ4r4t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r4t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ4r4t2AVX512started
+pkQ4r4t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -2070,6 +2409,7 @@ pkQ4r4t2AVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ4r4t2AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -2307,6 +2647,22 @@ pkQ4r4t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r4t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ4r4t2AVX512next
+pkQ4r4t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -2325,6 +2681,7 @@ pkQ4r4t2AVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ4r4t2AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -2336,13 +2693,15 @@ pkQ4r4t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r4t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r4t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -2354,12 +2713,29 @@ pkQ4r4t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r4t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ4r4t3AVX512started
+pkQ4r4t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -2372,6 +2748,7 @@ pkQ4r4t3AVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ4r4t3AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -2667,6 +3044,26 @@ pkQ4r4t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r4t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ4r4t3AVX512next
+pkQ4r4t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -2693,6 +3090,7 @@ pkQ4r4t3AVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ4r4t3AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -2704,13 +3102,15 @@ pkQ4r4t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r4t2npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r4t2npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -2722,12 +3122,25 @@ pkQ4r4t2npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r4t2npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ4r4t2npAVX512started
+pkQ4r4t2npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -2736,6 +3149,7 @@ pkQ4r4t2npAVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ4r4t2npAVX512started:
 pkQ4r4t2npAVX512loop:
 	VMOVDQU32 576(DI), Z28
 	VPSRAD $4, Z28, Z28
@@ -2945,6 +3359,22 @@ pkQ4r4t2npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t2npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r4t2npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ4r4t2npAVX512next
+pkQ4r4t2npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -2963,6 +3393,7 @@ pkQ4r4t2npAVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ4r4t2npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -2974,13 +3405,15 @@ pkQ4r4t2npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4r4t3npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4r4t3npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -2992,12 +3425,29 @@ pkQ4r4t3npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4r4t3npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ4r4t3npAVX512started
+pkQ4r4t3npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -3010,6 +3460,7 @@ pkQ4r4t3npAVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ4r4t3npAVX512started:
 pkQ4r4t3npAVX512loop:
 	VMOVDQU32 576(DI), Z28
 	VPSRAD $4, Z28, Z28
@@ -3277,6 +3728,26 @@ pkQ4r4t3npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ4r4t3npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4r4t3npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ4r4t3npAVX512next
+pkQ4r4t3npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -3303,6 +3774,7 @@ pkQ4r4t3npAVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ4r4t3npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -3314,13 +3786,15 @@ pkQ4r4t3npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr1t1AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr1t1AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -3332,13 +3806,20 @@ pkQ4Kr1t1AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr1t1AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	JMP pkQ4Kr1t1AVX512started
+pkQ4Kr1t1AVX512zero:
 	VXORPS Z16, Z16, Z16
+pkQ4Kr1t1AVX512started:
 pkQ4Kr1t1AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -3393,10 +3874,20 @@ pkQ4Kr1t1AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t1AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 64(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr1t1AVX512finish
+	VMOVUPS Z16, 0(R12)
+	JMP pkQ4Kr1t1AVX512next
+pkQ4Kr1t1AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
+pkQ4Kr1t1AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -3408,13 +3899,15 @@ pkQ4Kr1t1AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr1t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr1t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -3426,14 +3919,22 @@ pkQ4Kr1t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr1t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	JMP pkQ4Kr1t2AVX512started
+pkQ4Kr1t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+pkQ4Kr1t2AVX512started:
 pkQ4Kr1t2AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -3511,12 +4012,23 @@ pkQ4Kr1t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 128(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr1t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	JMP pkQ4Kr1t2AVX512next
+pkQ4Kr1t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
 	VMOVSS X17, (R8)(AX*1)
+pkQ4Kr1t2AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -3528,13 +4040,15 @@ pkQ4Kr1t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr1t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr1t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -3546,15 +4060,24 @@ pkQ4Kr1t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr1t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	JMP pkQ4Kr1t3AVX512started
+pkQ4Kr1t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
+pkQ4Kr1t3AVX512started:
 pkQ4Kr1t3AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -3655,6 +4178,17 @@ pkQ4Kr1t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 192(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr1t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	JMP pkQ4Kr1t3AVX512next
+pkQ4Kr1t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -3663,6 +4197,7 @@ pkQ4Kr1t3AVX512loop:
 	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
 	VMOVSS X18, (R8)(AX*2)
+pkQ4Kr1t3AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -3674,13 +4209,15 @@ pkQ4Kr1t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr1t4AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr1t4AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -3692,16 +4229,26 @@ pkQ4Kr1t4AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr1t4AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	JMP pkQ4Kr1t4AVX512started
+pkQ4Kr1t4AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
+pkQ4Kr1t4AVX512started:
 pkQ4Kr1t4AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -3817,6 +4364,18 @@ pkQ4Kr1t4AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr1t4AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 256(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr1t4AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	JMP pkQ4Kr1t4AVX512next
+pkQ4Kr1t4AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -3827,6 +4386,7 @@ pkQ4Kr1t4AVX512loop:
 	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
 	VMOVSS X19, (R12)(AX*1)
+pkQ4Kr1t4AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -3838,13 +4398,15 @@ pkQ4Kr1t4AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr4t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr4t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -3856,12 +4418,25 @@ pkQ4Kr4t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr4t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ4Kr4t2AVX512started
+pkQ4Kr4t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -3870,6 +4445,7 @@ pkQ4Kr4t2AVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ4Kr4t2AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -4133,6 +4709,22 @@ pkQ4Kr4t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr4t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ4Kr4t2AVX512next
+pkQ4Kr4t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -4151,6 +4743,7 @@ pkQ4Kr4t2AVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ4Kr4t2AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -4162,13 +4755,15 @@ pkQ4Kr4t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr4t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr4t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -4180,12 +4775,29 @@ pkQ4Kr4t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr4t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ4Kr4t3AVX512started
+pkQ4Kr4t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -4198,6 +4810,7 @@ pkQ4Kr4t3AVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ4Kr4t3AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -4528,6 +5141,26 @@ pkQ4Kr4t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr4t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ4Kr4t3AVX512next
+pkQ4Kr4t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -4554,6 +5187,7 @@ pkQ4Kr4t3AVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ4Kr4t3AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -4565,13 +5199,15 @@ pkQ4Kr4t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr4t2npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr4t2npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -4583,12 +5219,25 @@ pkQ4Kr4t2npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr4t2npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ4Kr4t2npAVX512started
+pkQ4Kr4t2npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -4597,6 +5246,7 @@ pkQ4Kr4t2npAVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ4Kr4t2npAVX512started:
 pkQ4Kr4t2npAVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z6, Z6, Z6
@@ -4828,6 +5478,22 @@ pkQ4Kr4t2npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t2npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr4t2npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ4Kr4t2npAVX512next
+pkQ4Kr4t2npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -4846,6 +5512,7 @@ pkQ4Kr4t2npAVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ4Kr4t2npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -4857,13 +5524,15 @@ pkQ4Kr4t2npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ4Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ4Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q4K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ4Kr4t3npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ4Kr4t3npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -4875,12 +5544,29 @@ pkQ4Kr4t3npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $8, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
 	MOVL $0x0f0f0f0f, AX
 	VPBROADCASTD AX, Z3
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ4Kr4t3npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ4Kr4t3npAVX512started
+pkQ4Kr4t3npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -4893,6 +5579,7 @@ pkQ4Kr4t3npAVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ4Kr4t3npAVX512started:
 pkQ4Kr4t3npAVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z7, Z7, Z7
@@ -5191,6 +5878,26 @@ pkQ4Kr4t3npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ4Kr4t3npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ4Kr4t3npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ4Kr4t3npAVX512next
+pkQ4Kr4t3npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -5217,6 +5924,7 @@ pkQ4Kr4t3npAVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ4Kr4t3npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -5228,13 +5936,15 @@ pkQ4Kr4t3npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr1t1AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr1t1AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -5246,11 +5956,18 @@ pkQ6Kr1t1AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr1t1AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	JMP pkQ6Kr1t1AVX512started
+pkQ6Kr1t1AVX512zero:
 	VXORPS Z16, Z16, Z16
+pkQ6Kr1t1AVX512started:
 pkQ6Kr1t1AVX512loop:
 	VMOVDQU32 640(DI), Z4
 	VPSRAD $2, Z4, Z4
@@ -5309,10 +6026,20 @@ pkQ6Kr1t1AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t1AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 64(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr1t1AVX512finish
+	VMOVUPS Z16, 0(R12)
+	JMP pkQ6Kr1t1AVX512next
+pkQ6Kr1t1AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
+pkQ6Kr1t1AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -5324,13 +6051,15 @@ pkQ6Kr1t1AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr1t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr1t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -5342,12 +6071,20 @@ pkQ6Kr1t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr1t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	JMP pkQ6Kr1t2AVX512started
+pkQ6Kr1t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+pkQ6Kr1t2AVX512started:
 pkQ6Kr1t2AVX512loop:
 	VMOVDQU32 640(DI), Z4
 	VPSRAD $2, Z4, Z4
@@ -5437,12 +6174,23 @@ pkQ6Kr1t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 128(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr1t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	JMP pkQ6Kr1t2AVX512next
+pkQ6Kr1t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
 	VMOVSS X17, (R8)(AX*1)
+pkQ6Kr1t2AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -5454,13 +6202,15 @@ pkQ6Kr1t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr1t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr1t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -5472,13 +6222,22 @@ pkQ6Kr1t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr1t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	JMP pkQ6Kr1t3AVX512started
+pkQ6Kr1t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
+pkQ6Kr1t3AVX512started:
 pkQ6Kr1t3AVX512loop:
 	VMOVDQU32 640(DI), Z4
 	VPSRAD $2, Z4, Z4
@@ -5599,6 +6358,17 @@ pkQ6Kr1t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 192(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr1t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	JMP pkQ6Kr1t3AVX512next
+pkQ6Kr1t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -5607,6 +6377,7 @@ pkQ6Kr1t3AVX512loop:
 	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
 	VMOVSS X18, (R8)(AX*2)
+pkQ6Kr1t3AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -5618,13 +6389,15 @@ pkQ6Kr1t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr1t4AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr1t4AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -5636,14 +6409,24 @@ pkQ6Kr1t4AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr1t4AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	JMP pkQ6Kr1t4AVX512started
+pkQ6Kr1t4AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
+pkQ6Kr1t4AVX512started:
 pkQ6Kr1t4AVX512loop:
 	VMOVDQU32 640(DI), Z4
 	VPSRAD $2, Z4, Z4
@@ -5779,6 +6562,18 @@ pkQ6Kr1t4AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr1t4AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 256(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr1t4AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	JMP pkQ6Kr1t4AVX512next
+pkQ6Kr1t4AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -5789,6 +6584,7 @@ pkQ6Kr1t4AVX512loop:
 	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
 	VMOVSS X19, (R12)(AX*1)
+pkQ6Kr1t4AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -5800,13 +6596,15 @@ pkQ6Kr1t4AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr4t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr4t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -5818,10 +6616,23 @@ pkQ6Kr4t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr4t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ6Kr4t2AVX512started
+pkQ6Kr4t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -5830,6 +6641,7 @@ pkQ6Kr4t2AVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ6Kr4t2AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -6089,6 +6901,22 @@ pkQ6Kr4t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr4t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ6Kr4t2AVX512next
+pkQ6Kr4t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -6107,6 +6935,7 @@ pkQ6Kr4t2AVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ6Kr4t2AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -6118,13 +6947,15 @@ pkQ6Kr4t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr4t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr4t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -6136,10 +6967,27 @@ pkQ6Kr4t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr4t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ6Kr4t3AVX512started
+pkQ6Kr4t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -6152,6 +7000,7 @@ pkQ6Kr4t3AVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ6Kr4t3AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -6488,6 +7337,26 @@ pkQ6Kr4t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr4t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ6Kr4t3AVX512next
+pkQ6Kr4t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -6514,6 +7383,7 @@ pkQ6Kr4t3AVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ6Kr4t3AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -6525,13 +7395,15 @@ pkQ6Kr4t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr4t2npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr4t2npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -6543,10 +7415,23 @@ pkQ6Kr4t2npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr4t2npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ6Kr4t2npAVX512started
+pkQ6Kr4t2npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -6555,6 +7440,7 @@ pkQ6Kr4t2npAVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ6Kr4t2npAVX512started:
 pkQ6Kr4t2npAVX512loop:
 	VMOVDQU32 640(DI), Z28
 	VPSRAD $2, Z28, Z28
@@ -6758,6 +7644,22 @@ pkQ6Kr4t2npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t2npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr4t2npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ6Kr4t2npAVX512next
+pkQ6Kr4t2npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -6776,6 +7678,7 @@ pkQ6Kr4t2npAVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ6Kr4t2npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -6787,13 +7690,15 @@ pkQ6Kr4t2npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ6Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ6Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q6K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ6Kr4t3npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ6Kr4t3npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -6805,10 +7710,27 @@ pkQ6Kr4t3npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ6Kr4t3npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ6Kr4t3npAVX512started
+pkQ6Kr4t3npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -6821,6 +7743,7 @@ pkQ6Kr4t3npAVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ6Kr4t3npAVX512started:
 pkQ6Kr4t3npAVX512loop:
 	VMOVDQU32 640(DI), Z28
 	VPSRAD $2, Z28, Z28
@@ -7101,6 +8024,26 @@ pkQ6Kr4t3npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ6Kr4t3npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ6Kr4t3npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ6Kr4t3npAVX512next
+pkQ6Kr4t3npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -7127,6 +8070,7 @@ pkQ6Kr4t3npAVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ6Kr4t3npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -7138,13 +8082,15 @@ pkQ6Kr4t3npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr1t1AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr1t1AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -7156,11 +8102,18 @@ pkQ5Kr1t1AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr1t1AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	JMP pkQ5Kr1t1AVX512started
+pkQ5Kr1t1AVX512zero:
 	VXORPS Z16, Z16, Z16
+pkQ5Kr1t1AVX512started:
 pkQ5Kr1t1AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -7211,10 +8164,20 @@ pkQ5Kr1t1AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr1t1AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 64(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr1t1AVX512finish
+	VMOVUPS Z16, 0(R12)
+	JMP pkQ5Kr1t1AVX512next
+pkQ5Kr1t1AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
+pkQ5Kr1t1AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -7226,13 +8189,15 @@ pkQ5Kr1t1AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr1t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr1t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -7244,12 +8209,20 @@ pkQ5Kr1t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr1t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	JMP pkQ5Kr1t2AVX512started
+pkQ5Kr1t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+pkQ5Kr1t2AVX512started:
 pkQ5Kr1t2AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -7323,12 +8296,23 @@ pkQ5Kr1t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr1t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 128(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr1t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	JMP pkQ5Kr1t2AVX512next
+pkQ5Kr1t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
 	VMOVSS X17, (R8)(AX*1)
+pkQ5Kr1t2AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -7340,13 +8324,15 @@ pkQ5Kr1t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr1t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr1t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -7358,13 +8344,22 @@ pkQ5Kr1t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr1t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	JMP pkQ5Kr1t3AVX512started
+pkQ5Kr1t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
+pkQ5Kr1t3AVX512started:
 pkQ5Kr1t3AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -7461,6 +8456,17 @@ pkQ5Kr1t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr1t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 192(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr1t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	JMP pkQ5Kr1t3AVX512next
+pkQ5Kr1t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -7469,6 +8475,7 @@ pkQ5Kr1t3AVX512loop:
 	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
 	VMOVSS X18, (R8)(AX*2)
+pkQ5Kr1t3AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -7480,13 +8487,15 @@ pkQ5Kr1t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr1t4AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr1t4AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -7498,14 +8507,24 @@ pkQ5Kr1t4AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr1t4AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	JMP pkQ5Kr1t4AVX512started
+pkQ5Kr1t4AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
+pkQ5Kr1t4AVX512started:
 pkQ5Kr1t4AVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
@@ -7617,6 +8636,18 @@ pkQ5Kr1t4AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr1t4AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 256(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr1t4AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	JMP pkQ5Kr1t4AVX512next
+pkQ5Kr1t4AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -7627,6 +8658,7 @@ pkQ5Kr1t4AVX512loop:
 	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
 	VMOVSS X19, (R12)(AX*1)
+pkQ5Kr1t4AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -7638,13 +8670,15 @@ pkQ5Kr1t4AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr4t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr4t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -7656,10 +8690,23 @@ pkQ5Kr4t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr4t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ5Kr4t2AVX512started
+pkQ5Kr4t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -7668,6 +8715,7 @@ pkQ5Kr4t2AVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ5Kr4t2AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -7899,6 +8947,22 @@ pkQ5Kr4t2AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr4t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr4t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ5Kr4t2AVX512next
+pkQ5Kr4t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -7917,6 +8981,7 @@ pkQ5Kr4t2AVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ5Kr4t2AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -7928,13 +8993,15 @@ pkQ5Kr4t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr4t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr4t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -7946,10 +9013,27 @@ pkQ5Kr4t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr4t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ5Kr4t3AVX512started
+pkQ5Kr4t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -7962,6 +9046,7 @@ pkQ5Kr4t3AVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ5Kr4t3AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -8260,6 +9345,26 @@ pkQ5Kr4t3AVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr4t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr4t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ5Kr4t3AVX512next
+pkQ5Kr4t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -8286,6 +9391,7 @@ pkQ5Kr4t3AVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ5Kr4t3AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -8297,13 +9403,15 @@ pkQ5Kr4t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr4t2npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr4t2npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -8315,10 +9423,23 @@ pkQ5Kr4t2npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr4t2npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ5Kr4t2npAVX512started
+pkQ5Kr4t2npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -8327,6 +9448,7 @@ pkQ5Kr4t2npAVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ5Kr4t2npAVX512started:
 pkQ5Kr4t2npAVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z6, Z6, Z6
@@ -8510,6 +9632,22 @@ pkQ5Kr4t2npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr4t2npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr4t2npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ5Kr4t2npAVX512next
+pkQ5Kr4t2npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -8528,6 +9666,7 @@ pkQ5Kr4t2npAVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ5Kr4t2npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -8539,13 +9678,15 @@ pkQ5Kr4t2npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ5Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ5Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q5K rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ5Kr4t3npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ5Kr4t3npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -8557,10 +9698,27 @@ pkQ5Kr4t3npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ5Kr4t3npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ5Kr4t3npAVX512started
+pkQ5Kr4t3npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -8573,6 +9731,7 @@ pkQ5Kr4t3npAVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ5Kr4t3npAVX512started:
 pkQ5Kr4t3npAVX512loop:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z7, Z7, Z7
@@ -8823,6 +9982,26 @@ pkQ5Kr4t3npAVX512loop:
 	ADDQ $128, R10
 	DECQ CX
 	JNZ pkQ5Kr4t3npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ5Kr4t3npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ5Kr4t3npAVX512next
+pkQ5Kr4t3npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -8849,6 +10028,7 @@ pkQ5Kr4t3npAVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ5Kr4t3npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -8860,13 +10040,15 @@ pkQ5Kr4t3npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 1): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r1t1AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r1t1AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -8878,11 +10060,18 @@ pkQ50r1t1AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r1t1AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	JMP pkQ50r1t1AVX512started
+pkQ50r1t1AVX512zero:
 	VXORPS Z16, Z16, Z16
+pkQ50r1t1AVX512started:
 pkQ50r1t1AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $3, Z4, Z4
@@ -8928,10 +10117,20 @@ pkQ50r1t1AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r1t1AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 64(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r1t1AVX512finish
+	VMOVUPS Z16, 0(R12)
+	JMP pkQ50r1t1AVX512next
+pkQ50r1t1AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
+pkQ50r1t1AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -8943,13 +10142,15 @@ pkQ50r1t1AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r1t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r1t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -8961,12 +10162,20 @@ pkQ50r1t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r1t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	JMP pkQ50r1t2AVX512started
+pkQ50r1t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+pkQ50r1t2AVX512started:
 pkQ50r1t2AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $3, Z4, Z4
@@ -9031,12 +10240,23 @@ pkQ50r1t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r1t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 128(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r1t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	JMP pkQ50r1t2AVX512next
+pkQ50r1t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
 	VMOVSS X16, (R8)
 	REDUCE16E(Z17, Y17, X17)
 	VMOVSS X17, (R8)(AX*1)
+pkQ50r1t2AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -9048,13 +10268,15 @@ pkQ50r1t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r1t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r1t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -9066,13 +10288,22 @@ pkQ50r1t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r1t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	JMP pkQ50r1t3AVX512started
+pkQ50r1t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
+pkQ50r1t3AVX512started:
 pkQ50r1t3AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $3, Z4, Z4
@@ -9156,6 +10387,17 @@ pkQ50r1t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r1t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 192(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r1t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	JMP pkQ50r1t3AVX512next
+pkQ50r1t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -9164,6 +10406,7 @@ pkQ50r1t3AVX512loop:
 	VMOVSS X17, (R8)(AX*1)
 	REDUCE16E(Z18, Y18, X18)
 	VMOVSS X18, (R8)(AX*2)
+pkQ50r1t3AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -9175,13 +10418,15 @@ pkQ50r1t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 1) times
 // activation records x + t·xstride (t < 4): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 1 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r1t4AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r1t4AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -9193,14 +10438,24 @@ pkQ50r1t4AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r1t4AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	JMP pkQ50r1t4AVX512started
+pkQ50r1t4AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
 	VXORPS Z19, Z19, Z19
+pkQ50r1t4AVX512started:
 pkQ50r1t4AVX512loop:
 	VMOVDQU32 576(DI), Z4
 	VPSRAD $3, Z4, Z4
@@ -9295,6 +10550,18 @@ pkQ50r1t4AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r1t4AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 256(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r1t4AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	JMP pkQ50r1t4AVX512next
+pkQ50r1t4AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -9305,6 +10572,7 @@ pkQ50r1t4AVX512loop:
 	VMOVSS X18, (R8)(AX*2)
 	REDUCE16E(Z19, Y19, X19)
 	VMOVSS X19, (R12)(AX*1)
+pkQ50r1t4AVX512next:
 	ADDQ $4, R8
 	MOVQ w+0(FP), SI
 	ADDQ BX, SI
@@ -9316,13 +10584,15 @@ pkQ50r1t4AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r4t2AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r4t2AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -9334,10 +10604,23 @@ pkQ50r4t2AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r4t2AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ50r4t2AVX512started
+pkQ50r4t2AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -9346,6 +10629,7 @@ pkQ50r4t2AVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ50r4t2AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -9551,6 +10835,22 @@ pkQ50r4t2AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r4t2AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r4t2AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ50r4t2AVX512next
+pkQ50r4t2AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -9569,6 +10869,7 @@ pkQ50r4t2AVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ50r4t2AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -9580,13 +10881,15 @@ pkQ50r4t2AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r4t3AVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r4t3AVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -9598,10 +10901,27 @@ pkQ50r4t3AVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r4t3AVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ50r4t3AVX512started
+pkQ50r4t3AVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -9614,6 +10934,7 @@ pkQ50r4t3AVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ50r4t3AVX512started:
 	LEAQ (SI)(BX*4), R12
 	LEAQ (R13)(BX*4), R14
 	LEAQ (R9)(BX*4), R15
@@ -9877,6 +11198,26 @@ pkQ50r4t3AVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r4t3AVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r4t3AVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ50r4t3AVX512next
+pkQ50r4t3AVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -9903,6 +11244,7 @@ pkQ50r4t3AVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ50r4t3AVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -9914,13 +11256,15 @@ pkQ50r4t3AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 2): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r4t2npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r4t2npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -9932,10 +11276,23 @@ pkQ50r4t2npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r4t2npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	JMP pkQ50r4t2npAVX512started
+pkQ50r4t2npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -9944,6 +11301,7 @@ pkQ50r4t2npAVX512block:
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
+pkQ50r4t2npAVX512started:
 pkQ50r4t2npAVX512loop:
 	VMOVDQU32 576(DI), Z28
 	VPSRAD $3, Z28, Z28
@@ -10105,6 +11463,22 @@ pkQ50r4t2npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r4t2npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 512(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r4t2npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	JMP pkQ50r4t2npAVX512next
+pkQ50r4t2npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -10123,6 +11497,7 @@ pkQ50r4t2npAVX512loop:
 	VMOVSS X22, 12(R8)
 	REDUCE16E(Z23, Y23, X23)
 	VMOVSS X23, 12(R8)(AX*1)
+pkQ50r4t2npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI
@@ -10134,13 +11509,15 @@ pkQ50r4t2npAVX512loop:
 	VZEROUPPER
 	RET
 
-// func pkQ50r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+// func pkQ50r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 // Packed Q50 rows w + r·wstride (r < rows, rows a multiple of 4) times
 // activation records x + t·xstride (t < 3): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken 4 at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10% of the matrix time).
-TEXT ·pkQ50r4t3npAVX512(SB), NOSPLIT, $0-64
+// row (decode: ~10% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+TEXT ·pkQ50r4t3npAVX512(SB), NOSPLIT, $0-88
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -10152,10 +11529,27 @@ pkQ50r4t3npAVX512block:
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $9, AX
+	MOVQ scales+80(FP), AX
 	LEAQ (SI)(AX*1), R9
 	LEAQ (R13)(AX*1), R10
+	MOVQ mode+72(FP), R14
+	TESTQ $1, R14
+	JZ pkQ50r4t3npAVX512zero
+	MOVQ acc+64(FP), R12
+	VMOVUPS 0(R12), Z16
+	VMOVUPS 64(R12), Z17
+	VMOVUPS 128(R12), Z18
+	VMOVUPS 192(R12), Z19
+	VMOVUPS 256(R12), Z20
+	VMOVUPS 320(R12), Z21
+	VMOVUPS 384(R12), Z22
+	VMOVUPS 448(R12), Z23
+	VMOVUPS 512(R12), Z24
+	VMOVUPS 576(R12), Z25
+	VMOVUPS 640(R12), Z26
+	VMOVUPS 704(R12), Z27
+	JMP pkQ50r4t3npAVX512started
+pkQ50r4t3npAVX512zero:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	VXORPS Z18, Z18, Z18
@@ -10168,6 +11562,7 @@ pkQ50r4t3npAVX512block:
 	VXORPS Z25, Z25, Z25
 	VXORPS Z26, Z26, Z26
 	VXORPS Z27, Z27, Z27
+pkQ50r4t3npAVX512started:
 pkQ50r4t3npAVX512loop:
 	VMOVDQU32 576(DI), Z28
 	VPSRAD $3, Z28, Z28
@@ -10387,6 +11782,26 @@ pkQ50r4t3npAVX512loop:
 	ADDQ $32, R10
 	DECQ CX
 	JNZ pkQ50r4t3npAVX512loop
+	MOVQ acc+64(FP), R12
+	LEAQ 768(R12), R14
+	MOVQ R14, acc+64(FP)
+	MOVQ mode+72(FP), R14
+	TESTQ $2, R14
+	JNZ pkQ50r4t3npAVX512finish
+	VMOVUPS Z16, 0(R12)
+	VMOVUPS Z17, 64(R12)
+	VMOVUPS Z18, 128(R12)
+	VMOVUPS Z19, 192(R12)
+	VMOVUPS Z20, 256(R12)
+	VMOVUPS Z21, 320(R12)
+	VMOVUPS Z22, 384(R12)
+	VMOVUPS Z23, 448(R12)
+	VMOVUPS Z24, 512(R12)
+	VMOVUPS Z25, 576(R12)
+	VMOVUPS Z26, 640(R12)
+	VMOVUPS Z27, 704(R12)
+	JMP pkQ50r4t3npAVX512next
+pkQ50r4t3npAVX512finish:
 	MOVQ ostride+56(FP), AX
 	LEAQ (R8)(AX*2), R12
 	REDUCE16E(Z16, Y16, X16)
@@ -10413,6 +11828,7 @@ pkQ50r4t3npAVX512loop:
 	VMOVSS X26, 12(R8)(AX*1)
 	REDUCE16E(Z27, Y27, X27)
 	VMOVSS X27, 12(R8)(AX*2)
+pkQ50r4t3npAVX512next:
 	ADDQ $16, R8
 	MOVQ w+0(FP), SI
 	LEAQ (SI)(BX*4), SI

@@ -13,7 +13,7 @@ func quantizeGroup(rec []byte, x []float32, n int) { quantizeGroupGo(rec, x, n) 
 
 // mulIntRows is never reached without the amd64 kernels (useInt is false);
 // it computes the same result with the portable twin.
-func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int) {
+func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, _ *Scratch) {
 	tok := a.groups * pkRecBytes
 	for r := lo; r < hi; r++ {
 		for t := 0; t < n; t++ {

@@ -67,12 +67,14 @@ var scaleAddr = []string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R10)"}
 func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	R := v.rows
 	name := v.name(g, T)
-	rowLoopPrologue(b, name, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows, rows a multiple of %d) times
+	rowLoopPrologue(b, name, pkAccSignature, 88, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows, rows a multiple of %d) times
 // activation records x + t·xstride (t < %d): out[t·ostride/4 + r]. Per
 // (row, token) the arithmetic of packedDot. The rows are taken %d at a
 // time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10%% of the matrix time).
-`, g.name, R, T, R), g.qshift)
+// row (decode: ~10%% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+`, g.name, R, T, R), 0)
 	if g.nibbles {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
 	}
@@ -83,11 +85,21 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	chain := func(r, t, c int) int { return 4 + (T*r+t)*C + c }
 	iacc := func(r, t int) int { return chain(r, t, 0) }
 	facc := func(r, t int) int { return 16 + T*r + t }
+	// The float accumulators start at zero or, with accIn, from acc
+	// (R12, R14: free until the loop).
+	fmt.Fprintf(b, "\tMOVQ mode+72(FP), R14\n\tTESTQ $%d, R14\n\tJZ %szero\n\tMOVQ acc+64(FP), R12\n", accIn, name)
+	for r := 0; r < R; r++ {
+		for t := 0; t < T; t++ {
+			fmt.Fprintf(b, "\tVMOVUPS %d(R12), Z%d\n", 64*(T*r+t), facc(r, t))
+		}
+	}
+	fmt.Fprintf(b, "\tJMP %sstarted\n%szero:\n", name, name)
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
 			fmt.Fprintf(b, "\tVXORPS Z%d, Z%d, Z%d\n", facc(r, t), facc(r, t), facc(r, t))
 		}
 	}
+	fmt.Fprintf(b, "%sstarted:\n", name)
 	// Four-row tiles prefetch the same bytes of the next four rows, which
 	// this thread reads next: rows of a few KiB are too short for the
 	// hardware prefetcher to follow four of them at once (1.1B Q8_0 shape,
@@ -329,6 +341,15 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	}
 	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, R13\n\tADDQ $%d, DI\n\tADDQ $%d, R11\n\tADDQ $%d, R9\n\tADDQ $%d, R10\n\tDECQ CX\n\tJNZ %sloop\n",
 		g.qbytes, g.qbytes, recBytes, recBytes, g.meta, g.meta, name)
+	// Without accFinish the lanes go back to acc, which moves on by the
+	// block's R·T vectors either way.
+	fmt.Fprintf(b, "\tMOVQ acc+64(FP), R12\n\tLEAQ %d(R12), R14\n\tMOVQ R14, acc+64(FP)\n\tMOVQ mode+72(FP), R14\n\tTESTQ $%d, R14\n\tJNZ %sfinish\n", 64*R*T, accFinish, name)
+	for r := 0; r < R; r++ {
+		for t := 0; t < T; t++ {
+			fmt.Fprintf(b, "\tVMOVUPS Z%d, %d(R12)\n", facc(r, t), 64*(T*r+t))
+		}
+	}
+	fmt.Fprintf(b, "\tJMP %snext\n%sfinish:\n", name, name)
 	// Store row r, token t at out + t·ostride + 4r; then on to the next
 	// rows.
 	b.WriteString("\tMOVQ ostride+56(FP), AX\n\tLEAQ (R8)(AX*2), R12\n")
@@ -339,19 +360,38 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %s\n", i, i, i, i, at(4*r, outAddr[t]))
 		}
 	}
+	fmt.Fprintf(b, "%snext:\n", name)
 	rowLoopEpilogue(b, name, R)
 }
 
-// pkSignature is the parameter list of every packed kernel (tensor.pkFunc).
-const pkSignature = "(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)"
+// pkSignature is the parameter list of the AVX2 packed kernels
+// (tensor.pkFunc), pkAccSignature that of the AVX-512 ones
+// (tensor.pkAccFunc), which can also carry their 16-lane accumulators
+// from one call to the next (see packedKernel).
+const (
+	pkSignature    = "(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)"
+	pkAccSignature = "(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)"
+)
+
+// Modes of the AVX-512 packed kernels: accIn starts the float
+// accumulators from acc instead of zero; accFinish reduces them and writes
+// out, else their lanes are stored back to acc: 16 floats for each row
+// and token, row by row (T per row), the same layout for one- and
+// four-row kernels.
+const (
+	accIn     = 1
+	accFinish = 2
+)
 
 // rowLoopPrologue starts a packed kernel that loops over blocks of rows
 // (label <name>block): SI, R13 rows 0 and 3 of the block, R9, R10 their
-// scales (after groups << qshift bytes of quants), DI, R11 tokens 0 and 3,
-// CX the group count, BX and DX the strides, R8 the output.
-func rowLoopPrologue(b *bytes.Buffer, name, doc string, qshift int) {
+// scales, DI, R11 tokens 0 and 3, CX the group count, BX and DX the
+// strides, R8 the output. The scales follow the groups << qshift bytes of
+// quants (qshift > 0), or are at the offset in argument scales (qshift 0:
+// a call may take a row's groups from the middle).
+func rowLoopPrologue(b *bytes.Buffer, name, sig string, frame int, doc string, qshift int) {
 	fmt.Fprintf(b, `// func %s%s
-%sTEXT ·%s(SB), NOSPLIT, $0-64
+%sTEXT ·%s(SB), NOSPLIT, $0-%d
 	MOVQ wstride+8(FP), BX
 	MOVQ xstride+24(FP), DX
 	MOVQ out+40(FP), R8
@@ -363,11 +403,13 @@ func rowLoopPrologue(b *bytes.Buffer, name, doc string, qshift int) {
 	ADDQ BX, R13
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
-	MOVQ CX, AX
-	SHLQ $%d, AX
-	LEAQ (SI)(AX*1), R9
-	LEAQ (R13)(AX*1), R10
-`, name, pkSignature, doc, name, name, qshift)
+`, name, sig, doc, name, frame, name)
+	if qshift > 0 {
+		fmt.Fprintf(b, "\tMOVQ CX, AX\n\tSHLQ $%d, AX\n", qshift)
+	} else {
+		b.WriteString("\tMOVQ scales+80(FP), AX\n")
+	}
+	b.WriteString("\tLEAQ (SI)(AX*1), R9\n\tLEAQ (R13)(AX*1), R10\n")
 }
 
 // rowLoopEpilogue moves the output and the rows on by R rows and loops
@@ -423,7 +465,7 @@ func packedKernels() (asm, decl []byte) {
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
 		"// 4 = Q5_K, 5 = Q5_0; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
-		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkFunc{\n"
+		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"
 		for _, v := range tileVariants {
@@ -440,7 +482,7 @@ func packedKernels() (asm, decl []byte) {
 				}
 				packedKernel(&s, g, v, T)
 				name := v.name(g, T)
-				fmt.Fprintf(&d, "//go:noescape\nfunc %s%s\n\n", name, pkSignature)
+				fmt.Fprintf(&d, "//go:noescape\nfunc %s%s\n\n", name, pkAccSignature)
 				table += name
 			}
 			table += "},\n"

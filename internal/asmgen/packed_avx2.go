@@ -56,7 +56,7 @@ func avx2Name(g packedGeom, T int) string { return fmt.Sprintf("pk%sr1t%dAVX2", 
 
 func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	name := avx2Name(g, T)
-	rowLoopPrologue(b, name, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows) times activation records
+	rowLoopPrologue(b, name, pkSignature, 64, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows) times activation records
 // x + t·xstride (t < %d): out[t·ostride/4 + r], with AVX2.
 `, g.name, T), g.qshift)
 	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
