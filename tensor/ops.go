@@ -2,17 +2,45 @@ package tensor
 
 import "math"
 
-// RMSNorm writes x / sqrt(mean(x²) + eps) * w into dst.
+// RMSNorm sets dst = x / sqrt(mean(x²) + eps) ⊙ w. The squares are summed
+// in float64 (as ggml does) in 16 lanes, one per position mod 16, so that
+// a vector unit does it without a chain of dependent adds (a 2048-wide
+// norm: ~1.3 µs scalar); the tail past the last multiple of 16 is added
+// in order.
 func RMSNorm(dst, x, w []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
+	ss, n := sumSquares16(x)
+	for _, v := range x[n:] {
 		ss += float64(v * v)
 	}
 	mean := float32(ss / float64(len(x)))
 	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
-	for i, v := range x {
-		dst[i] = v * scale * w[i]
+	w = w[:len(x)]
+	dst = dst[:len(x)]
+	for i := scaleMul16(dst, x, w, scale); i < len(x); i++ {
+		dst[i] = x[i] * scale * w[i]
 	}
+}
+
+// sumSquaresGo is the portable form of the sum of squares of RMSNorm (len
+// x a multiple of 16): lane j adds float64(x[i]²) for i ≡ j mod 16; the
+// lanes are then reduced as l+8, l+4, l+2, then 0+1.
+func sumSquaresGo(x []float32) float64 {
+	var l [16]float64
+	for i := 0; i < len(x); i += 16 {
+		for j, v := range x[i : i+16] {
+			l[j] += float64(v * v)
+		}
+	}
+	for j := 0; j < 8; j++ {
+		l[j] += l[j+8]
+	}
+	for j := 0; j < 4; j++ {
+		l[j] += l[j+4]
+	}
+	for j := 0; j < 2; j++ {
+		l[j] += l[j+2]
+	}
+	return l[0] + l[1]
 }
 
 // Softmax normalises x in place.

@@ -21,3 +21,10 @@ func scaleRoundF16Fast(x []float32, s float32) int { return 0 }
 func reduceRows16Fast(dst, rows []float32, d int) bool { return false }
 
 func (r *Rope) ropeFast(x, cs []float32) int { return 0 }
+
+func sumSquares16(x []float32) (float64, int) {
+	n := len(x) / 16 * 16
+	return sumSquaresGo(x[:n]), n
+}
+
+func scaleMul16(dst, x, w []float32, s float32) int { return 0 }
