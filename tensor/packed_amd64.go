@@ -227,10 +227,12 @@ const (
 	packedMaxT4 = 3
 )
 
-// rowByRow is the largest batch multiplied one row at a time. One
-// sequential stream per thread keeps the memory busier than four row
-// streams do; 4-row tiles only pay once the batch makes the kernel
-// arithmetic-bound (1.1B Q8_0 twin, t(N)/t(1) for N=2,4,6,8 measured
-// alternately: one row 1.13-1.16, 1.36-1.40, 1.99-2.03, 2.44-2.47;
-// four rows 1.29-1.44, 1.59-1.62, 1.78-2.02, 2.30-2.31).
-const rowByRow = 4
+// rowByRow is the largest batch multiplied one row at a time: plain
+// decoding only. With the four-row tiles' prefetch of the next rows and
+// their once-per-group loads, they beat the one-row kernels from two
+// tokens on (1.1B, t(N)/t(1) for N=2,3,4 in alternated runs; Q8_0: one
+// row 1.06-1.20, 1.15-1.31, 1.18-1.47; four rows 1.03-1.05, 1.04-1.17,
+// 1.17-1.29. Q4_0: one row 1.14-1.25, 1.40-1.45, 1.78-1.93; four rows
+// 1.04-1.08, 1.17-1.24, 1.39-1.60). Earlier kernels measured the other
+// way round.
+const rowByRow = 1
