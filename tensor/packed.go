@@ -112,6 +112,7 @@ func packRows(m *Mat) *packed {
 	meta := G * packedMetaBytes(m.Type)
 	stride := G*qb + (meta+63)/64*64
 	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
+	adviseHuge(p.data)
 	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
 		for r := lo; r < hi; r++ {
 			packRow(m.Type, m.Row(r), p.data[r*stride:(r+1)*stride], nb, G)
@@ -126,8 +127,12 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 	qb := packedQuantBytes(t)
 	meta := dst[G*qb:]
 	if t == gguf.Q8_0 {
-		for i := 0; i < G*qb; i += 4 {
-			le.PutUint32(dst[i:], 0x80808080) // zero quants in missing blocks
+		// Zero quants (+128) in the last group's missing blocks.
+		for b := nb; b < G*pkBlocks; b++ {
+			q := dst[(b/pkBlocks)*qb+4*(b%pkBlocks):]
+			for s := 0; s < 8; s++ {
+				le.PutUint32(q[64*s:], 0x80808080)
+			}
 		}
 	}
 	for b := 0; b < nb; b++ {

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package tensor
+
+// adviseHuge is Linux's transparent huge page request; elsewhere nothing.
+func adviseHuge(b []byte) {}
