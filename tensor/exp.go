@@ -5,21 +5,23 @@ import "math"
 // Exp is a float32 exponential built from a range reduction and a degree-5
 // minimax polynomial (the approximation of Arm's optimized-routines that
 // ggml's vector kernels use; max error about 1.5 ulp). The engine uses it for
-// SiLU and softmax so that its numerics follow llama.cpp's closely: values
-// that are later rounded to float16 (the KV cache) then round the same way.
+// SiLU and softmax so that its numerics follow llama.cpp's closely: every
+// multiply-add is a float32 fused multiply-add rounded once, as ggml's
+// _mm512_fmadd_ps, so values later rounded to float16 (the KV cache) round
+// the same way.
 //
 // x = n·ln2 + b with n integral and |b| <= ln2/2; e^b ≈ 1 + b·p(b); e^x = 2^n·e^b.
 func Exp(x float32) float32 {
 	const shift = 0x1.8p23 // adding it rounds to an integer
-	z := fmaFast(x, 0x1.715476p+0, shift)
+	z := FMA32(x, 0x1.715476p+0, shift)
 	n := z - shift
-	b := fmaFast(-n, 0x1.62e4p-1, x) // b = x - n·ln2, ln2 split in two parts
-	b = fmaFast(-n, 0x1.7f7d1cp-20, b)
+	b := FMA32(-n, 0x1.62e4p-1, x) // b = x - n·ln2, ln2 split in two parts
+	b = FMA32(-n, 0x1.7f7d1cp-20, b)
 	u := b * b
-	j := fmaFast(
-		fmaFast(fmaFast(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fmaFast(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
+	j := FMA32(
+		FMA32(FMA32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, FMA32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
 		u,
-		fmaFast(0x1.ffffecp-1, b, 1))
+		FMA32(0x1.ffffecp-1, b, 1))
 	if n > 192 {
 		return float32(math.Inf(1))
 	}
@@ -41,14 +43,6 @@ func scale2(j float32, e int) float32 {
 		return math.Float32frombits(b&^(0xff<<23) | uint32(ex)<<23)
 	}
 	return float32(math.Ldexp(float64(j), e))
-}
-
-// fmaFast is a fused multiply-add through float64 (one hardware
-// instruction). The float64 result is rounded again to float32, which in
-// rare cases differs from a single rounding; Exp only needs speed and
-// determinism here.
-func fmaFast(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
 }
 
 // ExpShift sets dst[i] = Exp(src[i] - sub): the exponentials of a softmax

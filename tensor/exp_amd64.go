@@ -3,10 +3,10 @@ package tensor
 //go:noescape
 func expShiftAVX512(dst, src *float32, n int, sub float32)
 
-// expShiftFast does the first multiple of 8 elements of ExpShift and
+// expShiftFast does the first multiple of 16 elements of ExpShift and
 // returns how many it did.
 func expShiftFast(dst, src []float32, sub float32) int {
-	n := len(dst) / 8 * 8
+	n := len(dst) / 16 * 16
 	if Kernel != "avx512" || n == 0 {
 		return 0
 	}
@@ -17,10 +17,10 @@ func expShiftFast(dst, src []float32, sub float32) int {
 //go:noescape
 func swiGLUExpAVX512(gate, up *float32, n int)
 
-// swiGLUExpFast does the first multiple of 8 elements of SwiGLU in one
+// swiGLUExpFast does the first multiple of 16 elements of SwiGLU in one
 // pass and returns how many it did.
 func swiGLUExpFast(gate, up []float32) int {
-	n := len(gate) / 8 * 8
+	n := len(gate) / 16 * 16
 	if Kernel != "avx512" || n == 0 {
 		return 0
 	}
