@@ -37,10 +37,10 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			i, g := it/m.KVHeads, it%m.KVHeads
 			vis := visible[i]
 			nv := len(vis)
-			buf := sc.Floats(group*nv + group*hd + 16*hd)
+			buf := sc.Floats(group*nv + group*hd + 4*16*hd)
 			all := buf[:group*nv] // all[k·nv+a]: head k of the group, row a
 			qs := buf[group*nv : group*nv+group*hd]
-			rows := buf[group*nv+group*hd:][:16*hd]
+			rows := buf[group*nv+group*hd:][:4*16*hd]
 			h0 := g * group
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
 			s.scaleRound(qs, 1)
@@ -62,21 +62,37 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				tensor.DotRows(all[a:], nv, qs, group, kl[int(vis[a])*kvd+ko:], kvd, b-a)
 			})
 			for k := 0; k < group; k++ {
-				h := h0 + k
 				scores := all[k*nv : (k+1)*nv]
 				mx := tensor.ScaleMax(scores, scale)
 				tensor.ExpShift(scores, scores, mx)
 				// Summed in blocks of 16 lanes, as a vector unit does.
 				sum := tensor.SumBlocks16(scores)
 				s.scaleRound(scores, float32(1/sum))
-				// Sixteen accumulator rows: position a adds into row a%16
-				// (the lanes of llama.cpp's AVX-512 kernel), then rows are
-				// reduced as a tree.
-				clear(rows)
+			}
+			// Sixteen accumulator rows per head: position a adds into row
+			// a%16 (the lanes of llama.cpp's AVX-512 kernel), then rows
+			// are reduced as a tree. Four heads of the group at a time
+			// share each value row's loads.
+			for k := 0; k < group; {
+				heads := 1
+				if group-k >= 4 {
+					heads = 4
+				}
+				r := rows[:heads*16*hd]
+				clear(r)
 				runs(func(a, b int) {
-					tensor.AccumRows16(rows, hd, scores[a:b], vl[int(vis[a])*kvd+ko:], kvd, b-a, a)
+					v := vl[int(vis[a])*kvd+ko:]
+					if heads == 4 {
+						tensor.AccumRows16Heads4(r, hd, all[k*nv+a:], nv, v, kvd, b-a, a)
+					} else {
+						tensor.AccumRows16(r, hd, all[k*nv+a:k*nv+b], v, kvd, b-a, a)
+					}
 				})
-				tensor.ReduceRows16(s.att[i*qd+h*hd:i*qd+(h+1)*hd], rows, hd)
+				for j := 0; j < heads; j++ {
+					h := h0 + k + j
+					tensor.ReduceRows16(s.att[i*qd+h*hd:i*qd+(h+1)*hd], r[j*16*hd:(j+1)*16*hd], hd)
+				}
+				k += heads
 			}
 		}
 	})

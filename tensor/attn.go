@@ -50,6 +50,27 @@ func SumBlocks16(x []float32) float64 {
 	return sum
 }
 
+// AccumRows16Heads4 is AccumRows16 for four heads that share the value
+// rows v: head k's sixteen rows are rows[16·d·k:], its weights
+// p[k·pstride:][:n]. Each value row is read once for the four (a
+// grouped-query attention's kv head serves several query heads); every
+// element gets the same fused multiply-adds in the same order as with
+// AccumRows16 per head.
+func AccumRows16Heads4(rows []float32, d int, p []float32, pstride int, v []float32, stride, n, a0 int) {
+	if n == 0 {
+		return
+	}
+	_ = rows[4*16*d-1]
+	_ = v[(n-1)*stride+d-1]
+	_ = p[3*pstride+n-1]
+	if accumHeads4Fast(rows, d, p, pstride, v, stride, n, a0) {
+		return
+	}
+	for k := 0; k < 4; k++ {
+		AccumRows16(rows[k*16*d:(k+1)*16*d], d, p[k*pstride:k*pstride+n], v, stride, n, a0)
+	}
+}
+
 // AccumRows16 adds p[a]·v_a (v_a = v[a·stride:a·stride+d]) into row
 // (a0+a) mod 16 of rows (16 rows of d floats) for a < n in order, one fused
 // multiply-add per element: the sixteen lanes over cache positions of a

@@ -453,3 +453,44 @@ func eachKernel(t *testing.T, test func(*testing.T)) {
 		}
 	}
 }
+
+// TestAccumRows16Heads4: four heads accumulated together get exactly the
+// rows that AccumRows16 gives each head alone (value rows strided as in
+// the cache, runs starting at any residue, widths that take the vector
+// kernel and one that does not).
+func TestAccumRows16Heads4(t *testing.T) { eachKernel(t, testAccumRows16Heads4) }
+
+func testAccumRows16Heads4(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	for _, d := range []int{64, 128, 48} {
+		for _, n := range []int{1, 5, 16, 17, 40} {
+			for _, a0 := range []int{0, 3, 15} {
+				stride := 4*d + 8
+				v := make([]float32, n*stride)
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+				pstride := n + 7
+				p := make([]float32, 3*pstride+n)
+				for i := range p {
+					p[i] = rng.Float32()
+				}
+				start := make([]float32, 4*16*d)
+				for i := range start {
+					start[i] = float32(rng.NormFloat64())
+				}
+				got := append([]float32(nil), start...)
+				AccumRows16Heads4(got, d, p, pstride, v, stride, n, a0)
+				want := append([]float32(nil), start...)
+				for k := 0; k < 4; k++ {
+					AccumRows16(want[k*16*d:(k+1)*16*d], d, p[k*pstride:k*pstride+n], v, stride, n, a0)
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("d=%d n=%d a0=%d: rows[%d] = %v, per head %v", d, n, a0, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

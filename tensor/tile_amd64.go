@@ -162,6 +162,26 @@ func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) b
 }
 
 //go:noescape
+func accumHeads4AVX512(r0, r1, r2, r3 *float32, p *float32, pstride int, v *float32, vstride int, count int)
+
+// accumHeads4Fast is AccumRows16Heads4 with accumHeads4AVX512, for d a
+// multiple of 64; false where it does not apply.
+func accumHeads4Fast(rows []float32, d int, p []float32, pstride int, v []float32, stride, n, a0 int) bool {
+	if Kernel != "avx512" || d%64 != 0 {
+		return false
+	}
+	hs := 16 * d // one head's rows
+	for c := 0; c < d; c += 64 {
+		for o := 0; o < 16 && o < n; o++ {
+			r := (a0+o)%16*d + c
+			accumHeads4AVX512(&rows[r], &rows[hs+r], &rows[2*hs+r], &rows[3*hs+r],
+				&p[o], pstride, &v[o*stride+c], stride, (n-o+15)/16)
+		}
+	}
+	return true
+}
+
+//go:noescape
 func accum4AVX512(r0, r1, r2, r3 *float32, p *float32, v *float32, vstride int, count int, extra int)
 
 func f32bytes(x []float32) *byte { return (*byte)(unsafe.Pointer(&x[0])) }

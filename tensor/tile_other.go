@@ -28,3 +28,7 @@ func sumSquares16(x []float32) (float64, int) {
 }
 
 func scaleMul16(dst, x, w []float32, s float32) int { return 0 }
+
+func accumHeads4Fast(rows []float32, d int, p []float32, pstride int, v []float32, stride, n, a0 int) bool {
+	return false
+}
