@@ -363,3 +363,136 @@ accumheadsloop:
 	VMOVUPS Z15, 192(R11)
 	VZEROUPPER
 	RET
+
+// func dotRows16AVX512(out *float32, ostride int, q *float32, nq int, d int, k *float32, kstride int, blocks int)
+// For blocks of 16 cache rows k_r = k[r·kstride:][:d] (d a multiple of
+// 16, > 0) and the nq (> 0) query vectors q_h = q[h·d:][:d]:
+// out[h·ostride + r] = Dot(q_h, k_r), 16 rows per store. Each row's
+// products go into one 16-lane accumulator as in dot16 (zero, then a
+// fused multiply-add per chunk of 16), and the 16 accumulators are reduced
+// together by a transposed tree that adds exactly the lanes Reduce16 adds,
+// in its order: (l, l+8), then (l, l+4), then (0+2) + (1+3). Accumulator
+// j holds row 4·(j%4) + j/4, which leaves the 16 sums in row order.
+TEXT ·dotRows16AVX512(SB), NOSPLIT, $0-64
+	MOVQ ostride+8(FP), R13
+	SHLQ $2, R13
+	MOVQ kstride+48(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R14
+	MOVQ d+32(FP), AX
+	SHLQ $2, AX
+	MOVQ k+40(FP), R8
+	MOVQ blocks+56(FP), R15
+	MOVQ out+0(FP), R12
+
+dr16block:
+	LEAQ (R8)(DX*4), R9
+	LEAQ (R9)(DX*4), R10
+	LEAQ (R10)(DX*4), R11
+	MOVQ q+16(FP), SI
+	MOVQ nq+24(FP), BX
+	MOVQ R12, DI
+
+dr16head:
+	MOVQ d+32(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+dr16chunk:
+	VMOVUPS (SI), Z16
+	VFMADD231PS (R8), Z16, Z0
+	VFMADD231PS (R9), Z16, Z1
+	VFMADD231PS (R10), Z16, Z2
+	VFMADD231PS (R11), Z16, Z3
+	VFMADD231PS (R8)(DX*1), Z16, Z4
+	VFMADD231PS (R9)(DX*1), Z16, Z5
+	VFMADD231PS (R10)(DX*1), Z16, Z6
+	VFMADD231PS (R11)(DX*1), Z16, Z7
+	VFMADD231PS (R8)(DX*2), Z16, Z8
+	VFMADD231PS (R9)(DX*2), Z16, Z9
+	VFMADD231PS (R10)(DX*2), Z16, Z10
+	VFMADD231PS (R11)(DX*2), Z16, Z11
+	VFMADD231PS (R8)(R14*1), Z16, Z12
+	VFMADD231PS (R9)(R14*1), Z16, Z13
+	VFMADD231PS (R10)(R14*1), Z16, Z14
+	VFMADD231PS (R11)(R14*1), Z16, Z15
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ dr16chunk
+	SUBQ AX, R8
+	SUBQ AX, R9
+	SUBQ AX, R10
+	SUBQ AX, R11
+	VSHUFF32X4 $0x44, Z1, Z0, Z16
+	VSHUFF32X4 $0xee, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VSHUFF32X4 $0x44, Z3, Z2, Z16
+	VSHUFF32X4 $0xee, Z3, Z2, Z17
+	VADDPS Z17, Z16, Z1
+	VSHUFF32X4 $0x44, Z5, Z4, Z16
+	VSHUFF32X4 $0xee, Z5, Z4, Z17
+	VADDPS Z17, Z16, Z2
+	VSHUFF32X4 $0x44, Z7, Z6, Z16
+	VSHUFF32X4 $0xee, Z7, Z6, Z17
+	VADDPS Z17, Z16, Z3
+	VSHUFF32X4 $0x44, Z9, Z8, Z16
+	VSHUFF32X4 $0xee, Z9, Z8, Z17
+	VADDPS Z17, Z16, Z4
+	VSHUFF32X4 $0x44, Z11, Z10, Z16
+	VSHUFF32X4 $0xee, Z11, Z10, Z17
+	VADDPS Z17, Z16, Z5
+	VSHUFF32X4 $0x44, Z13, Z12, Z16
+	VSHUFF32X4 $0xee, Z13, Z12, Z17
+	VADDPS Z17, Z16, Z6
+	VSHUFF32X4 $0x44, Z15, Z14, Z16
+	VSHUFF32X4 $0xee, Z15, Z14, Z17
+	VADDPS Z17, Z16, Z7
+	VSHUFF32X4 $0x88, Z1, Z0, Z16
+	VSHUFF32X4 $0xdd, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VSHUFF32X4 $0x88, Z3, Z2, Z16
+	VSHUFF32X4 $0xdd, Z3, Z2, Z17
+	VADDPS Z17, Z16, Z1
+	VSHUFF32X4 $0x88, Z5, Z4, Z16
+	VSHUFF32X4 $0xdd, Z5, Z4, Z17
+	VADDPS Z17, Z16, Z2
+	VSHUFF32X4 $0x88, Z7, Z6, Z16
+	VSHUFF32X4 $0xdd, Z7, Z6, Z17
+	VADDPS Z17, Z16, Z3
+	VSHUFPS $0x44, Z1, Z0, Z16
+	VSHUFPS $0xee, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VSHUFPS $0x44, Z3, Z2, Z16
+	VSHUFPS $0xee, Z3, Z2, Z17
+	VADDPS Z17, Z16, Z1
+	VSHUFPS $0x88, Z1, Z0, Z16
+	VSHUFPS $0xdd, Z1, Z0, Z17
+	VADDPS Z17, Z16, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ R13, DI
+	DECQ BX
+	JNZ dr16head
+	LEAQ (R11)(DX*4), R8
+	ADDQ $64, R12
+	DECQ R15
+	JNZ dr16block
+	VZEROUPPER
+	RET

@@ -92,9 +92,14 @@ func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float3
 	if Kernel != "avx512" || d%16 != 0 {
 		return 0
 	}
+	// Blocks of 16 rows: all queries per block, sums reduced 16 at a time.
+	n16 := n / 16 * 16
+	if n16 > 0 {
+		dotRows16AVX512(&out[0], ostride, &q[0], nq, d, &k[0], stride, n16/16)
+	}
 	var buf [4 * floatMaxT]float32
 	n4 := n / 4 * 4
-	for a := 0; a < n4; a += 4 {
+	for a := n16; a < n4; a += 4 {
 		for h := 0; h < nq; h += floatMaxT {
 			T := min(floatMaxT, nq-h)
 			kernelsF[0][T-1](f32bytes(k[a*stride:]), 4*stride, &q[h*d], d, d, &buf[0])
@@ -107,6 +112,9 @@ func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float3
 	}
 	return n4
 }
+
+//go:noescape
+func dotRows16AVX512(out *float32, ostride int, q *float32, nq int, d int, k *float32, kstride int, blocks int)
 
 //go:noescape
 func scaleMaxAVX512(x *float32, n int, s float32) float32
