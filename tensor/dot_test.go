@@ -291,6 +291,19 @@ func TestExpShiftMatchesExp(t *testing.T) {
 		}
 	}
 	src[0], src[1], src[2] = float32(math.Inf(-1)), 0, -103.5
+	// Every short length: the vector kernel's masked tail.
+	for n := 1; n <= 40; n++ {
+		dst := make([]float32, n+1)
+		ExpShift(dst[:n], src[:n], 0.5)
+		for i, v := range src[:n] {
+			if want := Exp(v - 0.5); math.Float32bits(dst[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: Exp(%v - 0.5): vector %v, scalar %v", n, v, dst[i], want)
+			}
+		}
+		if dst[n] != 0 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
 	for _, sub := range []float32{0, 3.25, -1} {
 		dst := make([]float32, len(src))
 		ExpShift(dst, src, sub)

@@ -3,10 +3,10 @@ package tensor
 //go:noescape
 func expShiftAVX512(dst, src *float32, n int, sub float32)
 
-// expShiftFast does the first multiple of 16 elements of ExpShift and
-// returns how many it did.
+// expShiftFast does ExpShift with the vector kernel (all of it) and
+// returns how many elements it did (0 without AVX-512).
 func expShiftFast(dst, src []float32, sub float32) int {
-	n := len(dst) / 16 * 16
+	n := len(dst)
 	if Kernel != "avx512" || n == 0 {
 		return 0
 	}

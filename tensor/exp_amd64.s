@@ -63,14 +63,17 @@ GLOBL expLow<>(SB), RODATA|NOPTR, $4
 	VSCALEFPS Z3, Z9, Z9
 
 // func expShiftAVX512(dst, src *float32, n int, sub float32)
-// dst[i] = Exp(src[i] - sub) for n (a multiple of 16) elements, 16 at a
-// time (EXP16: Exp's arithmetic exactly).
+// dst[i] = Exp(src[i] - sub) for n (> 0) elements, 16 at a time (EXP16:
+// Exp's arithmetic exactly), the last n mod 16 under a lane mask (softmax
+// rows have any length).
 TEXT ·expShiftAVX512(SB), NOSPLIT, $0-28
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS sub+24(FP), Z15
 	EXPCONSTS
+	SUBQ $16, CX
+	JL tail
 
 loop:
 	VMOVUPS (SI), Z0
@@ -80,7 +83,21 @@ loop:
 	ADDQ $64, SI
 	ADDQ $64, DI
 	SUBQ $16, CX
-	JNZ loop
+	JGE loop
+
+tail:
+	ADDQ $16, CX
+	JZ done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z15, Z0, Z0
+	EXP16
+	VMOVUPS Z9, K1, (DI)
+
+done:
 	VZEROUPPER
 	RET
 
