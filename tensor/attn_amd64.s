@@ -43,12 +43,15 @@ elemloop:
 	RET
 
 // func scaleRoundF16AVX512(x *float32, n int, s float32)
-// x[i] = RoundF16(x[i]·s) for i < n (a multiple of 16): one multiply, then
-// vcvtps2ph with rounding to nearest even and back.
+// x[i] = RoundF16(x[i]·s) for i < n (> 0): one multiply, then vcvtps2ph
+// with rounding to nearest even and back; the last n mod 16 under a lane
+// mask.
 TEXT ·scaleRoundF16AVX512(SB), NOSPLIT, $0-20
 	MOVQ x+0(FP), DI
 	MOVQ n+8(FP), CX
 	VBROADCASTSS s+16(FP), Z2
+	SUBQ $16, CX
+	JL roundtail
 
 roundloop:
 	VMULPS (DI), Z2, Z0
@@ -57,7 +60,22 @@ roundloop:
 	VMOVUPS Z0, (DI)
 	ADDQ $64, DI
 	SUBQ $16, CX
-	JNZ roundloop
+	JGE roundloop
+
+roundtail:
+	ADDQ $16, CX
+	JZ rounddone
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z0, Z0
+	VCVTPS2PH $0, Z0, Y1
+	VCVTPH2PS Y1, Z0
+	VMOVUPS Z0, K1, (DI)
+
+rounddone:
 	VZEROUPPER
 	RET
 
@@ -253,15 +271,26 @@ scalemaxloop:
 	RET
 
 // func sumBlocks16AVX512(x *float32, n int) float64
-// The sum of the blocks of 16 of x (n a multiple of 16, > 0), each block
-// reduced as Reduce16 and added in float64, in order.
+// The sum of the blocks of 16 of x (n > 0; the last block padded with
+// zeros by a zero-masking load), each block reduced as Reduce16 and added
+// in float64, in order.
 TEXT ·sumBlocks16AVX512(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), DI
 	MOVQ n+8(FP), CX
 	VXORPD X4, X4, X4
+	MOVL $0xffff, AX
+	KMOVW AX, K1
 
 sumblockloop:
-	VMOVUPS (DI), Z0
+	CMPQ CX, $16
+	JGE sumblockfull
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+sumblockfull:
+	VMOVUPS.Z (DI), K1, Z0
 	VEXTRACTF32X8 $1, Z0, Y1
 	VADDPS Y1, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
@@ -274,7 +303,7 @@ sumblockloop:
 	VADDSD X0, X4, X4
 	ADDQ $64, DI
 	SUBQ $16, CX
-	JNZ sumblockloop
+	JG sumblockloop
 	VZEROUPPER
 	MOVSD X4, ret+16(FP)
 	RET

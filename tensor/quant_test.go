@@ -239,6 +239,19 @@ func testScaleRoundF16MatchesGo(t *testing.T) {
 		}
 	}
 	x[0], x[1], x[2] = float32(math.Inf(1)), 0, float32(math.Copysign(0, -1))
+	// Every short length: the vector kernel's masked tail.
+	for n := 1; n <= 20; n++ {
+		got := append([]float32(nil), x[:n+1]...)
+		ScaleRoundF16(got[:n], 0.37)
+		for i, v := range x[:n] {
+			if want := RoundF16(v * 0.37); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: x[%d] = %v, want %v", n, i, got[i], want)
+			}
+		}
+		if got[n] != x[n] {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
 	for _, s := range []float32{1, 0.37, 3e-3} {
 		got := append([]float32(nil), x...)
 		ScaleRoundF16(got, s)

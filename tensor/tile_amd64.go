@@ -131,7 +131,7 @@ func scaleMaxFast(x []float32, s float32) (float32, int) {
 }
 
 func sumBlocks16Fast(x []float32) (float64, int) {
-	n := len(x) / 16 * 16
+	n := len(x)
 	if Kernel != "avx512" || n == 0 {
 		return 0, 0
 	}
@@ -197,10 +197,10 @@ func f32bytes(x []float32) *byte { return (*byte)(unsafe.Pointer(&x[0])) }
 //go:noescape
 func scaleRoundF16AVX512(x *float32, n int, s float32)
 
-// scaleRoundF16Fast does the first multiple of 16 elements of ScaleRoundF16
-// and returns how many it did.
+// scaleRoundF16Fast does ScaleRoundF16 with the vector kernel (all of it)
+// and returns how many elements it did (0 without AVX-512).
 func scaleRoundF16Fast(x []float32, s float32) int {
-	n := len(x) / 16 * 16
+	n := len(x)
 	if Kernel != "avx512" || n == 0 {
 		return 0
 	}
