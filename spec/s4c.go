@@ -163,7 +163,7 @@ var costCache sync.Map // *model.Model -> *Costs
 
 // costsVersion is raised whenever the kernels change the shape of t(N), so
 // costs cached on disk by an older build are measured again.
-const costsVersion = 9
+const costsVersion = 10
 
 // MeasureCosts times tree-masked forward passes of 1..32 tokens after a short
 // context on m. Results are cached per model in memory and on disk (in the
