@@ -163,7 +163,7 @@ var costCache sync.Map // *model.Model -> *Costs
 
 // costsVersion is raised whenever the kernels change the shape of t(N), so
 // costs cached on disk by an older build are measured again.
-const costsVersion = 10
+const costsVersion = 11
 
 // MeasureCosts times tree-masked forward passes of 1..32 tokens after a short
 // context on m. Results are cached per model in memory and on disk (in the
@@ -215,10 +215,17 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	// good, and one measured under load (t(3) 1.5x t(2), t(10) below t(8))
 	// made the budget logic pick shallow trees: Q8_0 twin 1.55x instead of
 	// 2.10x.
-	for r := 0; r < 3; r++ {
-		for i, b := range batches {
+	// Six rounds, every other one in reverse order: with two, a table
+	// measured in a busy minute had t(2..5) at 1.29·t(1) where a calm one
+	// gives 1.04-1.07, and the twin's speed-up fell from 2.25x to 2.04x.
+	for r := 0; r < 6; r++ {
+		for j := range batches {
+			i := j
+			if r%2 == 1 {
+				i = len(batches) - 1 - j
+			}
 			t0 := time.Now()
-			s.Forward(b)
+			s.Forward(batches[i])
 			if r > 0 {
 				c.t[i] = min(c.t[i], time.Since(t0).Seconds())
 			}
