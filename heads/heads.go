@@ -140,10 +140,9 @@ func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []flo
 	h.w1[k].Mul(u, in, n, p)
 	b := h.H[k].B1
 	for i := 0; i < n; i++ {
-		for j := 0; j < hid; j++ {
-			u[i*hid+j] = tensor.SiLU(u[i*hid+j] + b[j])
-		}
+		tensor.Add(u[i*hid:(i+1)*hid], b)
 	}
+	tensor.SiLUs(u)
 	h.w2[k].Mul(out, u, n, p)
 	tensor.Add(out[:n*d], s[:n*d])
 }

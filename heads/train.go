@@ -151,8 +151,9 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads, to
 		pre, act := w.pre[i*H:(i+1)*H], w.act[i*H:(i+1)*H]
 		for r := 0; r < H; r++ {
 			pre[r] = tensor.Dot(hd.W1[r*2*D:(r+1)*2*D], in) + hd.B1[r]
-			act[r] = tensor.SiLU(pre[r])
 		}
+		copy(act, pre)
+		tensor.SiLUs(act)
 		for r := 0; r < D; r++ {
 			s1[r] = s[r] + tensor.Dot(hd.W2[r*H:(r+1)*H], act)
 		}

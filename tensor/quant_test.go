@@ -262,3 +262,22 @@ func testScaleRoundF16MatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestSiLUs: the slice form gives SiLU of every element bit for bit.
+func TestSiLUs(t *testing.T) { eachKernel(t, testSiLUs) }
+
+func testSiLUs(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	x := make([]float32, 700)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 6)
+	}
+	x[0], x[1] = -150, 150
+	got := append([]float32(nil), x...)
+	SiLUs(got)
+	for i, v := range x {
+		if want := SiLU(v); math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Fatalf("SiLUs x[%d]=%v: %v, SiLU %v", i, v, got[i], want)
+		}
+	}
+}
