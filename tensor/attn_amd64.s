@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "lanemask_amd64.h"
 
 // func accumRows16AVX512(rows *float32, d int, p *float32, v *float32, vstride int, n int, a0 int)
 // For a < n: rows[(a0+a)%16][0:d] += p[a] · v[a·vstride : a·vstride+d], one
@@ -65,10 +66,7 @@ roundloop:
 roundtail:
 	ADDQ $16, CX
 	JZ rounddone
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K1
+	LANEMASK
 	VMOVUPS.Z (DI), K1, Z0
 	VMULPS Z2, Z0, Z0
 	VCVTPS2PH $0, Z0, Y1
@@ -284,10 +282,7 @@ TEXT ·sumBlocks16AVX512(SB), NOSPLIT, $0-24
 sumblockloop:
 	CMPQ CX, $16
 	JGE sumblockfull
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K1
+	LANEMASK
 
 sumblockfull:
 	VMOVUPS.Z (DI), K1, Z0

@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "lanemask_amd64.h"
 
 // Constants of Exp (float32).
 DATA expShift<>+0(SB)/4, $0x4b400000 // 0x1.8p23
@@ -88,10 +89,7 @@ loop:
 tail:
 	ADDQ $16, CX
 	JZ done
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K1
+	LANEMASK
 	VMOVUPS.Z (SI), K1, Z0
 	VSUBPS Z15, Z0, Z0
 	EXP16

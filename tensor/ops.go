@@ -74,15 +74,22 @@ func SiLUs(x []float32) {
 	var e [256]float32
 	for lo := 0; lo < len(x); lo += len(e) {
 		g := x[lo:min(lo+len(e), len(x))]
-		ex := e[:len(g)]
-		for i, v := range g {
-			ex[i] = -v
-		}
-		ExpShift(ex, ex, 0)
+		ex := expNeg(&e, g)
 		for i, v := range g {
 			g[i] = v / (1 + ex[i])
 		}
 	}
+}
+
+// expNeg fills the start of e with Exp(-g[i]) (len(g) <= 256) by the
+// vector exponential and returns that part.
+func expNeg(e *[256]float32, g []float32) []float32 {
+	ex := e[:len(g)]
+	for i, v := range g {
+		ex[i] = -v
+	}
+	ExpShift(ex, ex, 0)
+	return ex
 }
 
 // SwiGLU writes silu(gate[i]) * up[i] into gate (each element on its own,
@@ -94,11 +101,7 @@ func SwiGLU(gate, up []float32) {
 	var e [256]float32 // Exp(-g) for a chunk, with the vector exponential
 	for lo := 0; lo < len(gate); lo += len(e) {
 		g := gate[lo:min(lo+len(e), len(gate))]
-		ex := e[:len(g)]
-		for i, v := range g {
-			ex[i] = -v
-		}
-		ExpShift(ex, ex, 0)
+		ex := expNeg(&e, g)
 		for i, v := range g {
 			g[i] = v / (1 + ex[i]) * up[lo+i] // SiLU(v)·up
 		}
