@@ -474,7 +474,7 @@ func packedKernels() (asm, decl []byte) {
 				if T > 1 {
 					table += ", "
 				}
-				// Four-row tiles serve batches of five tokens and more
+				// Four-row tiles serve batches of two tokens and more
 				// (tensor.rowByRow), split evenly into tiles of 2-3.
 				if v.rows == 4 && (T == 1 || T > packedMaxT4) {
 					table += "nil"
