@@ -92,33 +92,61 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		pkKernels[typ][0][n-1](&p.data[lo*p.stride], p.stride, &a.buf[0], tok, p.groups, &y[lo], hi-lo, ostride, nil, accFinish, scales)
 		return
 	}
+	// Blocks of rows, each multiplied by every token tile before the next
+	// block. Wide rows at batches of up to 16 are taken kc groups at a
+	// time (see chunkGroups), their 16-lane accumulators carried in acc
+	// from one chunk to the next (the kernels' accIn and accFinish modes),
+	// so that the result is bitwise the unchunked one.
 	var sizesBuf [64]int
 	sizes := evenTiles(n, packedMaxT4, sizesBuf[:0])
-	if kc := chunkGroups(n, p.groups); kc < p.groups {
-		m.mulIntChunked(y, a, n, lo, hi, scratch, typ, kc, sizes)
-		return
+	block, kc := rowBlock(n), chunkGroups(n, p.groups)
+	var acc []float32
+	if kc < p.groups {
+		block = chunkRows
+		acc = alignedFloats(scratch, chunkRows*16*n)
 	}
-	for rb := lo; rb < hi; rb += rowBlock(n) {
-		rbe := min(rb+rowBlock(n), hi)
+	accAt := func(i int) *float32 {
+		if acc == nil {
+			return nil
+		}
+		return &acc[i]
+	}
+	mb := packedMetaBytes(m.Type)
+	for rb := lo; rb < hi; rb += block {
+		rbe := min(rb+block, hi)
 		r4 := (rbe - rb) / 4 * 4
-		t := 0
-		for i, T := range sizes {
-			// The first tile reads the rows from memory and prefetches
-			// the next ones; later tiles find them in cache. In blocks of
-			// 4 rows they prefetch again: a burst of prefetches in the
-			// first tile alone left some undone (1.1B Q8_0 alternated:
-			// t(5) 40 -> 34-35 ms, t(8) 55-56 -> 49-52 ms).
-			ri := 1
-			if i > 0 && rowBlock(n) > 4 {
-				ri = 2
+		for g0 := 0; g0 < p.groups; g0 += kc {
+			g1 := min(g0+kc, p.groups)
+			mode := 0
+			if g0 > 0 {
+				mode |= accIn
 			}
-			if r4 > 0 {
-				pkKernels[typ][ri][T-1](&p.data[rb*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &y[t*m.Rows+rb], r4, ostride, nil, accFinish, scales)
+			if g1 == p.groups {
+				mode |= accFinish
 			}
-			if rb+r4 < rbe {
-				pkKernels[typ][0][T-1](&p.data[(rb+r4)*p.stride], p.stride, &a.buf[t*tok], tok, p.groups, &y[t*m.Rows+rb+r4], rbe-rb-r4, ostride, nil, accFinish, scales)
+			w := rb*p.stride + g0*qb
+			sc := scales + g0*(mb-qb) // from the chunk's first quant to its first scale
+			t := 0
+			for i, T := range sizes {
+				// The first tile reads the rows from memory and prefetches
+				// the next ones; later tiles find them in cache. In blocks
+				// of 4 rows they prefetch again: a burst of prefetches in
+				// the first tile alone left some undone (1.1B Q8_0
+				// alternated: t(5) 40 -> 34-35 ms, t(8) 55-56 -> 49-52 ms).
+				ri := 1
+				if i > 0 && block > 4 {
+					ri = 2
+				}
+				x := &a.buf[t*tok+g0*pkRecBytes]
+				ac := block * 16 * t
+				if r4 > 0 {
+					pkKernels[typ][ri][T-1](&p.data[w], p.stride, x, tok, g1-g0, &y[t*m.Rows+rb], r4, ostride, accAt(ac), mode, sc)
+				}
+				if rb+r4 < rbe {
+					pkKernels[typ][0][T-1](&p.data[w+r4*p.stride], p.stride, x, tok, g1-g0, &y[t*m.Rows+rb+r4], rbe-rb-r4, ostride, accAt(ac+r4*T*16), mode, sc)
+				}
+				t += T
 			}
-			t += T
 		}
 	}
 }
@@ -137,7 +165,11 @@ const chunkRows = 8
 // chunkGroups is how many groups of a row the kernels take per call: all
 // of them unless the tokens' activation records for a whole row outgrow
 // actsL1 (a 1.1B model's 5632-wide FFN-down rows: 62 KiB at 8 tokens),
-// then as few even chunks as fit. Batches of more than 16 (prompts) keep
+// then as few even chunks as fit. Each chunk's activations then come from
+// L2 once per block of chunkRows rows, not once per four rows (1.1B Q8_0
+// FFN-down shape, 2 threads, in cache: 8 tokens 370-530 -> 570-735 GOPS,
+// 16 tokens 550-640 -> 740-860; the whole model, alternated: t(16) 66-70
+// -> 63-64 ms, t(8) alike). Batches of more than 16 (prompts) keep
 // whole rows: their blocks of 64 rows already reuse each token tile's
 // activations 64 times, and chunks of one or two groups cost more in calls
 // than they save (256-token prompts: 297 -> 255 tok/s when chunked).
@@ -148,55 +180,6 @@ func chunkGroups(n, groups int) int {
 	kc := max(1, actsL1/(n*pkRecBytes))
 	chunks := (groups + kc - 1) / kc
 	return (groups + chunks - 1) / chunks
-}
-
-// mulIntChunked is mulIntRows for wide rows: blocks of chunkRows rows, each
-// taken kc groups at a time for all tokens, the 16-lane accumulators
-// carried in scratch from one chunk to the next (the kernels' accIn and
-// accFinish modes), so that the result is bitwise the unchunked one. Each
-// chunk's activations are read from L2 once per block of rows, not once
-// per four rows. 1.1B Q8_0 FFN-down shape (2048×5632) on 2 threads, in
-// cache: 8 tokens 370-530 -> 570-735 GOPS, 16 tokens 550-640 -> 740-860;
-// the whole model, alternated runs: t(16) 66-70 -> 63-64 ms, t(8) alike
-// (its weights stream from memory at about the rate it computes).
-func (m *Mat) mulIntChunked(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch, typ, kc int, sizes []int) {
-	p, tok := m.pk, a.groups*pkRecBytes
-	ostride := 4 * m.Rows
-	qb, mb := packedQuantBytes(m.Type), packedMetaBytes(m.Type)
-	acc := alignedFloats(scratch, chunkRows*16*n)
-	for rb := lo; rb < hi; rb += chunkRows {
-		rbe := min(rb+chunkRows, hi)
-		r4 := (rbe - rb) / 4 * 4
-		for g0 := 0; g0 < p.groups; g0 += kc {
-			g1 := min(g0+kc, p.groups)
-			mode := 0
-			if g0 > 0 {
-				mode |= accIn
-			}
-			if g1 == p.groups {
-				mode |= accFinish
-			}
-			// From the chunk's first quant to its first scale.
-			scales := p.groups*qb + g0*mb - g0*qb
-			w := rb*p.stride + g0*qb
-			t := 0
-			for i, T := range sizes {
-				ri := 1
-				if i > 0 {
-					ri = 2
-				}
-				x := &a.buf[t*tok+g0*pkRecBytes]
-				ac := acc[chunkRows*16*t:]
-				if r4 > 0 {
-					pkKernels[typ][ri][T-1](&p.data[w], p.stride, x, tok, g1-g0, &y[t*m.Rows+rb], r4, ostride, &ac[0], mode, scales)
-				}
-				if rb+r4 < rbe {
-					pkKernels[typ][0][T-1](&p.data[w+r4*p.stride], p.stride, x, tok, g1-g0, &y[t*m.Rows+rb+r4], rbe-rb-r4, ostride, &ac[r4*T*16], mode, scales)
-				}
-				t += T
-			}
-		}
-	}
 }
 
 // alignedFloats returns n float32s from scratch starting on a 64-byte
