@@ -86,8 +86,9 @@ type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out 
 // floatMaxT is the widest tile: 4 rows × 6 tokens use 24 accumulators.
 const floatMaxT = 6
 
-// dotRowsTiled does DotRows four cache rows at a time with the F32 tiles
-// and returns the first row it did not do.
+// dotRowsTiled does DotRows in blocks of 16 cache rows (dotRows16AVX512),
+// then four rows at a time with the F32 tiles, and returns the first row
+// it did not do.
 func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int) int {
 	if Kernel != "avx512" || d%16 != 0 {
 		return 0
