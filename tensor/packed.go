@@ -60,15 +60,9 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 // pkAccFunc is pkFunc for the AVX-512 kernels, which take a row's groups
 // from w on (scales at w + scales bytes) and, by mode, start their 16-lane
 // accumulators from acc and store them back there instead of finishing
-// (see asmgen).
+// (see asmgen; the modes accIn and accFinish are generated beside the
+// kernels).
 type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-// Modes of a pkAccFunc call: accIn starts from acc's lanes; accFinish
-// reduces the lanes and writes out, else they go back to acc.
-const (
-	accIn     = 1
-	accFinish = 2
-)
 
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {

@@ -181,6 +181,13 @@ var pkKernels = [6][3][4]pkAccFunc{
 	},
 }
 
+// Modes of a pkAccFunc call: accIn starts from acc's lanes; accFinish
+// reduces the lanes and writes out, else they go back to acc.
+const (
+	accIn     = 1
+	accFinish = 2
+)
+
 //go:noescape
 func pkQ8r1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 

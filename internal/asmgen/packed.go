@@ -490,6 +490,7 @@ func packedKernels() (asm, decl []byte) {
 		table += "\t},\n"
 	}
 	d.WriteString(table + "}\n\n")
+	fmt.Fprintf(&d, "// Modes of a pkAccFunc call: accIn starts from acc's lanes; accFinish\n// reduces the lanes and writes out, else they go back to acc.\nconst (\n\taccIn     = %d\n\taccFinish = %d\n)\n\n", accIn, accFinish)
 	s.WriteString(avx2Consts)
 	table = "// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.\n" +
 		"var pkKernelsAVX2 = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(packedMaxT) + "]pkFunc{\n"
