@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"s4c/gguf"
@@ -121,6 +122,9 @@ func FromFile(f *gguf.File) (*Model, error) {
 	if err := u("attention.key_length", &c.HeadDim, c.Dim/c.Heads); err != nil {
 		return nil, err
 	}
+	if c.Heads > c.Dim {
+		return nil, fmt.Errorf("attention.head_count %d exceeds embedding_length %d (file metadata inconsistent)", c.Heads, c.Dim)
+	}
 	if c.Heads%c.KVHeads != 0 {
 		return nil, fmt.Errorf("head_count %d is not a multiple of head_count_kv %d", c.Heads, c.KVHeads)
 	}
@@ -189,6 +193,12 @@ func FromFile(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("tensor token_embd.weight has shape %v, want [%d, vocab]", embInfo.Dims, c.Dim)
 	}
 	m.Vocab = int(embInfo.Dims[1])
+	// A block_count beyond the blocks the file holds is a broken file: say so
+	// before anything is allocated per layer (a 1 MB file claiming 8M layers
+	// must not cost gigabytes and a minute to reject).
+	if have := blocksPresent(f); c.NLayers > have {
+		return nil, fmt.Errorf("metadata %s.block_count = %d, but the file holds tensors for %d blocks (tensor blk.%d.attn_norm.weight is missing): file inconsistent with its metadata", arch, c.NLayers, have, have)
+	}
 	m.Embed = mat("token_embd.weight", m.Vocab, c.Dim)
 	kvd := c.KVDim()
 	qd := c.Heads * c.HeadDim
@@ -210,6 +220,9 @@ func FromFile(f *gguf.File) (*Model, error) {
 			l.Bk = vec(p+"attn_k.bias", kvd)
 			l.Bv = vec(p+"attn_v.bias", kvd)
 		}
+		if err != nil {
+			return nil, err // stop at the first missing or malformed tensor
+		}
 		m.Layers = append(m.Layers, l)
 	}
 	m.OutNorm = vec("output_norm.weight", c.Dim)
@@ -226,6 +239,25 @@ func FromFile(f *gguf.File) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// blocksPresent is the number of consecutive layers blk.0, blk.1, … that
+// have an attn_norm tensor in f.
+func blocksPresent(f *gguf.File) int {
+	seen := map[int]bool{}
+	for i := range f.Tensors {
+		rest, ok := strings.CutPrefix(f.Tensors[i].Name, "blk.")
+		if num, ok2 := strings.CutSuffix(rest, ".attn_norm.weight"); ok && ok2 {
+			if n, err := strconv.Atoi(num); err == nil && n >= 0 {
+				seen[n] = true
+			}
+		}
+	}
+	n := 0
+	for seen[n] {
+		n++
+	}
+	return n
 }
 
 func loadMat(f *gguf.File, name string, rows, cols int) (*tensor.Mat, error) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -17,6 +18,17 @@ import (
 // each tensor (name, type, values) or drop it (return false), and kv
 // rename metadata keys.
 func rewrite(t *testing.T, edit func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool), kv func(w *gguf.Writer, f *gguf.File)) *Model {
+	t.Helper()
+	m, err := Load(rewriteFile(t, edit, kv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// rewriteFile is rewrite without loading: it returns the new file's path.
+func rewriteFile(t *testing.T, edit func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool), kv func(w *gguf.Writer, f *gguf.File)) string {
 	t.Helper()
 	f, err := gguf.Open(shared.Path(t, "models/stories260K.gguf"))
 	if err != nil {
@@ -45,12 +57,7 @@ func rewrite(t *testing.T, edit func(name string, dims []uint64, v []float32) (s
 	if err := w.WriteFile(p); err != nil {
 		t.Fatal(err)
 	}
-	m, err := Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return p
 }
 
 func copyKV(w *gguf.Writer, f *gguf.File) { w.CopyKV(f, nil) }
@@ -238,6 +245,41 @@ func TestLoadErrors(t *testing.T) {
 	var fe *gguf.FormatError
 	if _, err := Load(p); !errors.As(err, &fe) || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated file: %v", err)
+	}
+	// Metadata claiming far more layers than the file holds (8388608 in a
+	// 1 MB file once cost 51 s and 4 GB before an error): rejected at once,
+	// naming the key and the first missing tensor.
+	keep := func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool) {
+		return name, gguf.F32, v, true
+	}
+	huge := rewriteFile(t, keep, func(w *gguf.Writer, f *gguf.File) {
+		w.CopyKV(f, nil)
+		w.Set("llama.block_count", uint32(8388608))
+	})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := Load(huge); err == nil || !strings.Contains(err.Error(), "block_count = 8388608") || !strings.Contains(err.Error(), "blk.5.attn_norm.weight is missing") {
+		t.Errorf("8388608 layers: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("rejecting 8388608 layers allocated %d MB", grew>>20)
+	}
+	// A layer's tensor missing: the first one missing is named.
+	gap := rewriteFile(t, func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool) {
+		return name, gguf.F32, v, name != "blk.2.ffn_up.weight" && name != "blk.3.attn_q.weight"
+	}, copyKV)
+	if _, err := Load(gap); err == nil || !strings.Contains(err.Error(), "blk.2.ffn_up.weight is missing") {
+		t.Errorf("missing layer tensor: %v", err)
+	}
+	// More heads than dimensions.
+	heads := rewriteFile(t, keep, func(w *gguf.Writer, f *gguf.File) {
+		w.CopyKV(f, nil)
+		w.Set("llama.attention.head_count", uint32(128))
+		w.Set("llama.attention.head_count_kv", uint32(128))
+	})
+	if _, err := Load(heads); err == nil || !strings.Contains(err.Error(), "head_count 128 exceeds embedding_length 64") {
+		t.Errorf("128 heads of dim 64: %v", err)
 	}
 	// Not a GGUF file at all.
 	os.WriteFile(p, []byte("PK\x03\x04 this is a zip"), 0o644)
