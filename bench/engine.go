@@ -60,6 +60,19 @@ func (r *EngineResult) MergeLimits(readBW, int8Peak float64) {
 // Engine measures m. reps passes per batch size are timed, interleaved
 // across sizes so load changes hit all sizes alike.
 func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, error) {
+	if reps < 1 || ctx < 1 || len(ns) == 0 {
+		return nil, fmt.Errorf("bench: want at least one timed pass (reps %d), a context of at least one token (ctx %d) and a batch size (%v)", reps, ctx, ns)
+	}
+	maxN := 0
+	for _, n := range ns {
+		if n < 1 {
+			return nil, fmt.Errorf("bench: batch size %d: want a positive number of tokens", n)
+		}
+		maxN = max(maxN, n)
+	}
+	if ctx+maxN+64 > m.CtxLen {
+		return nil, fmt.Errorf("bench: %d cached + %d batch tokens exceed the model's context of %d tokens: lower ctx or the batch sizes", ctx, maxN, m.CtxLen)
+	}
 	r := &EngineResult{Ctx: ctx, Ns: ns, Kernel: tensor.Kernel}
 	for i := range m.File.Tensors {
 		t := &m.File.Tensors[i]
@@ -67,10 +80,6 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 		if len(t.Dims) == 2 && t.Name != "token_embd.weight" {
 			r.Params += int64(t.Elements())
 		}
-	}
-	maxN := 0
-	for _, n := range ns {
-		maxN = max(maxN, n)
 	}
 	s := m.NewState(ctx+maxN+64, threads)
 	r.Threads = s.Pool.Threads

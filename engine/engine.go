@@ -54,7 +54,7 @@ func (e *Engine) Encode(prompt string) []int32 { return e.Tok.Encode(prompt, tru
 // Request is one generation.
 type Request struct {
 	Prompt    []int32
-	MaxTokens int // new tokens at most
+	MaxTokens int // new tokens at most (0 or less: none; past the context: until it is full)
 	Sampling  sample.Params
 	// IgnoreEOG keeps generating past end-of-sequence tokens (benchmarks).
 	IgnoreEOG bool
@@ -100,9 +100,17 @@ func (e *Engine) NewState(req *Request) (*model.State, error) {
 	if err := req.Sampling.Validate(); err != nil {
 		return nil, err
 	}
+	if req.Ctx < 0 {
+		return nil, fmt.Errorf("context size %d: want a positive number of tokens, or 0 for prompt + output", req.Ctx)
+	}
 	ctx := req.Ctx
-	if ctx <= 0 {
-		ctx = len(req.Prompt) + req.MaxTokens + 64
+	if ctx == 0 {
+		// Prompt + output + room for a draft tree, at most the model's
+		// (compared before adding: MaxTokens may be near MaxInt).
+		ctx = e.Model.CtxLen
+		if want := len(req.Prompt) + 64; req.MaxTokens < e.Model.CtxLen-want {
+			ctx = want + max(req.MaxTokens, 0)
+		}
 	}
 	ctx = min(ctx, e.Model.CtxLen)
 	if len(req.Prompt) >= ctx {

@@ -73,6 +73,13 @@ func PathFor(modelPath string) string {
 // DefaultHidden is the hidden width of new heads.
 const DefaultHidden = 256
 
+// MaxK and MaxHidden bound the head count and hidden width of a heads file
+// (written or read).
+const (
+	MaxK      = 16
+	MaxHidden = 1 << 16
+)
+
 // New makes K heads for m with seeded random input weights and zero output
 // weights (so an untrained head leaves the state as it is). Untrained heads
 // draft poorly but decoding with them is still exact.
@@ -158,6 +165,12 @@ func Logits(m *model.Model, s []float32, n int, out []float32, p *tensor.Pool) {
 
 // Save writes the heads as a GGUF file of architecture s4c-heads.
 func (h *Heads) Save(path string) error {
+	if h.K < 1 || h.K > MaxK || h.Hidden < 1 || h.Hidden > MaxHidden {
+		return fmt.Errorf("heads: %d heads of %d hidden units cannot be saved (want 1..%d heads, 1..%d units)", h.K, h.Hidden, MaxK, MaxHidden)
+	}
+	if err := h.checkFinite(); err != nil {
+		return fmt.Errorf("heads not saved to %s: %w", path, err)
+	}
 	w := gguf.NewWriter()
 	w.Set("general.architecture", Arch)
 	w.Set("general.name", "S^4C draft heads")
@@ -200,7 +213,7 @@ func Load(path string, m *model.Model) (*Heads, error) {
 	k, ok1 := f.Uint("s4c-heads.count")
 	d, ok2 := f.Uint("s4c-heads.embedding_length")
 	base, ok3 := f.String("s4c-heads.base_fingerprint")
-	if !ok1 || !ok2 || !ok3 || k == 0 || k > 64 {
+	if !ok1 || !ok2 || !ok3 || k == 0 || k > MaxK {
 		return nil, fmt.Errorf("%s: missing or bad s4c-heads.count / embedding_length / base_fingerprint", path)
 	}
 	if int(d) != m.Dim {
@@ -210,7 +223,7 @@ func Load(path string, m *model.Model) (*Heads, error) {
 		return nil, fmt.Errorf("%s: these heads were trained for another model (fingerprint %.12s…, this model is %.12s…); train heads for it with 's4c heads train'", path, base, fp)
 	}
 	hid, ok := f.Uint("s4c-heads.hidden_length")
-	if !ok || hid == 0 || hid > 1<<16 {
+	if !ok || hid == 0 || hid > MaxHidden {
 		return nil, fmt.Errorf("%s: missing or bad s4c-heads.hidden_length", path)
 	}
 	h := &Heads{K: int(k), Dim: int(d), Hidden: int(hid), Base: base, Report: map[string]string{}}
@@ -236,8 +249,26 @@ func Load(path string, m *model.Model) (*Heads, error) {
 		}
 		h.H = append(h.H, hd)
 	}
+	if err := h.checkFinite(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	h.build()
 	return h, nil
+}
+
+// checkFinite reports the first weight that is NaN or infinite (training
+// that diverged): such heads draft nothing useful and must not be kept.
+func (h *Heads) checkFinite() error {
+	for k, hd := range h.H {
+		for j, v := range hd.Params() {
+			for i, x := range v {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return fmt.Errorf("head %d's %s[%d] is %v: training diverged (lower --lr)", k, [...]string{"w1", "b1", "w2"}[j], i, x)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Inflate embeds heads trained on a small model into its inflated twin big

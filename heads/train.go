@@ -23,7 +23,11 @@ type TrainConfig struct {
 	Seed        uint64
 	Threads     int
 	TopK        int // for top-k accuracy (the tree's children per node)
-	Checkpoint  string
+	// Checkpoint, if set, is written every CheckpointEvery optimiser steps
+	// (after the step's batch is consumed, so a run killed at any moment
+	// resumes exactly from the last one). A failed write stops training.
+	Checkpoint      string
+	CheckpointEvery int
 	Progress    func(Progress)
 	Stop        func() bool
 }
@@ -336,11 +340,12 @@ func (t *Trainer) Train(ds *Dataset) error {
 		copy(order, train)
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(t.Ep)))
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for ; t.Pos < len(order); t.Pos += cfg.Batch {
+		for t.Pos < len(order) {
 			if cfg.Stop != nil && cfg.Stop() {
 				return ErrInterrupted
 			}
-			batch := order[t.Pos:min(t.Pos+cfg.Batch, len(order))]
+			end := min(t.Pos+cfg.Batch, len(order))
+			batch := order[t.Pos:end]
 			var wg sync.WaitGroup
 			for th := 0; th < threads; th++ {
 				gs[th].zero()
@@ -367,6 +372,10 @@ func (t *Trainer) Train(ds *Dataset) error {
 				g.n += gs[th].n
 			}
 			t.adamStep(g, total)
+			t.Pos = end // the batch is applied: a checkpoint from here on must not apply it again
+			if !finite(g.loss) {
+				return fmt.Errorf("training diverged at step %d (loss is not finite): lower --lr (now %g)", t.Step, cfg.LR)
+			}
 			loss := 0.0
 			for k := range g.loss {
 				loss += g.loss[k] / float64(g.n)
@@ -383,10 +392,24 @@ func (t *Trainer) Train(ds *Dataset) error {
 				cfg.Progress(Progress{Epoch: t.Ep + 1, Epochs: cfg.Epochs, Step: t.Step, Steps: total, Loss: runLoss,
 					Acc: append([]float64(nil), runAcc...), ExamplesPerS: float64(done*cfg.Batch) / el.Seconds(), ETA: eta})
 			}
+			if cfg.Checkpoint != "" && cfg.CheckpointEvery > 0 && t.Step%cfg.CheckpointEvery == 0 {
+				if err := t.SaveCheckpoint(cfg.Checkpoint); err != nil {
+					return fmt.Errorf("writing checkpoint at step %d: %w", t.Step, err)
+				}
+			}
 		}
 		t.Pos = 0
 	}
 	return nil
+}
+
+func finite(v []float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // adamStep applies AdamW with linear warm-up and cosine decay to 10%.

@@ -1,10 +1,14 @@
 package heads
 
 import (
+	"encoding/binary"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"s4c/gguf"
 	"s4c/internal/shared"
 	"s4c/model"
 )
@@ -155,6 +159,130 @@ func TestDataResume(t *testing.T) {
 	defer ds2.Close()
 	if ds2.Tokens() < 130 || ds2.Tokens() <= n1 {
 		t.Fatalf("tokens %d -> %d", n1, ds2.Tokens())
+	}
+}
+
+func sameHeads(t *testing.T, what string, a, b *Heads) {
+	t.Helper()
+	for k := range a.H {
+		for j, p := range a.H[k].Params() {
+			q := b.H[k].Params()[j]
+			for i := range p {
+				if math.Float32bits(p[i]) != math.Float32bits(q[i]) {
+					t.Fatalf("%s: head %d tensor %d element %d: %v vs %v", what, k, j, i, p[i], q[i])
+				}
+			}
+		}
+	}
+}
+
+// TestResumeExact: training resumed from a checkpoint ends with bitwise the
+// heads of an uninterrupted run, both when the process was killed (SIGKILL:
+// only the last periodic checkpoint exists, written mid-epoch) and when it
+// was interrupted (Ctrl-C: a checkpoint is written at the stop). The
+// periodic checkpoint used to be written before the batch position
+// advanced, so a resumed run applied that batch twice.
+func TestResumeExact(t *testing.T) {
+	m := loadModel(t)
+	ds, _ := smallData(t, m, 900)
+	cfg := TrainConfig{Epochs: 2, LR: 3e-3, Batch: 16, HoldOut: 0.2, Seed: 3, Threads: 2, TopK: 8}
+	whole := New(m, 2, 32, 11)
+	if err := NewTrainer(whole, m, cfg).Train(ds); err != nil {
+		t.Fatal(err)
+	}
+	for _, kill := range []bool{true, false} {
+		ckpt := filepath.Join(t.TempDir(), "h.ckpt")
+		c := cfg
+		c.Checkpoint, c.CheckpointEvery = ckpt, 7
+		tr := NewTrainer(New(m, 2, 32, 11), m, c)
+		steps := 0
+		c.Stop = func() bool { return tr.Step >= 11 } // mid-epoch, 4 steps past the last periodic checkpoint
+		tr.Cfg = c
+		if err := tr.Train(ds); err != ErrInterrupted {
+			t.Fatalf("interrupted run: %v", err)
+		}
+		if !kill {
+			if err := tr.SaveCheckpoint(ckpt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Stop = nil
+		resumed := NewTrainer(New(m, 2, 32, 99), m, c)
+		if err := resumed.LoadCheckpoint(ckpt); err != nil {
+			t.Fatal(err)
+		}
+		steps = resumed.Step
+		if want := map[bool]int{true: 7, false: 11}[kill]; steps != want {
+			t.Fatalf("kill=%v: checkpoint at step %d, want %d", kill, steps, want)
+		}
+		if err := resumed.Train(ds); err != nil {
+			t.Fatal(err)
+		}
+		sameHeads(t, map[bool]string{true: "resumed after SIGKILL", false: "resumed after Ctrl-C"}[kill], whole, resumed.H)
+	}
+}
+
+// TestCheckpointWriteFails: a checkpoint that cannot be written stops
+// training with the error instead of being ignored.
+func TestCheckpointWriteFails(t *testing.T) {
+	m := loadModel(t)
+	ds, _ := smallData(t, m, 600)
+	cfg := TrainConfig{Epochs: 1, LR: 3e-3, Batch: 16, HoldOut: 0.2, Seed: 3, Threads: 1, TopK: 8,
+		Checkpoint: filepath.Join(t.TempDir(), "no", "such", "dir", "h.ckpt"), CheckpointEvery: 2}
+	tr := NewTrainer(New(m, 2, 32, 11), m, cfg)
+	if err := tr.Train(ds); err == nil || !strings.Contains(err.Error(), "writing checkpoint at step 2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestNonFiniteRefused: a diverged run stops with an error, and heads with
+// NaN weights are neither saved nor loaded.
+func TestNonFiniteRefused(t *testing.T) {
+	m := loadModel(t)
+	ds, _ := smallData(t, m, 600)
+	h := New(m, 2, 32, 11)
+	tr := NewTrainer(h, m, TrainConfig{Epochs: 1, LR: math.NaN(), Batch: 16, HoldOut: 0.2, Seed: 3, Threads: 1, TopK: 8})
+	if err := tr.Train(ds); err == nil || !strings.Contains(err.Error(), "diverged") {
+		t.Fatalf("NaN learning rate: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "h.gguf")
+	if err := h.Save(p); err == nil || !strings.Contains(err.Error(), "is NaN") {
+		t.Fatalf("saving NaN heads: %v", err)
+	}
+	if _, err := os.Stat(p); err == nil {
+		t.Fatal("a NaN heads file was written")
+	}
+	// A file with a NaN weight (written around Save's check) is refused on load.
+	h2 := New(m, 2, 32, 11)
+	if err := h2.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := gguf.NewWriter()
+	w.CopyKV(f, nil)
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		d := append([]byte(nil), f.TensorData(ti)...)
+		if ti.Name == "head.1.b1" {
+			binary.LittleEndian.PutUint32(d[8:], math.Float32bits(float32(math.Inf(-1))))
+		}
+		w.AddTensor(ti.Name, ti.Type, ti.Dims, d)
+	}
+	f.Close()
+	bad := filepath.Join(t.TempDir(), "bad.gguf")
+	if err := w.WriteFile(bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad, m); err == nil || !strings.Contains(err.Error(), "head 1's b1[2] is -Inf") {
+		t.Fatalf("loading heads with an infinite weight: %v", err)
+	}
+	// Sizes a file cannot hold are refused before writing.
+	h2.Hidden = MaxHidden + 1
+	if err := h2.Save(p); err == nil || !strings.Contains(err.Error(), "cannot be saved") {
+		t.Fatalf("hidden %d: %v", h2.Hidden, err)
 	}
 }
 

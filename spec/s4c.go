@@ -57,6 +57,24 @@ type Options struct {
 	Width     int // nodes kept per depth (default 10)
 }
 
+// MaxTreeBudget bounds Options.Budget and MaxBudget: verification passes
+// far beyond it cost more than they can accept on any model here.
+const MaxTreeBudget = 1024
+
+// Validate reports an option outside its range (negative sizes, or trees
+// too large to verify).
+func (o Options) Validate() error {
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{{"budget", o.Budget, MaxTreeBudget}, {"max budget", o.MaxBudget, MaxTreeBudget}, {"top-k children", o.TopK, 256}, {"width", o.Width, 1024}} {
+		if f.v < 0 || f.v > f.max {
+			return fmt.Errorf("S^4C %s %d: want 0 (automatic) to %d", f.name, f.v, f.max)
+		}
+	}
+	return nil
+}
+
 func (o *Options) defaults() {
 	if o.MaxBudget <= 0 {
 		o.MaxBudget = 64
@@ -332,6 +350,9 @@ func allRows(n int) []int {
 // Generate decodes with S^4C. With greedy sampling its output equals
 // e.GeneratePlain's token for token.
 func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
 	opt.defaults()
 	m := e.Model
 	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, hd.K)}
@@ -393,6 +414,12 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			return false
 		}
 		return len(out) < req.MaxTokens
+	}
+	if req.MaxTokens <= 0 {
+		// Nothing to emit (plain decoding samples nothing either): the
+		// first token is not even drawn.
+		st.GenTime = time.Since(t1)
+		return nil, st, nil
 	}
 	for emit(b) {
 		room := s.Cache.Cap - s.Cache.Len

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -29,6 +30,9 @@ func cmdBenchEngine(args []string) error {
 	if *modelPath == "" {
 		return fmt.Errorf("no model: give -m MODEL.gguf")
 	}
+	if err := checkInts(intFlag{"threads", *threads, 0, maxThreads}, intFlag{"ctx", *ctx, 1, 1 << 20}, intFlag{"reps", *reps, 1, 1000}); err != nil {
+		return err
+	}
 	var ns []int
 	for _, f := range strings.Split(*nsFlag, ",") {
 		var n int
@@ -49,13 +53,13 @@ func cmdBenchEngine(args []string) error {
 		return err
 	}
 	defer m.Close()
-	fmt.Println(m.Describe())
+	fmt.Fprintln(stdout, m.Describe())
 	r, err := bench.Engine(m, *threads, *ctx, *reps, ns)
 	if err != nil {
 		return err
 	}
 	r.MergeLimits(bw, peak)
-	r.Print(os.Stdout)
+	r.Print(stdout)
 	return nil
 }
 
@@ -74,6 +78,10 @@ func cmdBenchSpec(args []string) error {
 	}
 	if *modelPath == "" || *promptsPath == "" {
 		return fmt.Errorf("give -m MODEL.gguf and --prompts FILE")
+	}
+	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt},
+		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		return err
 	}
 	if _, err := readPrompts(*promptsPath, nil); err != nil {
 		return err
@@ -98,7 +106,7 @@ func cmdBenchSpec(args []string) error {
 	if *maxPrompts > 0 && len(prompts) > *maxPrompts {
 		prompts = prompts[:*maxPrompts]
 	}
-	fmt.Println(e.Model.Describe())
+	fmt.Fprintln(stdout, e.Model.Describe())
 	r, err := bench.Spec(e, h, prompts, *n, sp, spec.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
 		bar(fmt.Sprintf("bench %s %d/%d prompts, speed-up so far %.2fx, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), r.Speedup(), r.Stats.Tau()))
 	})
@@ -106,6 +114,6 @@ func cmdBenchSpec(args []string) error {
 	if err != nil {
 		return err
 	}
-	r.Print(os.Stdout)
+	r.Print(stdout)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -97,20 +98,20 @@ func cmdHeadsTrain(args []string) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	switch {
-	case *modelPath == "":
+	if *modelPath == "" {
 		return fmt.Errorf("no model: give -m MODEL.gguf")
-	case *tokens < 1000:
-		return fmt.Errorf("--tokens %d: want at least 1000", *tokens)
-	case *seqLen < *count+4:
-		return fmt.Errorf("--seq-len %d: want at least heads-count+4", *seqLen)
-	case *epochs < 1 || *count < 1 || *count > 16 || *batch < 1 || *lr <= 0 || *hidden < 1:
-		return fmt.Errorf("--epochs, --batch, --hidden and --lr must be positive and --heads-count 1..16")
-	case *sampledStart < 3 || *sampledStart >= *seqLen:
-		return fmt.Errorf("--sampled-start %d: want at least 3 and below --seq-len %d", *sampledStart, *seqLen)
-	case *greedyFrac < 0 || *greedyFrac > 1 || *temp <= 0:
-		return fmt.Errorf("--greedy must be within 0..1 and --temp positive")
 	}
+	if err := checkInts(intFlag{"tokens", *tokens, 1000, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
+		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 1, 10000},
+		intFlag{"hidden", *hidden, 1, heads.MaxHidden}, intFlag{"batch", *batch, 1, 1 << 16},
+		intFlag{"sampled-start", *sampledStart, 3, *seqLen - 1}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		return err
+	}
+	if err := checkFloats(floatFlag{"lr", *lr, 0, 1, true}, floatFlag{"weight-decay", *wd, 0, 1, false},
+		floatFlag{"greedy", *greedyFrac, 0, 1, false}, floatFlag{"temp", *temp, 0, 100, true}); err != nil {
+		return err
+	}
+
 	if *outPath == "" {
 		*outPath = heads.PathFor(*modelPath)
 	}
@@ -118,6 +119,13 @@ func cmdHeadsTrain(args []string) error {
 		*dataPath = *outPath + ".data"
 	}
 	ckpt := *outPath + ".ckpt"
+	// Hours of work must not end in a write error: every place this run
+	// writes is checked first.
+	for _, p := range []string{*outPath, *dataPath, ckpt} {
+		if err := checkWritable(p); err != nil {
+			return err
+		}
+	}
 	if *resume && !heads.Exists(ckpt) && !heads.Exists(*dataPath) {
 		return fmt.Errorf("--resume: no checkpoint %s or data %s to resume from", ckpt, *dataPath)
 	}
@@ -172,8 +180,8 @@ func cmdHeadsTrain(args []string) error {
 		}}
 	if err := heads.Generate(*dataPath, e.Model, *tokens, gen); err != nil {
 		if err == heads.ErrInterrupted {
-			fmt.Fprintf(os.Stderr, "\ndata generation interrupted; what was generated is kept in %s: rerun with --resume\n", *dataPath)
-			return nil
+			fmt.Fprintln(os.Stderr)
+			return errInterrupted{fmt.Sprintf("data generation interrupted; what was generated is kept in %s: rerun with --resume", *dataPath)}
 		}
 		return err
 	}
@@ -187,7 +195,7 @@ func cmdHeadsTrain(args []string) error {
 	// 2. Train.
 	h := heads.New(e.Model, *count, *hidden, *seed)
 	cfg := heads.TrainConfig{Epochs: *epochs, LR: *lr, WeightDecay: *wd, Batch: *batch, HoldOut: 0.05, Seed: *seed,
-		Threads: nthreads, TopK: 8, Checkpoint: ckpt, Stop: stop.Load}
+		Threads: nthreads, TopK: 8, Checkpoint: ckpt, CheckpointEvery: 500, Stop: stop.Load}
 	tr := heads.NewTrainer(h, e.Model, cfg)
 	if *resume && heads.Exists(ckpt) {
 		if err := tr.LoadCheckpoint(ckpt); err != nil {
@@ -203,17 +211,14 @@ func cmdHeadsTrain(args []string) error {
 		}
 		bar(fmt.Sprintf("train %s epoch %d/%d step %d/%d loss %.3f acc%s | %.0f ex/s ETA %s", progressBar(float64(p.Step)/float64(p.Steps)),
 			p.Epoch, p.Epochs, p.Step, p.Steps, p.Loss, acc, p.ExamplesPerS, eta(p.ETA.Seconds())))
-		if p.Step%500 == 0 {
-			tr.SaveCheckpoint(ckpt)
-		}
 	}
 	if err := tr.Train(ds); err != nil {
 		if err == heads.ErrInterrupted {
 			if err := tr.SaveCheckpoint(ckpt); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "\ncheckpoint saved to %s; continue with --resume\n", ckpt)
-			return nil
+			fmt.Fprintln(os.Stderr)
+			return errInterrupted{fmt.Sprintf("interrupted; checkpoint saved to %s: continue with --resume", ckpt)}
 		}
 		return err
 	}
@@ -222,9 +227,9 @@ func cmdHeadsTrain(args []string) error {
 
 	// 3. Report.
 	ev := tr.Evaluate(ds)
-	fmt.Printf("held-out (%d positions, teacher forced):\n", ev.Examples)
+	fmt.Fprintf(stdout, "held-out (%d positions, teacher forced):\n", ev.Examples)
 	for k := range ev.Top1 {
-		fmt.Printf("  head %d: top-1 %.3f  top-8 %.3f  loss %.3f\n", k+1, ev.Top1[k], ev.TopK[k], ev.Loss[k])
+		fmt.Fprintf(stdout, "  head %d: top-1 %.3f  top-8 %.3f  loss %.3f\n", k+1, ev.Top1[k], ev.TopK[k], ev.Loss[k])
 		h.Report[fmt.Sprintf("head%d.top1", k+1)] = fmt.Sprintf("%.4f", ev.Top1[k])
 		h.Report[fmt.Sprintf("head%d.top8", k+1)] = fmt.Sprintf("%.4f", ev.TopK[k])
 	}
@@ -240,7 +245,7 @@ func cmdHeadsTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("S^4C decoding (greedy, default tree, %d prompts x 128 tokens): %s\n", len(evalPrompts), st.Summary())
+	fmt.Fprintf(stdout, "S^4C decoding (greedy, default tree, %d prompts x 128 tokens): %s\n", len(evalPrompts), st.Summary())
 	h.Report["tau"] = fmt.Sprintf("%.3f", st.Tau())
 	h.Report["train.tokens"] = fmt.Sprint(ds.Tokens())
 	h.Report["train.epochs"] = fmt.Sprint(*epochs)
@@ -249,7 +254,7 @@ func cmdHeadsTrain(args []string) error {
 		return err
 	}
 	os.Remove(ckpt)
-	fmt.Printf("wrote %s (data %s, training %s, total %s)\n", *outPath, t1.Sub(t0).Round(time.Second), trainTime.Round(time.Second), time.Since(t0).Round(time.Second))
+	fmt.Fprintf(stdout, "wrote %s (data %s, training %s, total %s)\n", *outPath, t1.Sub(t0).Round(time.Second), trainTime.Round(time.Second), time.Since(t0).Round(time.Second))
 	return nil
 }
 
@@ -284,6 +289,10 @@ func cmdHeadsEval(args []string) error {
 	if *modelPath == "" {
 		return fmt.Errorf("no model: give -m MODEL.gguf")
 	}
+	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt},
+		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		return err
+	}
 	if *promptsPath != "" {
 		if _, err := readPrompts(*promptsPath, nil); err != nil {
 			return err
@@ -317,7 +326,7 @@ func cmdHeadsEval(args []string) error {
 	if !r.Identical {
 		return fmt.Errorf("S^4C output differs from plain greedy decoding (a bug; please report)")
 	}
-	r.Print(os.Stdout)
+	r.Print(stdout)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -28,14 +27,14 @@ func cmdInspect(args []string) error {
 		return err
 	}
 	defer f.Close()
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "file\t%s\nGGUF version\t%d\nalignment\t%d\nmetadata\t%d keys\ntensors\t%d\n\n", path, f.Version, f.Alignment, len(f.KV), len(f.Tensors))
 	fmt.Fprintf(w, "KEY\tTYPE\tVALUE\n")
 	for _, kv := range f.KV {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", kv.Key, typeName(kv), formatValue(kv.Value, *all))
 	}
 	w.Flush()
-	fmt.Println()
+	fmt.Fprintln(stdout)
 	fmt.Fprintf(w, "TENSOR\tTYPE\tSHAPE\tSIZE\n")
 	var total uint64
 	counts := map[string]uint64{}
@@ -56,30 +55,30 @@ func cmdInspect(args []string) error {
 		types = append(types, k)
 	}
 	sort.Strings(types)
-	fmt.Printf("\n%d parameters, %s of tensor data (", params, human(total))
+	fmt.Fprintf(stdout, "\n%d parameters, %s of tensor data (", params, human(total))
 	for i, k := range types {
 		if i > 0 {
-			fmt.Print(", ")
+			fmt.Fprint(stdout, ", ")
 		}
-		fmt.Printf("%s %s", k, human(counts[k]))
+		fmt.Fprintf(stdout, "%s %s", k, human(counts[k]))
 	}
-	fmt.Println(")")
+	fmt.Fprintln(stdout, ")")
 	if a, _ := f.String("general.architecture"); a == heads.Arch {
 		k, _ := f.Uint("s4c-heads.count")
 		hid, _ := f.Uint("s4c-heads.hidden_length")
 		fp, _ := f.String("s4c-heads.base_fingerprint")
-		fmt.Printf("S^4C draft heads: %d heads, %d hidden units, for the model with fingerprint %.16s…\n", k, hid, fp)
+		fmt.Fprintf(stdout, "S^4C draft heads: %d heads, %d hidden units, for the model with fingerprint %.16s…\n", k, hid, fp)
 		return nil
 	}
 	m, err := model.FromFile(f)
 	if err != nil {
-		fmt.Printf("s4c cannot run this file: %v\n", err)
+		fmt.Fprintf(stdout, "s4c cannot run this file: %v\n", err)
 		return nil
 	}
-	fmt.Printf("s4c runs it: %s\n", m.Describe())
+	fmt.Fprintf(stdout, "s4c runs it: %s\n", m.Describe())
 	for _, t := range f.Tensors {
 		if !tensor.Supported(t.Type) {
-			fmt.Printf("note: tensor %s has type %s, which the engine does not compute with\n", t.Name, t.Type)
+			fmt.Fprintf(stdout, "note: tensor %s has type %s, which the engine does not compute with\n", t.Name, t.Type)
 		}
 	}
 	return nil

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 )
@@ -32,34 +35,95 @@ func usage() {
 	fmt.Fprintf(os.Stderr, "\nRun 's4c <command> -h' for a command's flags.\n")
 }
 
-func main() {
-	if len(os.Args) < 2 {
-		usage()
-		os.Exit(2)
+// Exit codes (listed in the README).
+const (
+	exitOK          = 0
+	exitError       = 1   // the command failed: bad file, failed write, bug
+	exitUsage       = 2   // bad command line: unknown command or flag, value out of range
+	exitInterrupted = 130 // stopped by SIGINT (Ctrl-C); what was done is kept
+)
+
+// usageError marks an error in the command line (exit code 2).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// errInterrupted ends a command stopped by SIGINT after it saved its work
+// (exit code 130); the message says how to continue.
+type errInterrupted struct{ msg string }
+
+func (e errInterrupted) Error() string { return e.msg }
+
+// checkedWriter is standard output that remembers its first write error
+// (a full disk, a closed descriptor), so the command stops and says so
+// instead of exiting 0 with its output lost.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
 	}
-	name := os.Args[1]
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// stdout is where commands print their results.
+var stdout = &checkedWriter{w: os.Stdout}
+
+func main() {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+// runMain runs a command line and returns the process's exit code.
+func runMain(args []string) int {
+	if len(args) < 1 {
+		usage()
+		return exitUsage
+	}
+	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {
 		usage()
-		return
+		return exitOK
 	}
 	for _, c := range commands {
-		if c.name == name {
-			stop := startProfile()
-			err := c.run(os.Args[2:])
-			stop()
-			if err != nil {
-				if errors.Is(err, flag.ErrHelp) {
-					return
-				}
-				fmt.Fprintf(os.Stderr, "s4c %s: %v\n", name, err)
-				os.Exit(1)
-			}
-			return
+		if c.name != name {
+			continue
 		}
+		stop := startProfile()
+		err := c.run(args[1:])
+		stop()
+		if err == nil && stdout.err != nil {
+			err = stdout.err
+		}
+		var intr errInterrupted
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, &intr):
+			fmt.Fprintf(os.Stderr, "s4c %s: %v\n", name, err)
+			return exitInterrupted
+		case stdout.err != nil && errors.Is(err, stdout.err):
+			fmt.Fprintf(os.Stderr, "s4c %s: writing output: %v\n", name, stdout.err)
+			return exitError
+		}
+		fmt.Fprintf(os.Stderr, "s4c %s: %v\n", name, err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitError
 	}
 	fmt.Fprintf(os.Stderr, "s4c: unknown command %q\n\n", name)
 	usage()
-	os.Exit(2)
+	return exitUsage
 }
 
 // newFlags makes a flag set that reports errors instead of exiting.
@@ -75,10 +139,13 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 // parse parses flags and rejects stray positional arguments unless allowed.
 func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > maxPositional {
-		return fmt.Errorf("unexpected argument %q (flags go before positional arguments; see -h)", fs.Arg(maxPositional))
+		return usageError{fmt.Errorf("unexpected argument %q (flags go before positional arguments; see -h)", fs.Arg(maxPositional))}
 	}
 	return nil
 }
@@ -96,14 +163,14 @@ func dispatch(group string, args []string, subs []subcommand) error {
 	}
 	want := strings.Join(names, "|")
 	if len(args) == 0 {
-		return fmt.Errorf("usage: s4c %s %s [flags] (see 's4c %s %s -h')", group, want, group, names[0])
+		return usageError{fmt.Errorf("usage: s4c %s %s [flags] (see 's4c %s %s -h')", group, want, group, names[0])}
 	}
 	for _, sc := range subs {
 		if sc.name == args[0] {
 			return sc.run(args[1:])
 		}
 	}
-	return fmt.Errorf("unknown 's4c %s %s': want %s", group, args[0], want)
+	return usageError{fmt.Errorf("unknown 's4c %s %s': want %s", group, args[0], want)}
 }
 
 // startProfile writes a CPU profile to $S4C_CPUPROFILE, if set, for
@@ -122,4 +189,74 @@ func startProfile() func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// intFlag is an integer flag's value and the range it must lie in.
+type intFlag struct {
+	name   string
+	v      int
+	lo, hi int
+}
+
+// maxThreads bounds --threads: the pool keeps per-thread scratch space.
+const maxThreads = 1024
+
+// checkInts returns an error naming the first flag outside its range, so a
+// bad value stops the command before any model is loaded.
+func checkInts(fl ...intFlag) error {
+	for _, f := range fl {
+		if f.v < f.lo || f.v > f.hi {
+			if f.hi == math.MaxInt {
+				return usageError{fmt.Errorf("-%s %d: want at least %d", f.name, f.v, f.lo)}
+			}
+			return usageError{fmt.Errorf("-%s %d: want %d to %d", f.name, f.v, f.lo, f.hi)}
+		}
+	}
+	return nil
+}
+
+// floatFlag is a float flag's value and its range (above lo if open, else
+// from lo).
+type floatFlag struct {
+	name   string
+	v      float64
+	lo, hi float64
+	open   bool
+}
+
+// checkFloats is checkInts for floats; NaN and infinities are refused.
+func checkFloats(fl ...floatFlag) error {
+	for _, f := range fl {
+		low := f.v < f.lo || (f.open && f.v == f.lo)
+		if math.IsNaN(f.v) || low || f.v > f.hi {
+			from := "from"
+			if f.open {
+				from = "above"
+			}
+			return usageError{fmt.Errorf("-%s %v: want a number %s %v up to %v", f.name, f.v, from, f.lo, f.hi)}
+		}
+	}
+	return nil
+}
+
+// checkWritable reports whether a file can be created at path (its folder
+// exists and takes new files), by creating and removing a temporary file
+// beside it. Nothing existing is touched.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("cannot write %s: it is a directory", path)
+	}
+	f, err := os.CreateTemp(dir, ".s4c-write-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }

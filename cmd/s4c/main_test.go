@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"s4c/internal/shared"
 )
@@ -46,7 +47,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"inspect", shared.Path(t, "vocab/ggml-vocab-phi-3.gguf")}, true, "s4c cannot run this file"},
 		{[]string{"frobnicate"}, false, "unknown command"},
 		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", "/no/such.jsonl"}, false, "prompts file: open /no/such.jsonl"},
-		{[]string{"heads", "train", "-m", model, "-o", out, "--tokens", "5"}, false, "--tokens 5: want at least 1000"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--tokens", "5"}, false, "-tokens 5: want 1000 to"},
 		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", shared.Path(t, "vocab/ggml-vocab-gpt-2.gguf.out")}, false, "not a JSON object"},
 		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", badPrompts}, false, `want {"prompt": "..."}`},
 		{[]string{"heads", "eval", "-m", model, "--heads", "/no/h.gguf"}, false, "no such file"},
@@ -75,5 +76,122 @@ func TestNoWritesToShared(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			t.Errorf("%s exists in the shared directory", f)
 		}
+	}
+}
+
+// TestExitCodes: every bad flag value, unwritable output and interruption
+// ends in one clear line and the documented exit code, never a panic.
+func TestExitCodes(t *testing.T) {
+	model := shared.Path(t, "models/stories260K.gguf")
+	heads := "../../models/stories260K.s4c.gguf"
+	bin := build(t)
+	tmp := t.TempDir()
+	prompts := shared.Path(t, "models/stories-prompts.jsonl")
+	cases := []struct {
+		args     []string
+		code     int
+		contains string
+	}{
+		{[]string{"run", "-m", model, "-p", "x", "--budget", "-3"}, 2, "-budget -3: want 0 to 1024"},
+		{[]string{"run", "-m", model, "-p", "x", "--heads", heads, "--budget", "5000"}, 2, "-budget 5000"},
+		{[]string{"bench", "spec", "-m", model, "--heads", heads, "--prompts", prompts, "--budget", "-3"}, 2, "-budget -3"},
+		{[]string{"bench", "spec", "-m", model, "--heads", heads, "--prompts", prompts, "-n", "0"}, 2, "-n 0: want 1 to"},
+		{[]string{"heads", "eval", "-m", model, "--heads", heads, "--budget", "-3"}, 2, "-budget -3"},
+		{[]string{"heads", "eval", "-m", model, "--heads", heads, "-n", "0"}, 2, "-n 0: want 1 to"},
+		{[]string{"heads", "eval", "-m", model, "--heads", heads, "-n", "-4"}, 2, "-n -4: want 1 to"},
+		{[]string{"bench", "engine", "-m", model, "-reps", "0"}, 2, "-reps 0: want 1 to 1000"},
+		{[]string{"bench", "engine", "-m", model, "-reps", "-1"}, 2, "-reps -1"},
+		{[]string{"bench", "engine", "-m", model, "-ctx", "-5"}, 2, "-ctx -5"},
+		{[]string{"bench", "engine", "-m", model, "-ctx", "4000"}, 1, "exceed the model's context of 2048 tokens"},
+		{[]string{"run", "-m", model, "-p", "x", "--threads", "-2"}, 2, "-threads -2"},
+		{[]string{"run", "-m", model, "-p", "x", "--ctx", "-5"}, 2, "-ctx -5"},
+		{[]string{"run", "-m", model, "-p", "x", "-n", "0"}, 2, "-n 0: want at least 1"},
+		// A huge -n generates until the context is full (no overflow).
+		{[]string{"run", "-m", model, "-p", "Once", "-n", "9223372036854775807", "--spec", "none"}, 0, "stop: context"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--hidden", "100000000"}, 2, "-hidden 100000000: want 1 to 65536"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--hidden", "65537"}, 2, "-hidden 65537"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--lr", "NaN"}, 2, "-lr NaN"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--lr", "0"}, 2, "-lr 0: want a number above 0"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--greedy", "NaN"}, 2, "-greedy NaN"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--temp", "Inf"}, 2, "-temp +Inf"},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "no", "dir", "h.gguf")}, 1, "cannot write " + filepath.Join(tmp, "no", "dir", "h.gguf")},
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--data", "/proc/h.data"}, 1, "cannot write /proc/h.data"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"run", "-m", model, "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"heads"}, 2, "usage: s4c heads"},
+		{[]string{"run", "-m", "/no/such.gguf", "-p", "x"}, 1, "no such file"},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(bin, c.args...)
+		outb, _ := cmd.CombinedOutput()
+		code := cmd.ProcessState.ExitCode()
+		if code != c.code || !strings.Contains(string(outb), c.contains) {
+			t.Errorf("s4c %s: exit %d, output:\n%s\nwant exit %d and %q", strings.Join(c.args, " "), code, outb, c.code, c.contains)
+		}
+		if strings.Contains(string(outb), "panic") || strings.Contains(string(outb), "goroutine ") {
+			t.Errorf("s4c %s panicked:\n%s", strings.Join(c.args, " "), outb)
+		}
+	}
+}
+
+// TestOutputErrors: output that cannot be written (a full disk) is an
+// error, not a silent exit 0.
+func TestOutputErrors(t *testing.T) {
+	model := shared.Path(t, "models/stories260K.gguf")
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	bin := build(t)
+	for _, args := range [][]string{
+		{"run", "-m", model, "-p", "Once upon a time", "-n", "64"},
+		{"inspect", model},
+	} {
+		full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout = full
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.Run()
+		full.Close()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "writing output: write /dev/stdout: no space left on device") {
+			t.Errorf("s4c %s > /dev/full: exit %d, stderr:\n%s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+}
+
+// TestTrainInterrupted: SIGINT during 'heads train' keeps the work (the data
+// generated so far), says how to resume, and exits 130.
+func TestTrainInterrupted(t *testing.T) {
+	model := shared.Path(t, "models/stories260K.gguf")
+	bin := build(t)
+	out := filepath.Join(t.TempDir(), "h.gguf")
+	cmd := exec.Command(bin, "heads", "train", "-m", model, "-o", out, "--tokens", "100000000", "--threads", "1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until data generation has written something, then interrupt.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if st, err := os.Stat(out + ".data"); err == nil && st.Size() > 4096 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no data after 60 s; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "rerun with --resume") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if st, err := os.Stat(out + ".data"); err != nil || st.Size() == 0 {
+		t.Fatalf("data file lost: %v", err)
 	}
 }

@@ -49,7 +49,7 @@ func cmdModelSynth(args []string) error {
 		return err
 	}
 	st, _ := os.Stat(*out)
-	fmt.Printf("wrote %s: %s shape, %s, %.2f GiB, random weights (for timing only) in %s\n", *out, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
+	fmt.Fprintf(stdout, "wrote %s: %s shape, %s, %.2f GiB, random weights (for timing only) in %s\n", *out, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
 	return nil
 }
 
@@ -92,7 +92,7 @@ func cmdModelInflate(args []string) error {
 		return err
 	}
 	st, _ := os.Stat(*out)
-	fmt.Printf("wrote %s: %s inflated to %s, %s, %.2f GiB in %s\n", *out, *from, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
+	fmt.Fprintf(stdout, "wrote %s: %s inflated to %s, %s, %.2f GiB in %s\n", *out, *from, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
 	if sh != nil {
 		return inflateHeads(sh, *out, heads.PathFor(*out))
 	}
@@ -112,7 +112,7 @@ func inflateHeads(sh *heads.Heads, bigPath, outPath string) error {
 	if err := bh.Save(outPath); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: heads inflated to width %d\n", outPath, big.Dim)
+	fmt.Fprintf(stdout, "wrote %s: heads inflated to width %d\n", outPath, big.Dim)
 	return nil
 }
 

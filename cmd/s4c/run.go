@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -58,8 +59,9 @@ func cmdRun(args []string) error {
 	if *modelPath == "" {
 		return fmt.Errorf("no model: give -m MODEL.gguf (any Llama-family GGUF, e.g. from the usual model hubs)")
 	}
-	if *n <= 0 {
-		return fmt.Errorf("-n %d: want a positive number of tokens", *n)
+	if err := checkInts(intFlag{"n", *n, 1, math.MaxInt}, intFlag{"threads", *threads, 0, maxThreads},
+		intFlag{"ctx", *ctx, 0, math.MaxInt}, intFlag{"budget", *budget, 0, spec.MaxTreeBudget}); err != nil {
+		return err
 	}
 	text := *prompt
 	if *promptFile != "" {
@@ -102,7 +104,7 @@ func cmdRun(args []string) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("empty prompt: give -p TEXT or -f FILE")
 	}
-	out := bufio.NewWriter(os.Stdout)
+	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	if !*asChat {
 		fmt.Fprint(out, text)
@@ -112,8 +114,7 @@ func cmdRun(args []string) error {
 	req := engine.Request{Prompt: ids, MaxTokens: *n, Sampling: sp, IgnoreEOG: *ignoreEOS, Ctx: *ctx,
 		OnToken: func(id int32) bool {
 			fmt.Fprint(out, dec.Next(id))
-			out.Flush()
-			return true
+			return out.Flush() == nil // output lost (disk full, closed): stop, main reports it
 		}}
 	var plainIDs []int32
 	var plainSt engine.Stats
