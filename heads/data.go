@@ -132,10 +132,35 @@ func OpenDataset(path string, m *model.Model) (*Dataset, int64, error) {
 		s.TopIDs = viewI32(b[p : p+4*n*TopN])
 		p += 4 * n * TopN
 		s.TopP = viewU16(b[p : p+2*n*TopN])
+		if err := s.check(m.Vocab); err != nil {
+			ds.Close()
+			return nil, 0, fmt.Errorf("%s: sequence %d (byte %d): %v: the file is damaged; delete it to generate the data again", path, len(ds.Seqs), off, err)
+		}
 		ds.Seqs = append(ds.Seqs, s)
 		off += need
 	}
 	return ds, int64(off), nil
+}
+
+// check validates what training indexes with: every token and top-N id
+// must be a token of the model, every probability finite and within 0..1.
+func (s *Seq) check(vocab int) error {
+	for i, id := range s.Tokens {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("position %d: token id %d outside the vocabulary 0..%d", i, id, vocab-1)
+		}
+	}
+	for i, id := range s.TopIDs {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("position %d: target id %d outside the vocabulary 0..%d", i/TopN, id, vocab-1)
+		}
+	}
+	for i, h := range s.TopP {
+		if p := tensor.F16ToF32(h); !(p >= 0 && p <= 1) {
+			return fmt.Errorf("position %d: target probability %v outside 0..1", i/TopN, p)
+		}
+	}
+	return nil
 }
 
 // Close unmaps the file.
