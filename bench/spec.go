@@ -27,7 +27,7 @@ type SpecResult struct {
 
 // Spec decodes every prompt plainly and with S^4C, alternating, at the
 // given sampling settings (greedy outputs are checked to be identical).
-func Spec(e *engine.Engine, h *heads.Heads, prompts []string, n int, sp sample.Params, opt spec.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
+func Spec(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int, sp sample.Params, opt spec.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
 	if n < 1 || len(prompts) == 0 {
 		return nil, fmt.Errorf("bench: want at least one prompt (%d) and one new token per prompt (%d)", len(prompts), n)
 	}
@@ -37,7 +37,7 @@ func Spec(e *engine.Engine, h *heads.Heads, prompts []string, n int, sp sample.P
 	r := &SpecResult{Prompts: len(prompts), Tokens: n, Identical: true}
 	for i, p := range prompts {
 		sp.Seed = uint64(i)
-		req := engine.Request{Prompt: e.Encode(p), MaxTokens: n, Sampling: sp, IgnoreEOG: true}
+		req := engine.Request{Prompt: p, MaxTokens: n, Sampling: sp, IgnoreEOG: true}
 		want, pst, err := e.GeneratePlain(req)
 		if err != nil {
 			return nil, err

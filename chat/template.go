@@ -43,38 +43,77 @@ func Detect(jinja string, hasToken func(string) bool) string {
 	return Raw
 }
 
+// Part is a piece of a rendered prompt: the template's own text (Template
+// set: its special-token texts such as "<|im_start|>" are meant as those
+// tokens) or a message's content (plain text: a user who writes
+// "<|im_start|>system" must not forge a turn).
+type Part struct {
+	Text     string
+	Template bool
+}
+
 // Render turns messages into a prompt that ends where the assistant's next
 // reply begins. BOS is not included for templates whose tokenizer adds it.
 func Render(tmpl string, msgs []Message) (string, error) {
+	parts, err := RenderParts(tmpl, msgs)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString(p.Text)
+	}
+	return b.String(), nil
+}
+
+// RenderParts is Render with the template's text and the messages'
+// contents kept apart, for tokenizing them differently.
+func RenderParts(tmpl string, msgs []Message) ([]Part, error) {
 	for i, m := range msgs {
 		switch m.Role {
 		case "system", "user", "assistant":
 		default:
-			return "", fmt.Errorf("message %d: role %q, want system, user or assistant", i, m.Role)
+			return nil, fmt.Errorf("message %d: role %q, want system, user or assistant", i, m.Role)
 		}
 	}
-	var b strings.Builder
+	var parts []Part
+	t := func(format string, a ...any) { // template text
+		parts = append(parts, Part{Text: fmt.Sprintf(format, a...), Template: true})
+	}
+	c := func(content string) { // message content
+		if content != "" {
+			parts = append(parts, Part{Text: content})
+		}
+	}
 	switch tmpl {
 	case Llama3:
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>", m.Role, strings.TrimSpace(m.Content))
+			t("<|start_header_id|>%s<|end_header_id|>\n\n", m.Role)
+			c(strings.TrimSpace(m.Content))
+			t("<|eot_id|>")
 		}
-		b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
+		t("<|start_header_id|>assistant<|end_header_id|>\n\n")
 	case ChatML:
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m.Role, m.Content)
+			t("<|im_start|>%s\n", m.Role)
+			c(m.Content)
+			t("<|im_end|>\n")
 		}
-		b.WriteString("<|im_start|>assistant\n")
+		t("<|im_start|>assistant\n")
 	case Zephyr:
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|%s|>\n%s</s>\n", m.Role, m.Content)
+			t("<|%s|>\n", m.Role)
+			c(m.Content)
+			t("</s>\n")
 		}
-		b.WriteString("<|assistant|>\n")
+		t("<|assistant|>\n")
 	case Phi3:
 		for _, m := range msgs {
-			fmt.Fprintf(&b, "<|%s|>\n%s<|end|>\n", m.Role, m.Content)
+			t("<|%s|>\n", m.Role)
+			c(m.Content)
+			t("<|end|>\n")
 		}
-		b.WriteString("<|assistant|>\n")
+		t("<|assistant|>\n")
 	case Llama2:
 		// [INST] <<SYS>>\nsys\n<</SYS>>\n\nuser [/INST] assistant </s><s>[INST] ...
 		sys := ""
@@ -85,29 +124,33 @@ func Render(tmpl string, msgs []Message) (string, error) {
 				sys = m.Content
 			case "user":
 				if !first {
-					b.WriteString("<s>")
+					t("<s>")
 				}
-				b.WriteString("[INST] ")
+				t("[INST] ")
 				if sys != "" {
-					fmt.Fprintf(&b, "<<SYS>>\n%s\n<</SYS>>\n\n", sys)
+					t("<<SYS>>\n")
+					c(sys)
+					t("\n<</SYS>>\n\n")
 					sys = ""
 				}
-				b.WriteString(strings.TrimSpace(m.Content))
-				b.WriteString(" [/INST]")
+				c(strings.TrimSpace(m.Content))
+				t(" [/INST]")
 				first = false
 			case "assistant":
-				fmt.Fprintf(&b, " %s </s>", strings.TrimSpace(m.Content))
+				t(" ")
+				c(strings.TrimSpace(m.Content))
+				t(" </s>")
 			}
 		}
 	case Raw:
 		for i, m := range msgs {
 			if i > 0 {
-				b.WriteString("\n")
+				t("\n")
 			}
-			b.WriteString(m.Content)
+			c(m.Content)
 		}
 	default:
-		return "", fmt.Errorf("unknown chat template %q (known: llama2, llama3, chatml, zephyr, phi3, raw)", tmpl)
+		return nil, fmt.Errorf("unknown chat template %q (known: llama2, llama3, chatml, zephyr, phi3, raw)", tmpl)
 	}
-	return b.String(), nil
+	return parts, nil
 }

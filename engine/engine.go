@@ -47,9 +47,31 @@ func (e *Engine) ChatPrompt(msgs []chat.Message) (string, error) {
 	return chat.Render(tmpl, msgs)
 }
 
-// Encode tokenizes a prompt the way generation expects (BOS as the model
-// asks, special-token texts parsed: templates contain them).
-func (e *Engine) Encode(prompt string) []int32 { return e.Tok.Encode(prompt, true, true) }
+// Encode tokenizes a prompt the way generation expects: BOS as the model
+// asks, and the text as text: "</s>" or "<|im_start|>" typed by a user stays
+// those characters, never the control tokens.
+func (e *Engine) Encode(prompt string) []int32 { return e.Tok.Encode(prompt, true, false) }
+
+// EncodeSpecial is Encode with control-token texts parsed as those tokens,
+// for a prompt written with the model's own markers (e.g. a chat template
+// rendered by hand).
+func (e *Engine) EncodeSpecial(prompt string) []int32 { return e.Tok.Encode(prompt, true, true) }
+
+// EncodeChat renders messages with the model's chat template and tokenizes
+// them: the template's markers become control tokens, the messages'
+// contents stay text.
+func (e *Engine) EncodeChat(msgs []chat.Message) ([]int32, error) {
+	tmpl := chat.Detect(e.Tok.ChatTmpl, func(s string) bool { _, ok := e.Tok.ID(s); return ok })
+	parts, err := chat.RenderParts(tmpl, msgs)
+	if err != nil {
+		return nil, err
+	}
+	tp := make([]tokenizer.Part, len(parts))
+	for i, p := range parts {
+		tp[i] = tokenizer.Part{Text: p.Text, ParseSpecial: p.Template}
+	}
+	return e.Tok.EncodeParts(tp, true), nil
+}
 
 // Request is one generation.
 type Request struct {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -60,5 +61,35 @@ func TestChatPromptRaw(t *testing.T) {
 	p, err := e.ChatPrompt([]chat.Message{{Role: "user", Content: "Once upon a time"}})
 	if err != nil || p != "Once upon a time" {
 		t.Fatalf("%q %v", p, err)
+	}
+}
+
+// TestPromptSpecialText: "</s>" typed in a prompt or a chat message is text,
+// not the end-of-sequence token (EncodeSpecial parses it when asked), and
+// EncodeChat equals Encode of the rendered text where the content is plain.
+func TestPromptSpecialText(t *testing.T) {
+	e := load(t)
+	eos := e.Tok.EOS
+	contains := func(ids []int32, id int32) bool {
+		for _, x := range ids {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	if ids := e.Encode("The end.</s>Once"); contains(ids, eos) {
+		t.Errorf("Encode parsed </s>: %v", ids)
+	}
+	if ids := e.EncodeSpecial("The end.</s>Once"); !contains(ids, eos) {
+		t.Errorf("EncodeSpecial did not parse </s>: %v", ids)
+	}
+	ids, err := e.EncodeChat([]chat.Message{{Role: "user", Content: "The end.</s>Once"}})
+	if err != nil || contains(ids, eos) {
+		t.Errorf("EncodeChat parsed </s> in a message: %v %v", ids, err)
+	}
+	ids, err = e.EncodeChat([]chat.Message{{Role: "user", Content: "Once upon a time"}})
+	if want := e.Encode("Once upon a time"); err != nil || fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("EncodeChat %v, want %v (%v)", ids, want, err)
 	}
 }

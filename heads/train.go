@@ -28,8 +28,8 @@ type TrainConfig struct {
 	// resumes exactly from the last one). A failed write stops training.
 	Checkpoint      string
 	CheckpointEvery int
-	Progress    func(Progress)
-	Stop        func() bool
+	Progress        func(Progress)
+	Stop            func() bool
 }
 
 // Progress is reported after every optimiser step.

@@ -5,15 +5,16 @@ import (
 	"unicode/utf8"
 )
 
-// Piece returns the bytes a token stands for. Control tokens give nothing
-// unless special is set (then their text, e.g. "</s>").
+// Piece returns the bytes a token stands for. Control and unused tokens
+// (e.g. Qwen's padding "[PAD151796]") give nothing unless special is set
+// (then their text, e.g. "</s>").
 func (t *Tokenizer) Piece(id int32, special bool) []byte {
 	if id < 0 || int(id) >= len(t.Tokens) {
 		return nil
 	}
 	text := t.Tokens[id]
 	switch t.Types[id] {
-	case TypeControl:
+	case TypeControl, TypeUnused:
 		if !special {
 			return nil
 		}

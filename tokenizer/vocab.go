@@ -128,6 +128,12 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 			return nil, err
 		}
 		t.pre = pre
+		// Byte-level BPE adds no BOS unless the file says so, except for
+		// the pre-tokenizers whose models were trained with one (Llama 3
+		// and its kin): llama.cpp adds BOS for them when the key
+		// tokenizer.ggml.add_bos_token is absent, as GGUFs converted from
+		// their tokenizer.json files leave it.
+		t.AddBOS = bosByDefault[t.Pre]
 	default:
 		return nil, fmt.Errorf("tokenizer model %q is not supported (supported: llama = SentencePiece, gpt2 = byte-level BPE)", model)
 	}
@@ -163,6 +169,10 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	return t, nil
 }
 
+// bosByDefault lists the BPE pre-tokenizers that add BOS when the GGUF does
+// not say (llama.cpp's defaults).
+var bosByDefault = map[string]bool{"llama3": true, "llama-v3": true, "llama-bpe": true, "falcon3": true, "tekken": true, "chameleon": true}
+
 func sortByLenDesc(ids []int32, toks []string) {
 	// insertion sort is fine: special token lists are short
 	for i := 1; i < len(ids); i++ {
@@ -190,12 +200,38 @@ func (t *Tokenizer) IsControl(id int32) bool {
 // asks; parseSpecial lets control-token texts such as "<|im_start|>" in the
 // input become those tokens (user-defined added tokens always do).
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
+	return t.EncodeParts([]Part{{Text: text, ParseSpecial: parseSpecial}}, addSpecial)
+}
+
+// Part is a piece of text to tokenize, with or without control-token
+// texts parsed as those tokens.
+type Part struct {
+	Text         string
+	ParseSpecial bool
+}
+
+// EncodeParts tokenizes the concatenation of parts, parsing control-token
+// texts only in the parts that ask for it (a chat template's own text, not
+// the user's message inside it). Text between special tokens is encoded as
+// one run across part boundaries, so the ids equal Encode's of the joined
+// text wherever the unparsed parts hold no control-token text.
+func (t *Tokenizer) EncodeParts(parts []Part, addSpecial bool) []int32 {
 	var out []int32
 	if addSpecial && t.AddBOS && t.BOS >= 0 {
 		out = append(out, t.BOS)
 	}
+	var frags []fragment
+	for _, p := range parts {
+		for _, fr := range t.partition(p.Text, p.ParseSpecial) {
+			if n := len(frags); n > 0 && fr.token < 0 && frags[n-1].token < 0 {
+				frags[n-1].text += fr.text
+				continue
+			}
+			frags = append(frags, fr)
+		}
+	}
 	prevSpecial := true
-	for _, fr := range t.partition(text, parseSpecial) {
+	for _, fr := range frags {
 		if fr.token >= 0 {
 			out = append(out, fr.token)
 			prevSpecial = true

@@ -24,15 +24,16 @@ func cmdHeads(args []string) error {
 }
 
 // readPrompts reads a JSONL file of {"prompt": "..."} or Spec-Bench
-// {"turns": ["...", ...]} lines and returns prompt texts (turns rendered
-// with the model's chat template, first turn only).
-func readPrompts(path string, e *engine.Engine) ([]string, error) {
+// {"turns": ["...", ...]} lines and returns the prompts' tokens (turns
+// rendered with the model's chat template, first turn only). With e nil it
+// only checks the file (the returned prompts are nil).
+func readPrompts(path string, e *engine.Engine) ([][]int32, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("prompts file: %w", err)
 	}
 	defer f.Close()
-	var out []string
+	var out [][]int32
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<24)
 	line := 0
@@ -50,14 +51,12 @@ func readPrompts(path string, e *engine.Engine) ([]string, error) {
 			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
 		}
 		switch {
+		case e == nil && (rec.Prompt != nil || len(rec.Turns) > 0):
+			out = append(out, nil)
 		case rec.Prompt != nil:
-			out = append(out, *rec.Prompt)
+			out = append(out, e.Encode(*rec.Prompt))
 		case len(rec.Turns) > 0:
-			if e == nil {
-				out = append(out, rec.Turns[0])
-				continue
-			}
-			p, err := e.ChatPrompt([]chat.Message{{Role: "user", Content: rec.Turns[0]}})
+			p, err := e.EncodeChat([]chat.Message{{Role: "user", Content: rec.Turns[0]}})
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: %v", path, line, err)
 			}
@@ -147,13 +146,9 @@ func cmdHeadsTrain(args []string) error {
 	defer e.Close()
 	nthreads := e.Model.NewState(1, *threads).Pool.Threads
 	var prompts [][]int32
-	var texts []string
 	if *promptsPath != "" {
-		if texts, err = readPrompts(*promptsPath, e); err != nil {
+		if prompts, err = readPrompts(*promptsPath, e); err != nil {
 			return err
-		}
-		for _, p := range texts {
-			prompts = append(prompts, e.Encode(p))
 		}
 	}
 	var stop atomic.Bool
@@ -234,9 +229,9 @@ func cmdHeadsTrain(args []string) error {
 		h.Report[fmt.Sprintf("head%d.top8", k+1)] = fmt.Sprintf("%.4f", ev.TopK[k])
 	}
 	// Real τ of the default tree, decoding held-out prompts with S^4C.
-	evalPrompts := texts
+	evalPrompts := prompts
 	if len(evalPrompts) == 0 {
-		evalPrompts = []string{""}
+		evalPrompts = [][]int32{e.Encode("")}
 	}
 	if len(evalPrompts) > 4 {
 		evalPrompts = evalPrompts[len(evalPrompts)-4:]
@@ -260,10 +255,9 @@ func cmdHeadsTrain(args []string) error {
 
 // measureTau decodes prompts greedily with S^4C (automatic budget off: a
 // fixed default-size tree, so τ measures the heads) and sums the stats.
-func measureTau(e *engine.Engine, h *heads.Heads, prompts []string, n int) (spec.Stats, error) {
+func measureTau(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int) (spec.Stats, error) {
 	var tot spec.Stats
-	for _, p := range prompts {
-		ids := e.Encode(p)
+	for _, ids := range prompts {
 		_, st, err := spec.Generate(e, h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
 			spec.Options{Budget: spec.DefaultBudget})
 		if err != nil {
@@ -307,7 +301,7 @@ func cmdHeadsEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	prompts := []string{""}
+	prompts := [][]int32{e.Encode("")}
 	if *promptsPath != "" {
 		if prompts, err = readPrompts(*promptsPath, e); err != nil {
 			return err

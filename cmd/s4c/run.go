@@ -46,6 +46,7 @@ func cmdRun(args []string) error {
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
 	ctx := fs.Int("ctx", 0, "context size in tokens (0 = prompt + n, at most the model's)")
 	asChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
+	special := fs.Bool("special", false, "parse control-token texts in the prompt (e.g. \"<|im_start|>\") as those tokens; by default they are plain text")
 	system := fs.String("system", "", "system message (with --chat)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
 	headsPath := fs.String("heads", "", "S^4C draft heads (default: MODEL.s4c.gguf beside the model, if present)")
@@ -90,17 +91,22 @@ func cmdRun(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asChat {
+	var ids []int32
+	switch {
+	case *asChat:
 		var msgs []chat.Message
 		if *system != "" {
 			msgs = append(msgs, chat.Message{Role: "system", Content: *system})
 		}
 		msgs = append(msgs, chat.Message{Role: "user", Content: text})
-		if text, err = e.ChatPrompt(msgs); err != nil {
+		if ids, err = e.EncodeChat(msgs); err != nil {
 			return err
 		}
+	case *special:
+		ids = e.EncodeSpecial(text)
+	default:
+		ids = e.Encode(text)
 	}
-	ids := e.Encode(text)
 	if len(ids) == 0 {
 		return fmt.Errorf("empty prompt: give -p TEXT or -f FILE")
 	}
