@@ -95,6 +95,9 @@ type Stats struct {
 	Accepted    int   // draft tokens accepted
 	AcceptDepth []int // AcceptDepth[d-1]: rounds whose depth-d draft was accepted
 	TreeNodes   int   // draft nodes verified in all
+	// Compactions counts rounds whose accepted path was not a prefix of
+	// the tree's rows, so the KV cache moved rows to close the gaps.
+	Compactions int
 	DraftTime   time.Duration
 	VerifyTime  time.Duration
 	Fallback    bool // measured costs showed drafting cannot pay: decoded plainly
@@ -110,6 +113,7 @@ func (s *Stats) Add(o Stats) {
 	s.DraftRounds += o.DraftRounds
 	s.Accepted += o.Accepted
 	s.TreeNodes += o.TreeNodes
+	s.Compactions += o.Compactions
 	s.DraftTime += o.DraftTime
 	s.VerifyTime += o.VerifyTime
 	if len(s.AcceptDepth) < len(o.AcceptDepth) {
@@ -531,6 +535,9 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 			for k := 1; k < len(tr.nodes); k++ {
 				calib.observe(math.Exp(tr.nodes[k].logp), kept[k])
 			}
+		}
+		if keep[len(keep)-1] != len(keep)-1 {
+			st.Compactions++
 		}
 		if err := s.Cache.Keep(keep); err != nil {
 			return out, st, err

@@ -3,9 +3,11 @@ package spec
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"s4c/engine"
@@ -13,6 +15,19 @@ import (
 	"s4c/internal/shared"
 	"s4c/sample"
 )
+
+// TestMain skips the package's example where ../shared is absent (an
+// example cannot skip itself; it decodes the shared model), except under
+// CI, where the data must be there.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	_, err := os.Stat(filepath.Join(shared.Dir(), "models/stories260K.gguf"))
+	if (shared.Dir() == "" || err != nil) && os.Getenv("CI") != "true" {
+		fmt.Println("shared test data not found (expected ../shared beside the repository, or set S4C_SHARED): Example skipped")
+		flag.Set("test.run", "^Test")
+	}
+	os.Exit(m.Run())
+}
 
 func loadEngine(t testing.TB) *engine.Engine {
 	e, err := engine.Load(shared.Path(t, "models/stories260K.gguf"), 2)
@@ -92,40 +107,24 @@ func TestSamplingSameSeedSameText(t *testing.T) {
 	t.Log(st.Summary())
 }
 
-// TestSamplingDistribution: over many seeds, the distribution of the first
-// generated tokens under S^4C matches the model's own probabilities
-// (chi-square, fixed seeds so the test is deterministic).
-func TestSamplingDistribution(t *testing.T) {
-	e := loadEngine(t)
-	hd := randomHeads(e, 4, 3)
-	prompt := e.Encode("Once upon a time, there was a")
-	sp := sample.Params{Temp: 1, TopP: 1, RepeatPenalty: 1}
-	// The model's distribution of the first token.
-	s, _ := e.NewState(&engine.Request{Prompt: prompt, MaxTokens: 4, Sampling: sp})
-	logits, _, err := engine.Prefill(s, prompt, false)
+// shippedHeads loads the trained heads that ship with the repository.
+func shippedHeads(t testing.TB, e *engine.Engine) *heads.Heads {
+	hd, err := heads.Load("../models/stories260K.s4c.gguf", e.Model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dist := sample.New(sp).Distribution(logits, prompt)
-	const runs = 3000
-	counts := map[int32]int{}
-	second := map[[2]int32]int{}
-	for seed := 0; seed < runs; seed++ {
-		sp.Seed = uint64(seed)
-		out, _, err := Generate(e, hd, engine.Request{Prompt: prompt, MaxTokens: 2, Sampling: sp, IgnoreEOG: true}, Options{Budget: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		counts[out[0]]++
-		second[[2]int32{out[0], out[1]}]++
-	}
-	// Chi-square over tokens with expected count >= 5, the rest pooled.
-	var chi2 float64
-	df := -1
-	var restExp float64
-	restObs := 0
+	return hd
+}
+
+// chiSquare compares observed counts with a distribution (tokens expected
+// 5 times or more on their own, the rest pooled) and fails the test above
+// the 99.9% quantile (Wilson–Hilferty approximation).
+func chiSquare(t *testing.T, what string, dist sample.Dist, counts map[int32]int, runs int) {
+	t.Helper()
+	var chi2, restExp float64
+	df, restObs := -1, 0
 	for i, id := range dist.IDs {
-		exp := float64(dist.Probs[i]) * runs
+		exp := float64(dist.Probs[i]) * float64(runs)
 		if exp >= 5 {
 			d := float64(counts[id]) - exp
 			chi2 += d * d / exp
@@ -140,12 +139,157 @@ func TestSamplingDistribution(t *testing.T) {
 		chi2 += d * d / math.Max(restExp, 1)
 		df++
 	}
-	// 99.9% quantile of chi-square, Wilson–Hilferty approximation.
+	if df < 1 {
+		t.Fatalf("%s: too few distinct tokens for a test (%d runs)", what, runs)
+	}
 	k := float64(df)
 	crit := k * math.Pow(1-2/(9*k)+3.09*math.Sqrt(2/(9*k)), 3)
-	t.Logf("chi-square %.1f with %d degrees of freedom (99.9%% critical %.1f)", chi2, df, crit)
+	t.Logf("%s: chi-square %.1f with %d degrees of freedom over %d runs (99.9%% critical %.1f)", what, chi2, df, runs, crit)
 	if chi2 > crit {
-		t.Fatalf("first-token distribution differs from the model's: chi-square %.1f > %.1f", chi2, crit)
+		t.Fatalf("%s: distribution differs from the model's: chi-square %.1f > %.1f", what, chi2, crit)
+	}
+}
+
+// TestSamplingDistribution: over many seeds, the tokens S^4C emits through
+// tree acceptance follow the model's own (processed) distribution. The
+// first token comes from the prompt pass; the second and third are drawn
+// at tree nodes, and with the trained heads most of them are accepted
+// drafts. Each is tested conditioned on the tokens before it taking their
+// most frequent value, against the distribution the model computes for
+// that context (temperature 1, top-p and a repetition penalty).
+func TestSamplingDistribution(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	prompt := e.Encode("Once upon a time, there was a")
+	sp := sample.Params{Temp: 1, TopP: 0.95, RepeatPenalty: 1.1, RepeatLastN: 64}
+	// The model's distribution after a context.
+	dist := func(ctx []int32) sample.Dist {
+		s, err := e.NewState(&engine.Request{Prompt: ctx, MaxTokens: 1, Sampling: sp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, _, err := engine.Prefill(s, ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sample.New(sp).Distribution(logits, ctx)
+	}
+	const runs = 3000
+	var outs [][]int32
+	accepted := 0 // runs whose second token was an accepted draft
+	for seed := 0; seed < runs; seed++ {
+		sp.Seed = uint64(seed)
+		out, st, err := Generate(e, hd, engine.Request{Prompt: prompt, MaxTokens: 3, Sampling: sp, IgnoreEOG: true}, Options{Budget: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 3 {
+			t.Fatalf("seed %d: %d tokens", seed, len(out))
+		}
+		outs = append(outs, out)
+		if st.Accepted > 0 {
+			accepted++
+		}
+	}
+	t.Logf("second token an accepted draft in %d of %d runs", accepted, runs)
+	if accepted < runs/4 {
+		t.Fatalf("only %d of %d runs accepted a draft: the test would not exercise tree acceptance", accepted, runs)
+	}
+	first := map[int32]int{}
+	for _, o := range outs {
+		first[o[0]]++
+	}
+	chiSquare(t, "token 1", dist(prompt), first, runs)
+	// Tokens 2 and 3 together, in the runs whose first token is the most
+	// frequent one: their joint distribution is P(t2|ctx)·P(t3|ctx,t2).
+	t1, n1 := int32(-1), 0
+	for id, c := range first {
+		if c > n1 || c == n1 && id < t1 {
+			t1, n1 = id, c
+		}
+	}
+	ctx := append(append([]int32(nil), prompt...), t1)
+	vocab := int32(e.Model.Vocab)
+	var joint sample.Dist
+	d2 := dist(ctx)
+	for i, t2 := range d2.IDs {
+		d3 := dist(append(append([]int32(nil), ctx...), t2))
+		for j, t3 := range d3.IDs {
+			joint.IDs = append(joint.IDs, t2*vocab+t3)
+			joint.Probs = append(joint.Probs, d2.Probs[i]*d3.Probs[j])
+		}
+	}
+	pairs := map[int32]int{}
+	for _, o := range outs {
+		if o[0] == t1 {
+			pairs[o[1]*vocab+o[2]]++
+		}
+	}
+	chiSquare(t, "tokens 2 and 3 (joint)", joint, pairs, n1)
+}
+
+// TestTrainedHeadsExact: with the shipped trained heads, acceptance goes
+// several levels deep and the KV cache closes gaps left by rejected
+// branches, and the output is still plain decoding's, token for token:
+// greedy, and sampled (same seed) with every sampling option.
+func TestTrainedHeadsExact(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	prompts := storyPrompts(t)[:6]
+	for _, c := range []struct {
+		name string
+		sp   sample.Params
+	}{
+		{"greedy", greedy()},
+		{"temp 0.8 top-k 40 top-p 0.95 min-p 0.05 penalty 1.1", sample.Params{Temp: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64}},
+		{"temp 1", sample.Params{Temp: 1, TopP: 1, RepeatPenalty: 1}},
+	} {
+		for _, budget := range []int{4, 24} {
+			st := checkExact(t, e, hd, prompts, 200, c.sp, Options{Budget: budget})
+			t.Logf("%s, budget %d: %s; %d compactions with gaps", c.name, budget, st.Summary(), st.Compactions)
+			deepest := 0
+			for d, a := range st.AcceptDepth {
+				if a > 0 {
+					deepest = d + 1
+				}
+			}
+			if deepest < 3 {
+				t.Errorf("%s, budget %d: acceptance reached depth %d, want at least 3", c.name, budget, deepest)
+			}
+			if budget > 4 && st.Compactions == 0 {
+				t.Errorf("%s, budget %d: no round kept a path with gaps: compaction not exercised", c.name, budget)
+			}
+		}
+	}
+}
+
+// TestMaxTokensAgree: plain and S^4C decoding emit the same tokens for
+// every MaxTokens, including none (S^4C used to emit one token for 0).
+func TestMaxTokensAgree(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	prompt := e.Encode("Once upon a time")
+	for _, n := range []int{-5, -1, 0, 1, 2, 3, 7} {
+		for _, budget := range []int{0, 8} {
+			req := engine.Request{Prompt: prompt, MaxTokens: n, Sampling: greedy(), IgnoreEOG: true}
+			want, pst, err := e.GeneratePlain(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, st, err := Generate(e, hd, req, Options{Budget: budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) || st.GenTokens != pst.GenTokens || len(got) != max(n, 0) {
+				t.Errorf("MaxTokens %d budget %d: S^4C %v (%d), plain %v (%d)", n, budget, got, st.GenTokens, want, pst.GenTokens)
+			}
+		}
+	}
+	// Options out of range are refused, not a panic in the tree pruning.
+	for _, o := range []Options{{Budget: -3}, {MaxBudget: -1}, {TopK: -2}, {Width: -1}, {Budget: MaxTreeBudget + 1}} {
+		if _, _, err := Generate(e, hd, engine.Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy()}, o); err == nil {
+			t.Errorf("options %+v accepted", o)
+		}
 	}
 }
 
