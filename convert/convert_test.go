@@ -68,7 +68,7 @@ func TestInflateSameFunction(t *testing.T) {
 		tol float64
 	}{{gguf.F32, 1e-3}, {gguf.F16, 2e-2}} {
 		p := filepath.Join(t.TempDir(), "big.gguf")
-		if err := Inflate(p, small, testShape, c.typ, 1); err != nil {
+		if err := Inflate(p, small, testShape, c.typ, 1, nil); err != nil {
 			t.Fatal(err)
 		}
 		big, err := model.Load(p)
@@ -103,7 +103,7 @@ func TestSynth(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "s.gguf")
 	sh := Shape{Name: "tiny", Dim: 128, Layers: 2, Heads: 4, KVHeads: 2, FFN: 256, Vocab: 600, Ctx: 256, RopeBase: 10000}
 	for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.F16} {
-		if err := Synth(p, sh, typ, 3); err != nil {
+		if err := Synth(p, sh, typ, 3, nil); err != nil {
 			t.Fatal(err)
 		}
 		m, err := model.Load(p)

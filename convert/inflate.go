@@ -29,7 +29,7 @@ import (
 //     weights);
 //   - everything that does not touch the function gets realistic random
 //     values, so no kernel sees all-zero tensors.
-func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uint64) error {
+func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uint64, progress func(done, total int64)) error {
 	if !tensor.Supported(typ) {
 		return tensor.ErrUnsupported{Type: typ}
 	}
@@ -228,5 +228,6 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 	if err := addTensors(w, specs); err != nil {
 		return err
 	}
+	w.Progress = progress
 	return w.WriteFile(path)
 }

@@ -127,7 +127,7 @@ func pickType(typ gguf.TensorType, dims []uint64) gguf.TensorType {
 
 // Synth writes a model of shape s with random weights (N(0, 0.02); norm
 // weights near 1), tensors of type typ. Speed does not depend on the values.
-func Synth(path string, s Shape, typ gguf.TensorType, seed uint64) error {
+func Synth(path string, s Shape, typ gguf.TensorType, seed uint64, progress func(done, total int64)) error {
 	if !tensor.Supported(typ) {
 		return tensor.ErrUnsupported{Type: typ}
 	}
@@ -161,5 +161,6 @@ func Synth(path string, s Shape, typ gguf.TensorType, seed uint64) error {
 	if err := addTensors(w, specs); err != nil {
 		return err
 	}
+	w.Progress = progress
 	return w.WriteFile(path)
 }

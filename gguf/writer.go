@@ -14,10 +14,13 @@ import (
 // model never has to be held in memory), then call WriteFile or WriteTo.
 type Writer struct {
 	Alignment uint64
-	kvs       []KV
-	kvIdx     map[string]int
-	tensors   []wtensor
-	tIdx      map[string]bool
+	// Progress, if set, is called after each tensor is written with the
+	// tensor bytes written so far and in all.
+	Progress func(done, total int64)
+	kvs      []KV
+	kvIdx    map[string]int
+	tensors  []wtensor
+	tIdx     map[string]bool
 }
 
 type wtensor struct {
@@ -265,6 +268,7 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		off += (t.Size + w.Alignment - 1) / w.Alignment * w.Alignment
 	}
 	c.pad(w.Alignment)
+	var done int64
 	for _, t := range w.tensors {
 		start := c.n
 		if t.fn != nil {
@@ -281,6 +285,9 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 			return c.n, fmt.Errorf("gguf: tensor %q: wrote %d bytes, want %d", t.info.Name, got, t.info.Size)
 		}
 		c.pad(w.Alignment)
+		if done += int64(t.info.Size); w.Progress != nil {
+			w.Progress(done, int64(off))
+		}
 	}
 	return c.n, c.err
 }

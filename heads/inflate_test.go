@@ -49,7 +49,7 @@ func TestInflatedHeadsDraftTheSame(t *testing.T) {
 	h.Randomize(7)
 	shape := convert.Shape{Name: "test", Dim: 256, Layers: 7, Heads: 16, KVHeads: 4, FFN: 512, Vocab: 512, Ctx: 2048, RopeBase: 10000}
 	p := filepath.Join(t.TempDir(), "big.gguf")
-	if err := convert.Inflate(p, small, shape, gguf.F32, 1); err != nil {
+	if err := convert.Inflate(p, small, shape, gguf.F32, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	big, err := model.Load(p)

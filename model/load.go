@@ -276,6 +276,12 @@ func loadMat(f *gguf.File, name string, rows, cols int) (*tensor.Mat, error) {
 		// Repacked for the integer kernels: the file's copy is not read
 		// by the forward pass, so it need not stay resident.
 		f.DropPages(mt.Data)
+	} else if len(mt.Data) >= 4<<20 {
+		// Float weights are read in place: from anonymous huge-page
+		// memory, not through the mapping (see tensor.HugeCopy).
+		orig := mt.Data
+		mt.Data = tensor.HugeCopy(orig)
+		f.DropPages(orig)
 	}
 	return mt, nil
 }

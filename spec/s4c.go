@@ -151,7 +151,7 @@ func (s Stats) Summary() string {
 	}
 	other := s.GenTime - s.DraftTime - s.VerifyTime
 	if s.Fallback {
-		return "speculation cannot pay on this model (a pass of N tokens costs about N single steps): decoded plainly"
+		return "speculation cannot pay on this model (even with every draft accepted, drafting and verifying N tokens cost about N single steps): decoded plainly"
 	}
 	return fmt.Sprintf("τ %.2f tokens/pass | acceptance%s | tree %.1f nodes (%d/%d rounds drafted) | time draft %.0f%% verify %.0f%% other %.0f%%",
 		s.Tau(), acc, s.MeanTree(), s.DraftRounds, s.Rounds,
@@ -184,8 +184,9 @@ type Costs struct {
 var costCache sync.Map // *model.Model -> *Costs
 
 // costsVersion is raised whenever the kernels change the shape of t(N), so
-// costs cached on disk by an older build are measured again.
-const costsVersion = 11
+// costs cached on disk by an older build are measured again (12: float
+// weights are read from a huge-page copy, not the file mapping).
+const costsVersion = 12
 
 // MeasureCosts times tree-masked forward passes of 1..32 tokens after a short
 // context on m. Results are cached per model in memory and on disk (in the
@@ -197,7 +198,10 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	}
 	s := m.NewState(min(m.CtxLen, 128), threads)
 	path := ""
-	if dir, err := os.UserCacheDir(); err == nil {
+	// A small model's table takes well under a second to measure: measure
+	// it in every process rather than trust one cached from a busy minute
+	// (where a pass costs 0.1-0.2 ms, one preempted pass doubles it).
+	if dir, err := os.UserCacheDir(); err == nil && weightBytes(m) >= smallModel {
 		path = filepath.Join(dir, "s4c", fmt.Sprintf("costs-v%d-%.16s-t%d-%s.json", costsVersion, m.Fingerprint(), s.Pool.Threads, tensor.Kernel))
 		if b, err := os.ReadFile(path); err == nil {
 			var c Costs
@@ -237,10 +241,12 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	// good, and one measured under load (t(3) 1.5x t(2), t(10) below t(8))
 	// made the budget logic pick shallow trees: Q8_0 twin 1.55x instead of
 	// 2.10x.
-	// Six rounds, every other one in reverse order: with two, a table
-	// measured in a busy minute had t(2..5) at 1.29·t(1) where a calm one
-	// gives 1.04-1.07, and the twin's speed-up fell from 2.25x to 2.04x.
-	for r := 0; r < 6; r++ {
+	// Six rounds at least, every other one in reverse order: with two, a
+	// table measured in a busy minute had t(2..5) at 1.29·t(1) where a calm
+	// one gives 1.04-1.07, and the twin's speed-up fell from 2.25x to 2.04x.
+	// Small models take more rounds, as many as fit in a third of a second.
+	start := time.Now()
+	for r := 0; r < 6 || r < 64 && time.Since(start) < 300*time.Millisecond; r++ {
 		for j := range batches {
 			i := j
 			if r%2 == 1 {
@@ -263,6 +269,18 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	return c
 }
 
+// smallModel is the weight size below which cost tables are not cached on
+// disk (measuring them takes a fraction of a second).
+const smallModel = 256 << 20
+
+func weightBytes(m *model.Model) int {
+	n := 0
+	for i := range m.File.Tensors {
+		n += int(m.File.Tensors[i].Size)
+	}
+	return n
+}
+
 // save writes the table (and whether drafting paid last time) to the cache.
 func (c *Costs) save() {
 	if c.path == "" {
@@ -275,15 +293,57 @@ func (c *Costs) save() {
 	}
 }
 
+// minGain is the least MaxGain for which S^4C drafts at all. MaxGain
+// assumes every draft is accepted; real heads accept 60-90 % per depth, so
+// a bound below 1.2 leaves no real gain, only the risk of a loss.
+const minGain = 1.2
+
 // MaxGain is the best speed-up speculation could give if every draft were
-// accepted: max over N of (N+1)·t(1)/t(N+1). Below about 1.1 (a model whose
-// pass cost grows in proportion to N, like a tiny compute-bound one)
-// drafting cannot pay.
-func (c *Costs) MaxGain() float64 {
+// accepted: max over N of min(N, depth+1)·t(1)/(t(N)+draft), where a pass
+// verifies N tokens, at most depth+1 of them can be emitted (the heads
+// draft depth tokens ahead) and drafting costs draft seconds. Below about
+// 1.1 drafting cannot pay: a model whose pass cost grows in proportion to
+// N (a tiny compute-bound one), or whose passes cost about what a draft
+// does.
+func (c *Costs) MaxGain(depth int, draft float64) float64 {
 	best := 1.0
 	for i, n := range c.n {
-		best = max(best, float64(n)*c.t[0]/c.t[i])
+		if n >= 2 {
+			best = max(best, float64(min(n, depth+1))*c.t[0]/(c.t[i]+draft))
+		}
 	}
+	return best
+}
+
+var draftCosts sync.Map // draftKey -> seconds
+
+type draftKey struct {
+	hd      *heads.Heads
+	threads int
+}
+
+// draftCost times drafting a tree of up to K+1 nodes (the fewest that hold
+// a chain as deep as the heads reach) from a neutral state: the fastest of
+// five or more (as many as fit in 50 ms), after one untimed, so that a
+// burst of other work on the machine does not count. Cached per heads and
+// thread count.
+func draftCost(m *model.Model, hd *heads.Heads, opt Options, p *tensor.Pool) float64 {
+	key := draftKey{hd, p.Threads}
+	if c, ok := draftCosts.Load(key); ok {
+		return c.(float64)
+	}
+	h := make([]float32, m.Dim)
+	ws := &workspace{}
+	best := math.Inf(1)
+	start := time.Now()
+	for r := 0; r < 6 || r < 64 && time.Since(start) < 50*time.Millisecond; r++ {
+		t0 := time.Now()
+		grow(m, hd, h, 0, draftOptions{TopK: opt.TopK, Width: opt.Width, Nodes: hd.K + 1}, p, ws)
+		if r > 0 {
+			best = min(best, time.Since(t0).Seconds())
+		}
+	}
+	draftCosts.Store(key, best)
 	return best
 }
 
@@ -371,7 +431,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	if opt.Budget == 0 {
 		table := MeasureCosts(m, e.Threads)
 		costs = newLive(table)
-		if table.MaxGain() < 1.1 {
+		if table.MaxGain(hd.K, draftCost(m, hd, opt, s.Pool)) < minGain {
 			// Verifying N tokens costs about N plain steps here: decode plainly.
 			out, pst, err := e.GeneratePlain(req)
 			st.Stats = pst

@@ -258,6 +258,18 @@ func alignedBytes(n int) []byte {
 	return b[off : off+n : off+n]
 }
 
+// HugeCopy copies b into fresh 64-byte aligned memory backed by huge pages
+// where the system allows. The float kernels read weights in place; read
+// through a file mapping's 4 KiB page-cache pages they streamed at 3-5 GB/s
+// on a virtual machine that reads its own memory at 50 GB/s (1.1B F16:
+// 1.6-2.7 tok/s from the mapping, 17 tok/s from a copy).
+func HugeCopy(b []byte) []byte {
+	c := alignedBytes(len(b))
+	adviseHuge(c)
+	copy(c, b)
+	return c
+}
+
 // pkActs holds n quantized activation vectors of groups records each.
 type pkActs struct {
 	buf    []byte

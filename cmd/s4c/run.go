@@ -163,8 +163,7 @@ func cmdRun(args []string) error {
 				same = "DIFFERENT (a bug: greedy S^4C must equal plain decoding)"
 			}
 		}
-		fmt.Fprintf(os.Stderr, "[compare: plain %.2f tok/s, %s %.2f tok/s, speed-up %.2fx; outputs %s]\n",
-			plainSt.GenRate(), mode, st.GenRate(), st.GenRate()/plainSt.GenRate(), same)
+		fmt.Fprintf(os.Stderr, "[compare: %s; outputs %s]\n", compareLine(plainSt, st, sst, hd != nil), same)
 	}
 	return nil
 }
@@ -200,4 +199,30 @@ func readAll(f *os.File) ([]byte, error) {
 	r := bufio.NewReader(f)
 	_, err := r.WriteTo(&sb)
 	return []byte(sb.String()), err
+}
+
+// compareLine states plain vs S^4C speed so that it cannot mislead: no
+// ratio where both decoded plainly, and a reason beside a ratio below 1.
+func compareLine(plain, got engine.Stats, sst spec.Stats, speculative bool) string {
+	switch {
+	case !speculative:
+		return fmt.Sprintf("plain %.2f tok/s twice (no draft heads: nothing to compare)", plain.GenRate())
+	case sst.Fallback:
+		return fmt.Sprintf("plain %.2f tok/s; S^4C measured that speculation cannot pay on this model and decoded plainly too, %.2f tok/s (the difference is run-to-run noise, not a speed-up)",
+			plain.GenRate(), got.GenRate())
+	}
+	ratio := got.GenRate() / plain.GenRate()
+	line := fmt.Sprintf("plain %.2f tok/s, S^4C %.2f tok/s, speed-up %.2fx", plain.GenRate(), got.GenRate(), ratio)
+	if ratio < 1 {
+		switch {
+		case sst.DraftRounds == 0:
+			line += " (S^4C drafted in no round: its measured costs said plain steps were faster, so the difference is run-to-run noise)"
+		case sst.Tau() < 1.5:
+			line += fmt.Sprintf(" (slower: the drafts were rarely accepted, τ %.2f tokens per pass, so drafting and verifying bigger batches did not pay)", sst.Tau())
+		default:
+			line += fmt.Sprintf(" (slower: τ %.2f tokens per pass did not cover drafting, %.0f%% of the time, and verifying %.1f-node trees on this machine now; another program competing for the cores makes batched passes dearer)",
+				sst.Tau(), 100*sst.DraftTime.Seconds()/max(sst.GenTime.Seconds(), 1e-9), sst.MeanTree())
+		}
+	}
+	return line
 }
