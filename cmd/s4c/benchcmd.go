@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"strings"
 
@@ -110,7 +109,7 @@ func cmdBenchSpec(args []string) error {
 	r, err := bench.Spec(e, h, prompts, *n, sp, spec.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
 		bar(fmt.Sprintf("bench %s %d/%d prompts, speed-up so far %.2fx, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), r.Speedup(), r.Stats.Tau()))
 	})
-	fmt.Fprintln(os.Stderr)
+	endBar()
 	if err != nil {
 		return err
 	}

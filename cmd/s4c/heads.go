@@ -175,12 +175,12 @@ func cmdHeadsTrain(args []string) error {
 		}}
 	if err := heads.Generate(*dataPath, e.Model, *tokens, gen); err != nil {
 		if err == heads.ErrInterrupted {
-			fmt.Fprintln(os.Stderr)
+			endBar()
 			return errInterrupted{fmt.Sprintf("data generation interrupted; what was generated is kept in %s: rerun with --resume", *dataPath)}
 		}
 		return err
 	}
-	fmt.Fprintln(os.Stderr)
+	endBar()
 	ds, _, err := heads.OpenDataset(*dataPath, e.Model)
 	if err != nil {
 		return err
@@ -212,12 +212,12 @@ func cmdHeadsTrain(args []string) error {
 			if err := tr.SaveCheckpoint(ckpt); err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stderr)
+			endBar()
 			return errInterrupted{fmt.Sprintf("interrupted; checkpoint saved to %s: continue with --resume", ckpt)}
 		}
 		return err
 	}
-	fmt.Fprintln(os.Stderr)
+	endBar()
 	trainTime := time.Since(t1)
 
 	// 3. Report.
@@ -313,7 +313,7 @@ func cmdHeadsEval(args []string) error {
 	r, err := bench.Spec(e, h, prompts, *n, sample.Params{TopP: 1, RepeatPenalty: 1}, spec.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
 		bar(fmt.Sprintf("eval %s %d/%d prompts, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), r.Stats.Tau()))
 	})
-	fmt.Fprintln(os.Stderr)
+	endBar()
 	if err != nil {
 		return err
 	}
@@ -339,13 +339,28 @@ func eta(sec float64) string {
 
 var lastBar time.Time
 
-// bar rewrites the current terminal line, at most ten times a second.
+// stderrIsTerminal says whether progress can redraw one line in place.
+var stderrIsTerminal = func() bool {
+	st, err := os.Stderr.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}()
+
+// bar rewrites the current terminal line, at most ten times a second; to a
+// file or a pipe (a log) it writes a line every ten seconds instead.
 func bar(s string) {
-	if time.Since(lastBar) < 100*time.Millisecond {
+	every := 100 * time.Millisecond
+	if !stderrIsTerminal {
+		every = 10 * time.Second
+	}
+	if time.Since(lastBar) < every {
 		return
 	}
 	lastBar = time.Now()
-	fmt.Fprintf(os.Stderr, "\r\033[K%s", s)
+	if stderrIsTerminal {
+		fmt.Fprintf(os.Stderr, "\r\033[K%s", s)
+	} else {
+		fmt.Fprintln(os.Stderr, s)
+	}
 }
 
 // loadHeads loads the heads at headsPath, or beside the model if it is "".
@@ -354,4 +369,11 @@ func loadHeads(e *engine.Engine, modelPath, headsPath string) (*heads.Heads, err
 		headsPath = heads.PathFor(modelPath)
 	}
 	return heads.Load(headsPath, e.Model)
+}
+
+// endBar ends a progress line drawn in place on a terminal.
+func endBar() {
+	if stderrIsTerminal {
+		fmt.Fprintln(os.Stderr)
+	}
 }

@@ -152,13 +152,13 @@ func writeProgress(what string, t0 time.Time) func(done, total int64) {
 	return func(done, total int64) {
 		el := time.Since(t0).Seconds()
 		rate := float64(done) / max(el, 1e-9)
-		if done == total {
+		if done == total && stderrIsTerminal {
 			lastBar = time.Time{} // the last bar is always drawn
 		}
 		bar(fmt.Sprintf("%s %s %.2f/%.2f GiB, ETA %s", what, progressBar(float64(done)/float64(max(total, 1))),
 			float64(done)/(1<<30), float64(total)/(1<<30), eta(float64(total-done)/max(rate, 1))))
 		if done == total {
-			fmt.Fprintln(os.Stderr)
+			endBar()
 		}
 	}
 }
