@@ -61,10 +61,16 @@ test: vet
 vet:
 	$(GO) vet ./...
 
-# Fuzz the GGUF reader (FUZZTIME=10m for a longer run).
+# Fuzz every reader of outside input, FUZZTIME each (FUZZTIME=10m for a
+# longer run): the GGUF reader, vocabularies from GGUF metadata, chat
+# templates, heads files, heads training data, prompt files.
 FUZZTIME ?= 2m
+FUZZ_TARGETS := ./gguf:FuzzParse ./tokenizer:FuzzFromGGUF ./chat:FuzzRender ./heads:FuzzLoad ./heads:FuzzOpenDataset ./cmd/s4c:FuzzReadPrompts
 fuzz:
-	$(GO) test ./gguf -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t"; \
+	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 clean:
 	rm -rf bin

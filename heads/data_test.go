@@ -99,3 +99,45 @@ func FuzzOpenDataset(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoad: any file handed to Load as heads gives an error or heads of
+// the checked shape with finite weights (the drafting code indexes them
+// without further checks).
+func FuzzLoad(f *testing.F) {
+	m := loadModel(f)
+	dir := f.TempDir()
+	p := filepath.Join(dir, "seed.gguf")
+	h := New(m, 2, 8, 1)
+	h.Report["tau"] = "1.5"
+	if err := h.Save(p); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("GGUF"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "h.gguf")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h, err := Load(path, m)
+		if err != nil {
+			return
+		}
+		if h.K < 1 || h.K > MaxK || h.Dim != m.Dim || h.Hidden < 1 || h.Hidden > MaxHidden || len(h.H) != h.K {
+			t.Fatalf("accepted heads of shape K=%d dim=%d hidden=%d (%d heads)", h.K, h.Dim, h.Hidden, len(h.H))
+		}
+		for _, hd := range h.H {
+			if len(hd.W1) != h.Hidden*2*h.Dim || len(hd.B1) != h.Hidden || len(hd.W2) != h.Dim*h.Hidden {
+				t.Fatal("accepted heads with tensors of the wrong size")
+			}
+		}
+		if err := h.checkFinite(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

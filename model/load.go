@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"s4c/gguf"
 	"s4c/tensor"
@@ -55,6 +56,8 @@ type Model struct {
 	Layers  []Layer
 	OutNorm []float32
 	Output  *tensor.Mat
+
+	fingerprint func() string // computed once (sync.OnceValue)
 }
 
 // Architectures this engine runs. Mistral GGUFs normally say "llama".
@@ -168,6 +171,9 @@ func FromFile(f *gguf.File) (*Model, error) {
 	c.QKVBias = arch == "qwen2"
 
 	m := &Model{Config: c, File: f}
+	// Heads, data files and cost tables ask for it again and again; the
+	// file's pages it samples may have been dropped after repacking.
+	m.fingerprint = sync.OnceValue(m.computeFingerprint)
 	var err error
 	mat := func(name string, rows, cols int) *tensor.Mat {
 		if err != nil {
@@ -317,6 +323,13 @@ func (m *Model) Describe() string {
 // MiB, plus the first and last bytes). It is quick on a multi-GiB file and
 // tells apart any two real models; draft heads record it.
 func (m *Model) Fingerprint() string {
+	if m.fingerprint == nil { // a Model not made by FromFile
+		return m.computeFingerprint()
+	}
+	return m.fingerprint()
+}
+
+func (m *Model) computeFingerprint() string {
 	h := sha256.New()
 	var buf [8]byte
 	for i := range m.File.Tensors {
