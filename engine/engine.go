@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"s4c/chat"
+	"s4c/internal/sysmem"
 	"s4c/model"
 	"s4c/sample"
 	"s4c/tokenizer"
@@ -137,6 +138,9 @@ func (e *Engine) NewState(req *Request) (*model.State, error) {
 	ctx = min(ctx, e.Model.CtxLen)
 	if len(req.Prompt) >= ctx {
 		return nil, fmt.Errorf("%w: %d tokens, but the context holds %d (the model's limit is %d); shorten the prompt", ErrPromptTooLong, len(req.Prompt), ctx, e.Model.CtxLen)
+	}
+	if err := sysmem.Check(e.Model.KVCacheBytes(ctx), fmt.Sprintf("a KV cache of %d tokens", ctx), "ask for a smaller context (--ctx) or fewer new tokens (-n)"); err != nil {
+		return nil, err
 	}
 	return e.Model.NewState(ctx, e.Threads), nil
 }

@@ -103,6 +103,16 @@ func (g *grads) zero() {
 	g.n = 0
 }
 
+// TrainBytes estimates the memory training K heads of hidden units takes
+// for a model of width dim and vocabulary vocab on threads threads: the
+// weights and their two Adam moments, one gradient per thread, and each
+// thread's scratch.
+func TrainBytes(K, dim, hidden, vocab, threads int) int64 {
+	params := int64(K) * (3*int64(dim)*int64(hidden) + int64(hidden))
+	scratch := int64(K)*(4*int64(dim)+2*int64(hidden)+int64(vocab)) + int64(vocab) + 4*int64(dim) + int64(hidden)
+	return 4 * (params*int64(3+threads) + int64(threads)*scratch)
+}
+
 // work is per-thread scratch.
 type work struct {
 	s, pre, act, in, nrm, z, dz, dn, ds, da, din []float32

@@ -32,6 +32,11 @@ func (m *Model) NewKVCache(capacity int) *KVCache {
 	return c
 }
 
+// KVCacheBytes is the memory a cache of capacity tokens takes.
+func (m *Model) KVCacheBytes(capacity int) int64 {
+	return int64(capacity) * int64(m.KVDim()) * int64(m.NLayers) * 2 * 4
+}
+
 // Row returns layer l's key and value row r.
 func (c *KVCache) Row(l, r int) (k, v []float32) {
 	o := r * c.kvDim

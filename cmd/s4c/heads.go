@@ -15,6 +15,7 @@ import (
 	"s4c/chat"
 	"s4c/engine"
 	"s4c/heads"
+	"s4c/internal/sysmem"
 	"s4c/sample"
 	"s4c/spec"
 )
@@ -145,6 +146,11 @@ func cmdHeadsTrain(args []string) error {
 	}
 	defer e.Close()
 	nthreads := e.Model.NewState(1, *threads).Pool.Threads
+	if err := sysmem.Check(heads.TrainBytes(*count, e.Model.Dim, *hidden, e.Model.Vocab, nthreads),
+		fmt.Sprintf("training %d heads of %d hidden units for a model of width %d", *count, *hidden, e.Model.Dim),
+		"lower --hidden or --heads-count"); err != nil {
+		return err
+	}
 	var prompts [][]int32
 	if *promptsPath != "" {
 		if prompts, err = readPrompts(*promptsPath, e); err != nil {

@@ -95,6 +95,13 @@ func runMain(args []string) int {
 		if c.name != name {
 			continue
 		}
+		if len(args) > 1 && !strings.HasPrefix(args[1], "-") && len(args[1]) < 20 {
+			for _, g := range []string{"heads", "model", "bench"} {
+				if name == g {
+					name += " " + args[1] // "s4c heads train: …"
+				}
+			}
+		}
 		stop := startProfile()
 		err := c.run(args[1:])
 		stop()
@@ -170,7 +177,7 @@ func dispatch(group string, args []string, subs []subcommand) error {
 			return sc.run(args[1:])
 		}
 	}
-	return usageError{fmt.Errorf("unknown 's4c %s %s': want %s", group, args[0], want)}
+	return usageError{fmt.Errorf("unknown subcommand of 's4c %s' (want %s)", group, want)}
 }
 
 // startProfile writes a CPU profile to $S4C_CPUPROFILE, if set, for
