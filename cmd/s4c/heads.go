@@ -95,6 +95,7 @@ func cmdHeadsTrain(args []string) error {
 	seed := fs.Uint64("seed", 1, "random seed (training is deterministic for a given seed and thread count)")
 	dataPath := fs.String("data", "", "where to keep the generated data (default OUT.data)")
 	resume := fs.Bool("resume", false, "continue from the last checkpoint (OUT.ckpt)")
+	ckptEvery := fs.Int("checkpoint-every", 500, "write a checkpoint (OUT.ckpt) every this many optimiser steps")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -104,7 +105,8 @@ func cmdHeadsTrain(args []string) error {
 	if err := checkInts(intFlag{"tokens", *tokens, 1000, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
 		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 1, 10000},
 		intFlag{"hidden", *hidden, 1, heads.MaxHidden}, intFlag{"batch", *batch, 1, 1 << 16},
-		intFlag{"sampled-start", *sampledStart, 3, *seqLen - 1}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		intFlag{"sampled-start", *sampledStart, 3, *seqLen - 1}, intFlag{"threads", *threads, 0, maxThreads},
+		intFlag{"checkpoint-every", *ckptEvery, 1, math.MaxInt}); err != nil {
 		return err
 	}
 	if err := checkFloats(floatFlag{"lr", *lr, 0, 1, true}, floatFlag{"weight-decay", *wd, 0, 1, false},
@@ -196,7 +198,7 @@ func cmdHeadsTrain(args []string) error {
 	// 2. Train.
 	h := heads.New(e.Model, *count, *hidden, *seed)
 	cfg := heads.TrainConfig{Epochs: *epochs, LR: *lr, WeightDecay: *wd, Batch: *batch, HoldOut: 0.05, Seed: *seed,
-		Threads: nthreads, TopK: 8, Checkpoint: ckpt, CheckpointEvery: 500, Stop: stop.Load}
+		Threads: nthreads, TopK: 8, Checkpoint: ckpt, CheckpointEvery: *ckptEvery, Stop: stop.Load}
 	tr := heads.NewTrainer(h, e.Model, cfg)
 	if *resume && heads.Exists(ckpt) {
 		if err := tr.LoadCheckpoint(ckpt); err != nil {

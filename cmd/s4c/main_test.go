@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"s4c/gguf"
 	"s4c/internal/shared"
 )
 
@@ -193,5 +195,65 @@ func TestTrainInterrupted(t *testing.T) {
 	}
 	if st, err := os.Stat(out + ".data"); err != nil || st.Size() == 0 {
 		t.Fatalf("data file lost: %v", err)
+	}
+}
+
+// TestTrainKilledResumes: 'heads train' killed with SIGKILL after a
+// periodic checkpoint, then run again with --resume, writes bit for bit the
+// heads an uninterrupted run writes.
+func TestTrainKilledResumes(t *testing.T) {
+	model := shared.Path(t, "models/stories260K.gguf")
+	bin := build(t)
+	args := func(out string) []string {
+		return []string{"heads", "train", "-m", model, "-o", out, "--tokens", "3000", "--seq-len", "100", "--epochs", "3",
+			"--hidden", "64", "--batch", "16", "--threads", "1", "--checkpoint-every", "20"}
+	}
+	whole := filepath.Join(t.TempDir(), "whole.gguf")
+	if out, err := exec.Command(bin, args(whole)...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	killed := filepath.Join(t.TempDir(), "killed.gguf")
+	cmd := exec.Command(bin, args(killed)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		if _, err := os.Stat(killed + ".ckpt"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint after 120 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill() // SIGKILL: nothing saved at the stop
+	cmd.Wait()
+	if _, err := os.Stat(killed); err == nil {
+		t.Skip("the run finished before it could be killed (machine too fast for this test's sizes)")
+	}
+	if out, err := exec.Command(bin, append(args(killed), "--resume")...).CombinedOutput(); err != nil || !strings.Contains(string(out), "resuming at step") {
+		t.Fatalf("resumed run: %v\n%s", err, out)
+	}
+	a, err := gguf.Open(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := gguf.Open(killed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if len(a.Tensors) != len(b.Tensors) {
+		t.Fatalf("%d tensors vs %d", len(a.Tensors), len(b.Tensors))
+	}
+	for i := range a.Tensors {
+		ta := &a.Tensors[i]
+		tb, ok := b.Tensor(ta.Name)
+		if !ok || !bytes.Equal(a.TensorData(ta), b.TensorData(tb)) {
+			t.Fatalf("tensor %s differs between the uninterrupted and the killed-and-resumed run", ta.Name)
+		}
 	}
 }
