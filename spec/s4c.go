@@ -301,9 +301,9 @@ const minGain = 1.2
 // MaxGain is the best speed-up speculation could give if every draft were
 // accepted: max over N of min(N, depth+1)·t(1)/(t(N)+draft), where a pass
 // verifies N tokens, at most depth+1 of them can be emitted (the heads
-// draft depth tokens ahead) and drafting costs draft seconds. Below about
-// 1.1 drafting cannot pay: a model whose pass cost grows in proportion to
-// N (a tiny compute-bound one), or whose passes cost about what a draft
+// draft depth tokens ahead) and drafting costs draft seconds. Below
+// minGain drafting cannot pay: a model whose pass cost grows in proportion
+// to N (a tiny compute-bound one), or whose passes cost about what a draft
 // does.
 func (c *Costs) MaxGain(depth int, draft float64) float64 {
 	best := 1.0
@@ -432,7 +432,8 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		table := MeasureCosts(m, e.Threads)
 		costs = newLive(table)
 		if table.MaxGain(hd.K, draftCost(m, hd, opt, s.Pool)) < minGain {
-			// Verifying N tokens costs about N plain steps here: decode plainly.
+			// Drafting and verifying N tokens cost about N plain steps
+			// here, even if every draft were accepted: decode plainly.
 			out, pst, err := e.GeneratePlain(req)
 			st.Stats = pst
 			st.Rounds = pst.GenTokens
