@@ -32,7 +32,8 @@ demo: build
 	  exit 1; \
 	elif [ "$(MODEL)" = "$(SHARED)/models/stories260K.gguf" ]; then \
 	  echo "== 1. Fast check: the 260K-parameter story model, plain decoding and S^4C in one process."; \
-	  echo "   A pass of this model costs about what drafting does, so S^4C measures that and decodes plainly."; \
+	  echo "   S^4C first measures whether speculation can pay on a model: on one this small a pass costs"; \
+	  echo "   about what drafting does, so it decodes plainly (the output is identical either way)."; \
 	  $(BIN) run -m "$(MODEL)" -p "$(PROMPT)" -n 200 --heads models/stories260K.s4c.gguf --compare; \
 	  echo; \
 	  $(MAKE) --no-print-directory demo-big; \
