@@ -260,9 +260,10 @@ func alignedBytes(n int) []byte {
 
 // HugeCopy copies b into fresh 64-byte aligned memory backed by huge pages
 // where the system allows. The float kernels read weights in place; read
-// through a file mapping's 4 KiB page-cache pages they streamed at 3-5 GB/s
-// on a virtual machine that reads its own memory at 50 GB/s (1.1B F16:
-// 1.6-2.7 tok/s from the mapping, 17 tok/s from a copy).
+// through a file mapping's 4 KiB page-cache pages they stream far below the
+// machine's bandwidth on a virtual machine (1.1B F16 twin, 50 GB/s
+// measured, plain decoding alternated: 10-13 tok/s from the mapping, 21-22
+// tok/s from a copy; right after the file was written, 1.6-2.7 vs 17).
 func HugeCopy(b []byte) []byte {
 	c := alignedBytes(len(b))
 	adviseHuge(c)
