@@ -28,7 +28,10 @@ func samplingFlags(fs interface {
 	fs.Float64Var(&temp, "temp", 0, "temperature (0 = greedy)")
 	fs.IntVar(&topK, "top-k", d.TopK, "keep the k most likely tokens (0 = off)")
 	// The defaults are float32: shown as typed (0.95, not 0.949999988…).
-	short := func(f float32) float64 { v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64); return v }
+	short := func(f float32) float64 {
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+		return v
+	}
 	fs.Float64Var(&topP, "top-p", short(d.TopP), "keep the smallest set with this much probability (1 = off)")
 	fs.Float64Var(&minP, "min-p", short(d.MinP), "drop tokens less likely than this fraction of the top one (0 = off)")
 	fs.Float64Var(&rep, "repeat-penalty", 1, "penalise recently seen tokens (1 = off)")
