@@ -64,9 +64,24 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 // kernels).
 type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
+// packType is the type whose packed layout and kernels t's rows use. IQ4_NL
+// blocks are Q8_0 blocks once each 4-bit index is replaced by its grid value
+// (an int8) and Q3_K's 3-bit values with their per-16 scales d·(sc-32) are
+// Q6_K's (a byte each, q-32), so both run on those kernels exactly: the
+// integer sums are the same, only the bytes are wider than in the file.
+func packType(t gguf.TensorType) gguf.TensorType {
+	switch t {
+	case gguf.IQ4_NL:
+		return gguf.Q8_0
+	case gguf.Q3_K:
+		return gguf.Q6_K
+	}
+	return t
+}
+
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {
-	switch t {
+	switch packType(t) {
 	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q5_K, gguf.Q6_K:
 		return 512 // a byte per value
 	}
@@ -83,7 +98,7 @@ func packedQuantBytes(t gguf.TensorType) int {
 // times the file's (a 1.1B Q5_K model: 0.71 GiB file, ~1.1 GiB packed);
 // this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
-	switch t {
+	switch packType(t) {
 	case gguf.Q4_1, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
 		return 128
 	}
@@ -120,7 +135,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
 	meta := dst[G*qb:]
-	if t == gguf.Q8_0 {
+	if packType(t) == gguf.Q8_0 {
 		// Zero quants (+128) in the last group's missing blocks.
 		for b := nb; b < G*pkBlocks; b++ {
 			q := dst[(b/pkBlocks)*qb+4*(b%pkBlocks):]
@@ -146,6 +161,33 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			blk := src[18*b : 18*b+18]
 			copy(meta[2*b:], blk[:2])
 			elems = legacyNibbles(blk[2:])
+		case gguf.IQ4_NL:
+			// Q8_0's layout: the grid value of each index (+128), d as is.
+			blk := src[18*b : 18*b+18]
+			copy(meta[2*b:], blk[:2])
+			putByteQuants(q, func(e int) byte {
+				nib := blk[2+e%16] >> (4 * uint(e/16)) & 0xf
+				return byte(iq4Values[nib]) ^ 0x80
+			})
+			continue
+		case gguf.Q3_K:
+			// Q6_K's layout: value v = q - (4 if its hmask bit is clear),
+			// stored as v+32, with the scales d·(sc-32) of its two halves.
+			sb := src[110*(b/8) : 110*(b/8)+110]
+			v0 := 32 * (b % 8)
+			d := F16ToF32(le.Uint16(sb[108:]))
+			sc := q3KScales(sb[96:108])
+			putMeta(meta[128*g:], j, d*float32(sc[v0/16]-32), d*float32(sc[v0/16+1]-32))
+			putByteQuants(q, func(e int) byte {
+				i := v0 + e
+				half, jj, l := i/128, i%128/32, i%32
+				v := int(sb[32+32*half+l] >> (2 * uint(jj)) & 3)
+				if sb[l]&(1<<uint(4*half+jj)) == 0 {
+					v -= 4
+				}
+				return byte(v + 32)
+			})
+			continue
 		case gguf.Q6_K:
 			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
 			sb := src[210*(b/8) : 210*(b/8)+210]
@@ -351,6 +393,7 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 // Q4_K the block's offset follows: acc_j = fma(float32(-Σx_j),
 // m_w·d_x, acc_j).
 func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
+	t = packType(t)
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
 	var acc [16]float32
@@ -419,7 +462,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 // account).
 func (m *Mat) useInt() bool {
 	switch m.Type {
-	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K:
 		return intKernels()
 	}
 	return false

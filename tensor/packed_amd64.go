@@ -52,7 +52,7 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 	// The kernels by packed layout: Q4_1 is Q4_K's (nibbles, scale and
 	// offset), Q5_1 is Q5_K's (bytes, scale and offset).
 	typ := 0
-	switch m.Type {
+	switch packType(m.Type) {
 	case gguf.Q4_0:
 		typ = 1
 	case gguf.Q4_K, gguf.Q4_1:

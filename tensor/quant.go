@@ -24,7 +24,7 @@ import (
 func Supported(t gguf.TensorType) bool {
 	switch t {
 	case gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1,
-		gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+		gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q2_K, gguf.Q3_K, gguf.IQ4_NL, gguf.IQ4_XS:
 		return true
 	}
 	return false
@@ -34,7 +34,7 @@ func Supported(t gguf.TensorType) bool {
 type ErrUnsupported struct{ Type gguf.TensorType }
 
 func (e ErrUnsupported) Error() string {
-	return fmt.Sprintf("tensor type %s is not supported by this engine (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K); re-quantize the model, e.g. with llama-quantize to Q4_K_M or Q8_0", e.Type)
+	return fmt.Sprintf("tensor type %s is not supported by this engine (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS); re-quantize the model, e.g. with llama-quantize to Q4_K_M or Q8_0", e.Type)
 }
 
 func h(b []byte) float32 { return F16ToF32(binary.LittleEndian.Uint16(b)) }
@@ -185,9 +185,107 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 				}
 			}
 		}
+	case gguf.Q2_K:
+		// scales[16] (4-bit scale | 4-bit min << 4), qs[64] (2-bit), d,
+		// dmin: 16 sub-blocks of 16, x = (d·sc)·q - (dmin·m).
+		for b := 0; b < n/256; b++ {
+			blk := src[b*84:]
+			d, dmin := h(blk[80:]), h(blk[82:])
+			y := dst[b*256 : b*256+256]
+			is := 0
+			for half := 0; half < 2; half++ {
+				q := blk[16+32*half:]
+				for j := 0; j < 4; j++ {
+					shift := 2 * uint(j)
+					for k := 0; k < 2; k++ {
+						sc := blk[is]
+						is++
+						dl, ml := d*float32(sc&0xf), dmin*float32(sc>>4)
+						for l := 0; l < 16; l++ {
+							y[128*half+32*j+16*k+l] = float32(dl*float32(q[16*k+l]>>shift&3)) - ml
+						}
+					}
+				}
+			}
+		}
+	case gguf.Q3_K:
+		// hmask[32], qs[64] (low 2 bits), scales[12] (16 6-bit scales), d:
+		// x = (d·(sc-32))·(q - 4 if the hmask bit is clear).
+		for b := 0; b < n/256; b++ {
+			blk := src[b*110:]
+			d := h(blk[108:])
+			hm, sc := blk[:32], q3KScales(blk[96:108])
+			y := dst[b*256 : b*256+256]
+			is, m := 0, byte(1)
+			for half := 0; half < 2; half++ {
+				q := blk[32+32*half:]
+				for j := 0; j < 4; j++ {
+					shift := 2 * uint(j)
+					for k := 0; k < 2; k++ {
+						dl := d * float32(sc[is]-32)
+						is++
+						for l := 16 * k; l < 16*k+16; l++ {
+							v := int(q[l] >> shift & 3)
+							if hm[l]&m == 0 {
+								v -= 4
+							}
+							y[128*half+32*j+l] = dl * float32(v)
+						}
+					}
+					m <<= 1
+				}
+			}
+		}
+	case gguf.IQ4_NL:
+		// d, qs[16]: x = d·kvalues[q], element j in the low nibble of
+		// qs[j], element j+16 in the high one.
+		for b := 0; b < n/32; b++ {
+			blk := src[b*18:]
+			d := h(blk)
+			y := dst[b*32 : b*32+32]
+			for j := 0; j < 16; j++ {
+				y[j] = d * float32(iq4Values[blk[2+j]&0xf])
+				y[j+16] = d * float32(iq4Values[blk[2+j]>>4])
+			}
+		}
+	case gguf.IQ4_XS:
+		// d, scales_h (u16), scales_l[4], qs[128]: 8 blocks of 32 with
+		// 6-bit scales ls, x = (d·(ls-32))·kvalues[q] (IQ4_NL's nibbles).
+		for b := 0; b < n/256; b++ {
+			blk := src[b*136:]
+			d := h(blk)
+			sh := binary.LittleEndian.Uint16(blk[2:])
+			y := dst[b*256 : b*256+256]
+			for ib := 0; ib < 8; ib++ {
+				ls := int(blk[4+ib/2]>>(4*uint(ib%2))&0xf) | int(sh>>(2*uint(ib))&3)<<4
+				dl := d * float32(ls-32)
+				qs := blk[8+16*ib:]
+				for j := 0; j < 16; j++ {
+					y[32*ib+j] = dl * float32(iq4Values[qs[j]&0xf])
+					y[32*ib+j+16] = dl * float32(iq4Values[qs[j]>>4])
+				}
+			}
+		}
 	default:
 		panic(ErrUnsupported{t}) // callers check Supported first
 	}
+}
+
+// iq4Values is the non-linear grid of IQ4_NL and IQ4_XS (ggml's
+// kvalues_iq4nl).
+var iq4Values = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+
+// q3KScales unpacks Q3_K's twelve scale bytes into sixteen 6-bit scales
+// (0..63; the value's scale is sc-32): the low 4 bits of scale i are
+// nibble i of bytes 0..7, the high 2 bits come from bytes 8..11.
+func q3KScales(b []byte) [16]int {
+	var sc [16]int
+	for i := 0; i < 16; i++ {
+		lo := int(b[i%8]>>(4*uint(i/8))) & 0xf
+		hi := int(b[8+i%4]>>(2*uint(i/4))) & 3
+		sc[i] = lo | hi<<4
+	}
+	return sc
 }
 
 // scaleMinK4 unpacks the j-th 6-bit scale and min of a Q4_K/Q5_K block.
