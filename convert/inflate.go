@@ -30,8 +30,8 @@ import (
 //   - everything that does not touch the function gets realistic random
 //     values, so no kernel sees all-zero tensors.
 func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uint64, progress func(done, total int64)) error {
-	if !tensor.Supported(typ) {
-		return tensor.ErrUnsupported{Type: typ}
+	if !tensor.Quantizable(typ) {
+		return tensor.ErrNotWritable{Type: typ}
 	}
 	d, D := m.Dim, s.Dim
 	hd, HD := m.HeadDim, s.HeadDim()

@@ -128,8 +128,8 @@ func pickType(typ gguf.TensorType, dims []uint64) gguf.TensorType {
 // Synth writes a model of shape s with random weights (N(0, 0.02); norm
 // weights near 1), tensors of type typ. Speed does not depend on the values.
 func Synth(path string, s Shape, typ gguf.TensorType, seed uint64, progress func(done, total int64)) error {
-	if !tensor.Supported(typ) {
-		return tensor.ErrUnsupported{Type: typ}
+	if !tensor.Quantizable(typ) {
+		return tensor.ErrNotWritable{Type: typ}
 	}
 	w := gguf.NewWriter()
 	llamaKV(w, "s4c synthetic "+s.Name, s, 1e-5)

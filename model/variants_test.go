@@ -117,7 +117,7 @@ func TestQuantizedModels(t *testing.T) {
 	}{
 		// K-quants need rows of 256: this model has none (they are held to the
 		// dequantized result by the tensor package tests).
-		{gguf.F16, 40, 0.05}, {gguf.BF16, 10, 0.5}, {gguf.Q8_0, 20, 0.3}, {gguf.Q5_1, 10, 2}, {gguf.Q5_0, 5, 3}, {gguf.Q4_1, 5, 3}, {gguf.Q4_0, 5, 4},
+		{gguf.F16, 40, 0.05}, {gguf.BF16, 10, 0.5}, {gguf.Q8_0, 20, 0.3}, {gguf.Q5_1, 10, 2}, {gguf.Q5_0, 5, 3}, {gguf.Q4_1, 5, 3}, {gguf.Q4_0, 5, 4}, {gguf.IQ4_NL, 5, 4},
 	} {
 		m := rewrite(t, func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool) {
 			if len(dims) == 2 && dims[0]%uint64(c.typ.BlockSize()) == 0 {

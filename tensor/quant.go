@@ -271,6 +271,21 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 	}
 }
 
+// iq4Nearest is the index of the grid value nearest to x/d.
+func iq4Nearest(x, d float32) byte {
+	if d == 0 {
+		return 8 // the grid's 1, nearest to 0
+	}
+	v := x / d
+	best, bestErr := 0, float32(math.Inf(1))
+	for i, g := range iq4Values {
+		if e := abs32(v - float32(g)); e < bestErr {
+			best, bestErr = i, e
+		}
+	}
+	return byte(best)
+}
+
 // iq4Values is the non-linear grid of IQ4_NL and IQ4_XS (ggml's
 // kvalues_iq4nl).
 var iq4Values = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
@@ -329,8 +344,8 @@ func roundClamp(x float32, lo, hi int) int {
 // meant for writing models (synthetic, inflated, draft heads), not for
 // matching llama-quantize bit for bit.
 func Quantize(t gguf.TensorType, src []float32) ([]byte, error) {
-	if !Supported(t) {
-		return nil, ErrUnsupported{t}
+	if !Quantizable(t) {
+		return nil, ErrNotWritable{t}
 	}
 	if len(src)%t.BlockSize() != 0 {
 		return nil, fmt.Errorf("quantize %s: %d elements is not a multiple of the block size %d", t, len(src), t.BlockSize())
@@ -340,10 +355,44 @@ func Quantize(t gguf.TensorType, src []float32) ([]byte, error) {
 	return out, nil
 }
 
+// ErrNotWritable is returned for a type Quantize cannot write.
+type ErrNotWritable struct{ Type gguf.TensorType }
+
+func (e ErrNotWritable) Error() string {
+	if !Supported(e.Type) {
+		return ErrUnsupported(e).Error()
+	}
+	return fmt.Sprintf("s4c reads %s tensors but cannot write them: choose F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K or IQ4_NL", e.Type)
+}
+
+// Quantizable reports whether Quantize can write tensors of type t (every
+// supported type but Q2_K, Q3_K and IQ4_XS, which are only read).
+func Quantizable(t gguf.TensorType) bool {
+	switch t {
+	case gguf.Q2_K, gguf.Q3_K, gguf.IQ4_XS:
+		return false
+	}
+	return Supported(t)
+}
+
 // QuantizeInto is Quantize writing into out (of exactly t.RowBytes(len(src))).
+// It panics for a type that is not Quantizable.
 func QuantizeInto(t gguf.TensorType, src []float32, out []byte) {
 	le := binary.LittleEndian
 	switch t {
+	default:
+		panic(fmt.Sprintf("tensor.QuantizeInto: cannot write %s", t))
+	case gguf.IQ4_NL:
+		// The signed extreme of each block maps to the grid's -127 (so
+		// d = max/-127), the rest to the nearest grid value.
+		for b := 0; b < len(src)/32; b++ {
+			x := src[32*b : 32*b+32]
+			blk := out[18*b : 18*b+18]
+			d := F16ToF32(ph(blk, signedAbsMax(x)/float32(iq4Values[0])))
+			for j := 0; j < 16; j++ {
+				blk[2+j] = iq4Nearest(x[j], d) | iq4Nearest(x[j+16], d)<<4
+			}
+		}
 	case gguf.F32:
 		for i, v := range src {
 			le.PutUint32(out[4*i:], math.Float32bits(v))

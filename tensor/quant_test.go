@@ -58,7 +58,7 @@ func TestQuantRoundTrip(t *testing.T) {
 	x[5] = 0 // exact zeros survive
 	tol := map[gguf.TensorType]float64{
 		gguf.F32: 0, gguf.F16: 1e-3, gguf.BF16: 8e-3, gguf.Q8_0: 0.01, gguf.Q6_K: 0.04,
-		gguf.Q5_0: 0.07, gguf.Q5_1: 0.05, gguf.Q5_K: 0.07, gguf.Q4_0: 0.14, gguf.Q4_1: 0.1, gguf.Q4_K: 0.14,
+		gguf.Q5_0: 0.07, gguf.Q5_1: 0.05, gguf.Q5_K: 0.07, gguf.Q4_0: 0.14, gguf.Q4_1: 0.1, gguf.Q4_K: 0.14, gguf.IQ4_NL: 0.14,
 	}
 	for typ, tl := range tol {
 		enc, err := Quantize(typ, x)
