@@ -103,10 +103,6 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 			return nil, fmt.Errorf("forward: logits asked for row %d of a batch of %d", r, n)
 		}
 	}
-	visible, err := s.visibility(b)
-	if err != nil {
-		return nil, err
-	}
 	base := c.Len
 	next := int32(0)
 	if base > 0 {
@@ -118,6 +114,10 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 		} else {
 			c.Pos[base+i] = next + int32(i)
 		}
+	}
+	visible, err := s.visibility(b)
+	if err != nil {
+		return nil, err
 	}
 
 	dim, kvd, hd := m.Dim, m.KVDim(), m.HeadDim
@@ -241,6 +241,20 @@ func (s *State) visibility(b *Batch) ([][]int32, error) {
 		}
 		for i := 0; i < n; i++ {
 			vis[i] = all[:base+i+1]
+		}
+	}
+	if w := int32(s.M.SlidingWindow); w > 0 {
+		// A key is visible from a query fewer than w positions back
+		// (masked, as llama.cpp does: nothing leaves the cache).
+		for i, v := range vis {
+			q := c.Pos[base+i]
+			kept := make([]int32, 0, min(len(v), int(w)))
+			for _, j := range v {
+				if q-c.Pos[j] < w {
+					kept = append(kept, j)
+				}
+			}
+			vis[i] = kept
 		}
 	}
 	for i := range vis {

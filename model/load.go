@@ -1,4 +1,4 @@
-// Package model runs Llama-family transformers (llama, mistral, qwen2) from
+// Package model runs Llama-family transformers (llama, mistral, qwen2, phi3) from
 // GGUF files: the weights, the hyper-parameters read from metadata, a KV
 // cache and a batched forward pass with explicit positions and an attention
 // mask (causal or tree).
@@ -33,6 +33,9 @@ type Config struct {
 	Rope      tensor.Rope
 	QKVBias   bool
 	TiedEmbed bool // output weights are the token embeddings
+	// SlidingWindow, if > 0, limits attention to the keys at most
+	// SlidingWindow-1 positions back (phi3's attention.sliding_window).
+	SlidingWindow int
 }
 
 // KVDim is the width of one key (or value) row: KVHeads × HeadDim.
@@ -61,7 +64,9 @@ type Model struct {
 }
 
 // Architectures this engine runs. Mistral GGUFs normally say "llama".
-var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true}
+// phi3 is llama with fused QKV and gate/up tensors, Neox rotary pairs and
+// a sliding attention window.
+var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true, "phi3": true}
 
 // Load opens and loads a model file.
 func Load(path string) (*Model, error) {
@@ -90,7 +95,7 @@ func FromFile(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("metadata key general.architecture is missing: not a model file (a vocabulary-only or adapter file?)")
 	}
 	if !archs[arch] {
-		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral and qwen2 (Llama-family) models", ErrArch, arch)
+		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral, qwen2 and phi3 (Llama-family) models", ErrArch, arch)
 	}
 	c := Config{Arch: arch}
 	u := func(key string, dst *int, def int) error {
@@ -167,8 +172,15 @@ func FromFile(f *gguf.File) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("rope scaling type %q is not supported (supported: none, linear, and llama3 via rope_freqs.weight)", st)
 	}
-	c.Rope.Neox = arch == "qwen2"
+	c.Rope.Neox = arch == "qwen2" || arch == "phi3"
 	c.QKVBias = arch == "qwen2"
+	if arch == "phi3" {
+		// llama.cpp (c392e50) reads the window for phi3, not for llama or
+		// mistral: those GGUFs run with full causal attention there too.
+		if w, ok := f.Uint(arch + ".attention.sliding_window"); ok && w > 0 && w < 1<<24 {
+			c.SlidingWindow = int(w)
+		}
+	}
 
 	m := &Model{Config: c, File: f}
 	// Heads, data files and cost tables ask for it again and again; the
@@ -182,6 +194,16 @@ func FromFile(f *gguf.File) (*Model, error) {
 		var t *tensor.Mat
 		t, err = loadMat(f, name, rows, cols)
 		return t
+	}
+	// split loads a fused tensor (phi3's attn_qkv, ffn_up) as the
+	// matrices of its consecutive row ranges.
+	split := func(name string, cols int, rows ...int) []*tensor.Mat {
+		if err != nil {
+			return make([]*tensor.Mat, len(rows))
+		}
+		var ms []*tensor.Mat
+		ms, err = loadSplit(f, name, cols, rows...)
+		return ms
 	}
 	vec := func(name string, n int) []float32 {
 		if err != nil {
@@ -212,14 +234,24 @@ func FromFile(f *gguf.File) (*Model, error) {
 		p := fmt.Sprintf("blk.%d.", i)
 		l := Layer{
 			AttnNorm: vec(p+"attn_norm.weight", c.Dim),
-			Wq:       mat(p+"attn_q.weight", qd, c.Dim),
-			Wk:       mat(p+"attn_k.weight", kvd, c.Dim),
-			Wv:       mat(p+"attn_v.weight", kvd, c.Dim),
 			Wo:       mat(p+"attn_output.weight", c.Dim, qd),
 			FFNNorm:  vec(p+"ffn_norm.weight", c.Dim),
-			FFNGate:  mat(p+"ffn_gate.weight", c.FFN, c.Dim),
-			FFNUp:    mat(p+"ffn_up.weight", c.FFN, c.Dim),
 			FFNDown:  mat(p+"ffn_down.weight", c.Dim, c.FFN),
+		}
+		if _, fused := f.Tensor(p + "attn_qkv.weight"); fused {
+			qkv := split(p+"attn_qkv.weight", c.Dim, qd, kvd, kvd) // rows Q | K | V
+			l.Wq, l.Wk, l.Wv = qkv[0], qkv[1], qkv[2]
+		} else {
+			l.Wq = mat(p+"attn_q.weight", qd, c.Dim)
+			l.Wk = mat(p+"attn_k.weight", kvd, c.Dim)
+			l.Wv = mat(p+"attn_v.weight", kvd, c.Dim)
+		}
+		if _, gate := f.Tensor(p + "ffn_gate.weight"); gate || arch != "phi3" {
+			l.FFNGate = mat(p+"ffn_gate.weight", c.FFN, c.Dim)
+			l.FFNUp = mat(p+"ffn_up.weight", c.FFN, c.Dim)
+		} else {
+			gu := split(p+"ffn_up.weight", c.Dim, c.FFN, c.FFN) // rows gate | up
+			l.FFNGate, l.FFNUp = gu[0], gu[1]
 		}
 		if c.QKVBias {
 			l.Bq = vec(p+"attn_q.bias", qd)
@@ -267,17 +299,48 @@ func blocksPresent(f *gguf.File) int {
 }
 
 func loadMat(f *gguf.File, name string, rows, cols int) (*tensor.Mat, error) {
+	ms, err := loadSplit(f, name, cols, rows)
+	if err != nil {
+		return nil, err
+	}
+	return ms[0], nil
+}
+
+// loadSplit loads tensor name, of cols columns and sum(rows) rows, as one
+// matrix per consecutive range of rows (several for a fused tensor).
+func loadSplit(f *gguf.File, name string, cols int, rows ...int) ([]*tensor.Mat, error) {
 	t, ok := f.Tensor(name)
 	if !ok {
 		return nil, fmt.Errorf("tensor %s is missing", name)
 	}
-	if len(t.Dims) != 2 || int(t.Dims[0]) != cols || int(t.Dims[1]) != rows {
-		return nil, fmt.Errorf("tensor %s has shape %v, want [%d %d] (file inconsistent with its metadata)", name, t.Dims, cols, rows)
+	total := 0
+	for _, r := range rows {
+		total += r
 	}
-	mt, err := tensor.NewMat(t.Type, rows, cols, f.TensorData(t))
-	if err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", name, err)
+	if len(t.Dims) != 2 || int(t.Dims[0]) != cols || int(t.Dims[1]) != total {
+		return nil, fmt.Errorf("tensor %s has shape %v, want [%d %d] (file inconsistent with its metadata)", name, t.Dims, cols, total)
 	}
+	if !tensor.Supported(t.Type) {
+		return nil, fmt.Errorf("tensor %s: %w", name, tensor.ErrUnsupported{Type: t.Type})
+	}
+	data := f.TensorData(t)
+	rb := t.Type.RowBytes(cols)
+	var ms []*tensor.Mat
+	for _, r := range rows {
+		mt, err := tensor.NewMat(t.Type, r, cols, data[:r*rb])
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", name, err)
+		}
+		data = data[r*rb:]
+		resident(f, mt)
+		ms = append(ms, mt)
+	}
+	return ms, nil
+}
+
+// resident prepares a matrix for the forward pass and lets the file's copy
+// of its weights go where the pass does not read it.
+func resident(f *gguf.File, mt *tensor.Mat) {
 	if mt.Prepare() {
 		// Repacked for the integer kernels: the file's copy is not read
 		// by the forward pass, so it need not stay resident.
@@ -289,7 +352,6 @@ func loadMat(f *gguf.File, name string, rows, cols int) (*tensor.Mat, error) {
 		mt.Data = tensor.HugeCopy(orig)
 		f.DropPages(orig)
 	}
-	return mt, nil
 }
 
 // loadVec decodes a 1-D tensor (norm weights, biases) into float32.

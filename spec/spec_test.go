@@ -359,3 +359,23 @@ func TestNarrowTreePrunesSame(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherArchitecturesExact: heads read only the target's final hidden
+// state, so S^4C runs unchanged on every architecture: on the phi3 (fused
+// tensors, sliding window) and qwen2 conformance models, greedy S^4C with
+// (random) heads equals plain decoding, past the sliding window.
+func TestOtherArchitecturesExact(t *testing.T) {
+	for _, arch := range []string{"phi3", "qwen2"} {
+		e, err := engine.Load(shared.Path(t, "conformance/archs/"+arch+"/model.gguf"), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hd := randomHeads(e, 3, 5)
+		st := checkExact(t, e, hd, storyPrompts(t)[:4], 48, greedy(), Options{Budget: 6})
+		t.Logf("%s: %s", arch, st.Summary())
+		if st.DraftRounds == 0 {
+			t.Errorf("%s: no round drafted", arch)
+		}
+		e.Close()
+	}
+}
