@@ -41,6 +41,11 @@ func h(b []byte) float32 { return F16ToF32(binary.LittleEndian.Uint16(b)) }
 
 // Dequantize decodes len(dst) elements of type t from src. len(dst) must be a
 // multiple of the block size and src must hold exactly those blocks.
+//
+// It keeps ggml's order of operations, so the values are llama.cpp's bit
+// for bit. Products are rounded before an offset is added (float32(x*y) -
+// z): Go fuses x*y - z into one FMA on arm64 and other targets, and ggml's
+// reference build does not.
 func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 	n := len(dst)
 	switch t {
@@ -83,8 +88,8 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 			y := dst[b*32 : b*32+32]
 			for j := 0; j < 16; j++ {
 				q := blk[4+j]
-				y[j] = d*float32(q&0xf) + m
-				y[j+16] = d*float32(q>>4) + m
+				y[j] = float32(d*float32(q&0xf)) + m
+				y[j+16] = float32(d*float32(q>>4)) + m
 			}
 		}
 	case gguf.Q5_0:
@@ -111,8 +116,8 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 				q := blk[8+j]
 				lo := int(q&0xf) | int(qh>>j&1)<<4
 				hi := int(q>>4) | int(qh>>(j+16)&1)<<4
-				y[j] = d*float32(lo) + m
-				y[j+16] = d*float32(hi) + m
+				y[j] = float32(d*float32(lo)) + m
+				y[j+16] = float32(d*float32(hi)) + m
 			}
 		}
 	case gguf.Q4_K:
@@ -129,8 +134,8 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 				d2, mm2 := d*float32(s2), dmin*float32(m2)
 				q := qs[32*c : 32*c+32]
 				for l := 0; l < 32; l++ {
-					y[64*c+l] = d1*float32(q[l]&0xf) - mm1
-					y[64*c+32+l] = d2*float32(q[l]>>4) - mm2
+					y[64*c+l] = float32(d1*float32(q[l]&0xf)) - mm1
+					y[64*c+32+l] = float32(d2*float32(q[l]>>4)) - mm2
 				}
 			}
 		}
@@ -157,8 +162,8 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 					if qh[l]&u2 != 0 {
 						hi += 16
 					}
-					y[64*c+l] = d1*float32(lo) - mm1
-					y[64*c+32+l] = d2*float32(hi) - mm2
+					y[64*c+l] = float32(d1*float32(lo)) - mm1
+					y[64*c+32+l] = float32(d2*float32(hi)) - mm2
 				}
 			}
 		}
