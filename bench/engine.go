@@ -61,17 +61,17 @@ func (r *EngineResult) MergeLimits(readBW, int8Peak float64) {
 // across sizes so load changes hit all sizes alike.
 func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, error) {
 	if reps < 1 || ctx < 1 || len(ns) == 0 {
-		return nil, fmt.Errorf("bench: want at least one timed pass (reps %d), a context of at least one token (ctx %d) and a batch size (%v)", reps, ctx, ns)
+		return nil, fmt.Errorf("want at least one timed pass (reps %d), a context of at least one token (ctx %d) and a batch size (%v)", reps, ctx, ns)
 	}
 	maxN := 0
 	for _, n := range ns {
 		if n < 1 {
-			return nil, fmt.Errorf("bench: batch size %d: want a positive number of tokens", n)
+			return nil, fmt.Errorf("batch size %d: want a positive number of tokens", n)
 		}
 		maxN = max(maxN, n)
 	}
 	if ctx+maxN+64 > m.CtxLen {
-		return nil, fmt.Errorf("bench: %d cached + %d batch tokens exceed the model's context of %d tokens: lower ctx or the batch sizes", ctx, maxN, m.CtxLen)
+		return nil, fmt.Errorf("%d cached + %d batch tokens exceed the model's context of %d tokens: lower -ctx or the batch sizes", ctx, maxN, m.CtxLen)
 	}
 	r := &EngineResult{Ctx: ctx, Ns: ns, Kernel: tensor.Kernel}
 	for i := range m.File.Tensors {

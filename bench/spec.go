@@ -29,7 +29,7 @@ type SpecResult struct {
 // given sampling settings (greedy outputs are checked to be identical).
 func Spec(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int, sp sample.Params, opt spec.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
 	if n < 1 || len(prompts) == 0 {
-		return nil, fmt.Errorf("bench: want at least one prompt (%d) and one new token per prompt (%d)", len(prompts), n)
+		return nil, fmt.Errorf("want at least one prompt (%d) and one new token per prompt (%d)", len(prompts), n)
 	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
