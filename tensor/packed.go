@@ -69,12 +69,21 @@ type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out 
 // (an int8) and Q3_K's 3-bit values with their per-16 scales d·(sc-32) are
 // Q6_K's (a byte each, q-32), so both run on those kernels exactly: the
 // integer sums are the same, only the bytes are wider than in the file.
+//
+// IQ4_XS uses Q5_K's layout (a byte per value, a float32 scale and offset
+// per block of 32): bytes kvalues[q]+128, scale d·(ls-32) and offset 128
+// times the scale, so the offset term removes the +128 (the integer sums
+// are exact, the cancellation costs a few float32 ulps). Its bytes reach
+// 241, which AVX2's pairwise vpmaddubsw could saturate, so it takes the
+// integer kernels with VNNI only (see useInt).
 func packType(t gguf.TensorType) gguf.TensorType {
 	switch t {
 	case gguf.IQ4_NL:
 		return gguf.Q8_0
 	case gguf.Q3_K:
 		return gguf.Q6_K
+	case gguf.IQ4_XS:
+		return gguf.Q5_K
 	}
 	return t
 }
@@ -186,6 +195,19 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 					v -= 4
 				}
 				return byte(v + 32)
+			})
+			continue
+		case gguf.IQ4_XS:
+			// Q5_K's layout: grid value + 128, scale d·(ls-32), offset
+			// 128·scale (value scale·byte - offset).
+			sb := src[136*(b/8) : 136*(b/8)+136]
+			ib := b % 8
+			ls := int(sb[4+ib/2]>>(4*uint(ib%2))&0xf) | int(le.Uint16(sb[2:])>>(2*uint(ib))&3)<<4
+			dl := F16ToF32(le.Uint16(sb)) * float32(ls-32)
+			putMeta(meta[128*g:], j, dl, 128*dl)
+			qs := sb[8+16*ib:]
+			putByteQuants(q, func(e int) byte {
+				return byte(iq4Values[qs[e%16]>>(4*uint(e/16))&0xf]) ^ 0x80
 			})
 			continue
 		case gguf.Q6_K:
@@ -464,6 +486,8 @@ func (m *Mat) useInt() bool {
 	switch m.Type {
 	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K:
 		return intKernels()
+	case gguf.IQ4_XS:
+		return intLevel == "vnni" // bytes up to 241: see packType
 	}
 	return false
 }
