@@ -20,7 +20,7 @@ import (
 // tolerance. The prompt ids are the tokenizer tests' business (engine);
 // here they are taken from the reference.
 func TestArchsMatchLlamaCpp(t *testing.T) {
-	for _, arch := range []string{"qwen2", "phi3"} {
+	for _, arch := range []string{"qwen2", "phi3", "gemma2"} {
 		t.Run(arch, func(t *testing.T) {
 			dir := filepath.Join(filepath.Dir(shared.Path(t, "conformance/archs/index.json")), arch)
 			m, err := Load(filepath.Join(dir, "model.gguf"))

@@ -20,6 +20,9 @@ func (s *State) attention(l, n int, visible [][]int32) {
 	qd := m.Heads * hd
 	group := m.Heads / m.KVHeads
 	scale := 1 / float32(math.Sqrt(float64(hd)))
+	if m.QueryScale != 0 {
+		scale = m.QueryScale
+	}
 	// One work item per (token, kv head): the query heads of a GQA group
 	// share each cache row they read.
 	//
@@ -64,6 +67,10 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			for k := 0; k < group; k++ {
 				scores := all[k*nv : (k+1)*nv]
 				mx := tensor.ScaleMax(scores, scale)
+				if c := m.AttnSoftcap; c > 0 {
+					tensor.Softcap(scores, c)
+					mx = c * float32(math.Tanh(float64(mx/c))) // tanh is increasing
+				}
 				tensor.ExpShift(scores, scores, mx)
 				// Summed in blocks of 16 lanes, as a vector unit does.
 				sum := tensor.SumBlocks16(scores)

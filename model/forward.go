@@ -119,6 +119,10 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	visibleW := visible // for the layers with a sliding window
+	if m.SlidingWindow > 0 {
+		visibleW = s.windowed(visible, n)
+	}
 
 	dim, kvd, hd := m.Dim, m.KVDim(), m.HeadDim
 	qd := m.Heads * hd
@@ -133,6 +137,9 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 	s.rope = grow(s.rope, n*m.Rope.Dims)
 	for i, t := range b.Tokens {
 		m.Embed.RowF32(int(t), s.x[i*dim:(i+1)*dim])
+		if m.EmbedScale != 0 {
+			tensor.Scale(s.x[i*dim:(i+1)*dim], m.EmbedScale)
+		}
 		m.Rope.Angles(int(c.Pos[base+i]), s.rope[i*m.Rope.Dims:(i+1)*m.Rope.Dims])
 	}
 	p := s.Pool
@@ -163,10 +170,17 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 				s.scaleRound(vr, 1)
 			}
 		})
-		s.attention(l, n, visible)
+		if L.Windowed {
+			s.attention(l, n, visibleW)
+		} else {
+			s.attention(l, n, visible)
+		}
 		L.Wo.Mul(s.xb, s.att[:n*qd], n, p)
 		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
 			for i := lo; i < hi; i++ {
+				if L.PostAttnNorm != nil {
+					tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.xb[i*dim:(i+1)*dim], L.PostAttnNorm, m.NormEps)
+				}
 				tensor.Add(s.x[i*dim:(i+1)*dim], s.xb[i*dim:(i+1)*dim])
 				tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.FFNNorm, m.NormEps)
 			}
@@ -175,9 +189,20 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 		// Element by element, in chunks of 1024 over the threads.
 		p.Run((n*m.FFN+1023)/1024, 4, func(lo, hi int, _ *tensor.Scratch) {
 			lo, hi = lo*1024, min(hi*1024, n*m.FFN)
-			tensor.SwiGLU(s.gate[lo:hi], s.up[lo:hi])
+			if m.GELU {
+				tensor.GeGLU(s.gate[lo:hi], s.up[lo:hi])
+			} else {
+				tensor.SwiGLU(s.gate[lo:hi], s.up[lo:hi])
+			}
 		})
 		L.FFNDown.Mul(s.xb, s.gate[:n*m.FFN], n, p)
+		if L.PostFFNNorm != nil {
+			p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
+				for i := lo; i < hi; i++ {
+					tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.xb[i*dim:(i+1)*dim], L.PostFFNNorm, m.NormEps)
+				}
+			})
+		}
 		p.Run((n*dim+1023)/1024, 16, func(lo, hi int, _ *tensor.Scratch) {
 			lo, hi = lo*1024, min(hi*1024, n*dim)
 			tensor.Add(s.x[lo:hi], s.xb[lo:hi])
@@ -194,6 +219,9 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 	}
 	out.Logits = make([]float32, nr*m.Vocab)
 	m.Output.Mul(out.Logits, normed, nr, p)
+	if m.FinalSoftcap > 0 {
+		tensor.Softcap(out.Logits, m.FinalSoftcap)
+	}
 	return out, nil
 }
 
@@ -243,26 +271,31 @@ func (s *State) visibility(b *Batch) ([][]int32, error) {
 			vis[i] = all[:base+i+1]
 		}
 	}
-	if w := int32(s.M.SlidingWindow); w > 0 {
-		// A key is visible from a query fewer than w positions back
-		// (masked, as llama.cpp does: nothing leaves the cache).
-		for i, v := range vis {
-			q := c.Pos[base+i]
-			kept := make([]int32, 0, min(len(v), int(w)))
-			for _, j := range v {
-				if q-c.Pos[j] < w {
-					kept = append(kept, j)
-				}
-			}
-			vis[i] = kept
-		}
-	}
 	for i := range vis {
 		if len(vis[i]) == 0 {
 			return nil, fmt.Errorf("forward: batch row %d attends to nothing", i)
 		}
 	}
 	return vis, nil
+}
+
+// windowed is visible restricted to the sliding window: a key is visible
+// from a query fewer than SlidingWindow positions back (a mask, as in
+// llama.cpp: nothing leaves the cache). A query always sees itself.
+func (s *State) windowed(visible [][]int32, n int) [][]int32 {
+	c, w := s.Cache, int32(s.M.SlidingWindow)
+	out := make([][]int32, n)
+	for i, v := range visible {
+		q := c.Pos[c.Len+i]
+		kept := make([]int32, 0, min(len(v), int(w)))
+		for _, j := range v {
+			if q-c.Pos[j] < w {
+				kept = append(kept, j)
+			}
+		}
+		out[i] = kept
+	}
+	return out
 }
 
 // Commit makes all n rows of the last forward pass part of the sequence.

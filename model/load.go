@@ -1,4 +1,4 @@
-// Package model runs Llama-family transformers (llama, mistral, qwen2, phi3) from
+// Package model runs Llama-family transformers (llama, mistral, qwen2, phi3, gemma2) from
 // GGUF files: the weights, the hyper-parameters read from metadata, a KV
 // cache and a batched forward pass with explicit positions and an attention
 // mask (causal or tree).
@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +34,22 @@ type Config struct {
 	Rope      tensor.Rope
 	QKVBias   bool
 	TiedEmbed bool // output weights are the token embeddings
-	// SlidingWindow, if > 0, limits attention to the keys at most
-	// SlidingWindow-1 positions back (phi3's attention.sliding_window).
+	// SlidingWindow, if > 0, limits the attention of the layers marked
+	// Windowed to the keys at most SlidingWindow-1 positions back
+	// (attention.sliding_window: phi3 all layers, gemma2 every other one).
 	SlidingWindow int
+
+	// Gemma 2 (zero for the others): the embeddings are scaled by
+	// EmbedScale, attention scores and final logits soft-capped
+	// (c·tanh(x/c)), the FFN is GeGLU instead of SwiGLU, and each block's
+	// attention and FFN outputs are RMS-normalised again (Layer.PostAttnNorm,
+	// PostFFNNorm) before the residual add.
+	EmbedScale   float32
+	AttnSoftcap  float32
+	FinalSoftcap float32
+	GELU         bool
+	// QueryScale multiplies query·key (0: 1/sqrt(HeadDim)).
+	QueryScale float32
 }
 
 // KVDim is the width of one key (or value) row: KVHeads × HeadDim.
@@ -48,6 +62,9 @@ type Layer struct {
 	Bq, Bk, Bv              []float32
 	FFNNorm                 []float32
 	FFNGate, FFNUp, FFNDown *tensor.Mat
+
+	Windowed                  bool      // attention within Config.SlidingWindow
+	PostAttnNorm, PostFFNNorm []float32 // gemma2; nil elsewhere
 }
 
 // Model is a loaded transformer. Its weights point into the memory-mapped
@@ -66,7 +83,8 @@ type Model struct {
 // Architectures this engine runs. Mistral GGUFs normally say "llama".
 // phi3 is llama with fused QKV and gate/up tensors, Neox rotary pairs and
 // a sliding attention window.
-var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true, "phi3": true}
+// gemma2 adds the options gathered under Config.EmbedScale.
+var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true, "phi3": true, "gemma2": true}
 
 // Load opens and loads a model file.
 func Load(path string) (*Model, error) {
@@ -95,7 +113,7 @@ func FromFile(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("metadata key general.architecture is missing: not a model file (a vocabulary-only or adapter file?)")
 	}
 	if !archs[arch] {
-		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral, qwen2 and phi3 (Llama-family) models", ErrArch, arch)
+		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral, qwen2, phi3 and gemma2 models", ErrArch, arch)
 	}
 	c := Config{Arch: arch}
 	u := func(key string, dst *int, def int) error {
@@ -172,13 +190,36 @@ func FromFile(f *gguf.File) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("rope scaling type %q is not supported (supported: none, linear, and llama3 via rope_freqs.weight)", st)
 	}
-	c.Rope.Neox = arch == "qwen2" || arch == "phi3"
+	c.Rope.Neox = arch == "qwen2" || arch == "phi3" || arch == "gemma2"
 	c.QKVBias = arch == "qwen2"
-	if arch == "phi3" {
-		// llama.cpp (c392e50) reads the window for phi3, not for llama or
-		// mistral: those GGUFs run with full causal attention there too.
+	if arch == "phi3" || arch == "gemma2" {
+		// llama.cpp (c392e50) reads the window for phi3 and gemma2, not for
+		// llama or mistral: those GGUFs run with full causal attention
+		// there too.
 		if w, ok := f.Uint(arch + ".attention.sliding_window"); ok && w > 0 && w < 1<<24 {
 			c.SlidingWindow = int(w)
+		}
+	}
+	if arch == "gemma2" {
+		c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))
+		c.GELU = true
+		for key, dst := range map[string]*float32{"attn_logit_softcapping": &c.AttnSoftcap, "final_logit_softcapping": &c.FinalSoftcap} {
+			if v, ok := f.Float(arch + "." + key); ok {
+				if !(v > 0 && v < 1e6) {
+					return nil, fmt.Errorf("metadata %s.%s = %v: want a positive cap", arch, key, v)
+				}
+				*dst = float32(v)
+			}
+		}
+		// llama.cpp scales queries by 1/sqrt(head_dim) for Gemma 2's 2B
+		// and 9B (26 and 42 layers) and by 1/sqrt(dim/heads) for 27B (46),
+		// and refuses other layer counts.
+		switch c.NLayers {
+		case 26, 42:
+		case 46:
+			c.QueryScale = 1 / float32(math.Sqrt(float64(c.Dim/c.Heads)))
+		default:
+			return nil, fmt.Errorf("gemma2 with %d layers: the known shapes have 26, 42 or 46 (2B, 9B, 27B), which decide how queries are scaled", c.NLayers)
 		}
 	}
 
@@ -252,6 +293,11 @@ func FromFile(f *gguf.File) (*Model, error) {
 		} else {
 			gu := split(p+"ffn_up.weight", c.Dim, c.FFN, c.FFN) // rows gate | up
 			l.FFNGate, l.FFNUp = gu[0], gu[1]
+		}
+		l.Windowed = c.SlidingWindow > 0 && (arch != "gemma2" || i%2 == 0)
+		if arch == "gemma2" {
+			l.PostAttnNorm = vec(p+"post_attention_norm.weight", c.Dim)
+			l.PostFFNNorm = vec(p+"post_ffw_norm.weight", c.Dim)
 		}
 		if c.QKVBias {
 			l.Bq = vec(p+"attn_q.bias", qd)

@@ -362,10 +362,11 @@ func TestNarrowTreePrunesSame(t *testing.T) {
 
 // TestOtherArchitecturesExact: heads read only the target's final hidden
 // state, so S^4C runs unchanged on every architecture: on the phi3 (fused
-// tensors, sliding window) and qwen2 conformance models, greedy S^4C with
-// (random) heads equals plain decoding, past the sliding window.
+// tensors, sliding window), qwen2 and gemma2 (soft-capping, a window on
+// every other layer) conformance models, greedy S^4C with (random) heads
+// equals plain decoding, past the sliding window.
 func TestOtherArchitecturesExact(t *testing.T) {
-	for _, arch := range []string{"phi3", "qwen2"} {
+	for _, arch := range []string{"phi3", "qwen2", "gemma2"} {
 		e, err := engine.Load(shared.Path(t, "conformance/archs/"+arch+"/model.gguf"), 2)
 		if err != nil {
 			t.Fatal(err)

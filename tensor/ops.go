@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // RMSNorm sets dst = x / sqrt(mean(x²) + eps) ⊙ w. The squares are summed
 // in float64 (as ggml does) in 16 lanes, one per position mod 16, so that
@@ -179,5 +182,54 @@ func (r *Rope) applyFrom(x, cs []float32, i0 int) {
 		x0, x1 := x[a], x[b]
 		x[a] = float32(x0*c) - float32(x1*s)
 		x[b] = float32(x0*s) + float32(x1*c)
+	}
+}
+
+// GeGLU sets gate[i] = GELU(gate[i])·up[i] with GELU as llama.cpp's CPU
+// backend computes it (Gemma's FFN): 0 at or below -10, the identity at or
+// above 10, and in between the tanh approximation looked up in a float16
+// table: fp16(gelu(fp16(x))).
+func GeGLU(gate, up []float32) {
+	t := geluTable()
+	up = up[:len(gate)]
+	for i, x := range gate {
+		var g float32
+		switch {
+		case x <= -10:
+			g = 0
+		case x >= 10:
+			g = x
+		default:
+			g = F16ToF32(t[F32ToF16(x)])
+		}
+		gate[i] = g * up[i]
+	}
+}
+
+// geluTable maps every float16 to fp16(gelu_tanh(x)), computed in float32
+// in ggml's order of operations.
+var geluTable = sync.OnceValue(func() *[1 << 16]uint16 {
+	var t [1 << 16]uint16
+	const sqrt2OverPi, coefA = float32(0.79788456080286535587989211986876), float32(0.044715)
+	for i := range t {
+		x := F16ToF32(uint16(i))
+		inner := float32(sqrt2OverPi*x) * (1 + float32(float32(coefA*x)*x))
+		th := float32(math.Tanh(float64(inner)))
+		t[i] = F32ToF16(float32(0.5*x) * (1 + th))
+	}
+	return &t
+})
+
+// Softcap sets x[i] = c·tanh(x[i]/c) (Gemma 2's logit soft-capping).
+func Softcap(x []float32, c float32) {
+	for i, v := range x {
+		x[i] = c * float32(math.Tanh(float64(v/c)))
+	}
+}
+
+// Scale multiplies x by s.
+func Scale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
 	}
 }
