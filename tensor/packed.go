@@ -202,8 +202,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			// 128·scale (value scale·byte - offset).
 			sb := src[136*(b/8) : 136*(b/8)+136]
 			ib := b % 8
-			ls := int(sb[4+ib/2]>>(4*uint(ib%2))&0xf) | int(le.Uint16(sb[2:])>>(2*uint(ib))&3)<<4
-			dl := F16ToF32(le.Uint16(sb)) * float32(ls-32)
+			dl := iq4XSScale(sb, ib)
 			putMeta(meta[128*g:], j, dl, 128*dl)
 			qs := sb[8+16*ib:]
 			putByteQuants(q, func(e int) byte {

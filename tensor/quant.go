@@ -258,12 +258,9 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 		// 6-bit scales ls, x = (d·(ls-32))·kvalues[q] (IQ4_NL's nibbles).
 		for b := 0; b < n/256; b++ {
 			blk := src[b*136:]
-			d := h(blk)
-			sh := binary.LittleEndian.Uint16(blk[2:])
 			y := dst[b*256 : b*256+256]
 			for ib := 0; ib < 8; ib++ {
-				ls := int(blk[4+ib/2]>>(4*uint(ib%2))&0xf) | int(sh>>(2*uint(ib))&3)<<4
-				dl := d * float32(ls-32)
+				dl := iq4XSScale(blk, ib)
 				qs := blk[8+16*ib:]
 				for j := 0; j < 16; j++ {
 					y[32*ib+j] = dl * float32(iq4Values[qs[j]&0xf])
@@ -274,6 +271,15 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 	default:
 		panic(ErrUnsupported{t}) // callers check Supported first
 	}
+}
+
+// iq4XSScale is the scale d·(ls-32) of block ib (of 32 values) of an
+// IQ4_XS super-block: ls is 6 bits, the low 4 in scales_l, the high 2 in
+// scales_h.
+func iq4XSScale(sb []byte, ib int) float32 {
+	sh := binary.LittleEndian.Uint16(sb[2:])
+	ls := int(sb[4+ib/2]>>(4*uint(ib%2))&0xf) | int(sh>>(2*uint(ib))&3)<<4
+	return h(sb) * float32(ls-32)
 }
 
 // iq4Nearest is the index of the grid value nearest to x/d.
