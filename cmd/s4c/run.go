@@ -133,6 +133,14 @@ func cmdRun(args []string) error {
 	if *compare {
 		quiet := req
 		quiet.OnToken = nil
+		// An untimed warm-up first: the first generation of a process also
+		// pays for faulting in weights and fresh buffers, which would count
+		// against plain decoding only (it runs first).
+		warm := quiet
+		warm.MaxTokens = min(req.MaxTokens, 16)
+		if _, _, err = e.GeneratePlain(warm); err != nil {
+			return err
+		}
 		if plainIDs, plainSt, err = e.GeneratePlain(quiet); err != nil {
 			return err
 		}
