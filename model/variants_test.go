@@ -30,7 +30,13 @@ func rewrite(t *testing.T, edit func(name string, dims []uint64, v []float32) (s
 // rewriteFile is rewrite without loading: it returns the new file's path.
 func rewriteFile(t *testing.T, edit func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool), kv func(w *gguf.Writer, f *gguf.File)) string {
 	t.Helper()
-	f, err := gguf.Open(shared.Path(t, "models/stories260K.gguf"))
+	return rewriteFrom(t, "models/stories260K.gguf", edit, kv)
+}
+
+// rewriteFrom is rewriteFile from another shared model.
+func rewriteFrom(t *testing.T, rel string, edit func(name string, dims []uint64, v []float32) (string, gguf.TensorType, []float32, bool), kv func(w *gguf.Writer, f *gguf.File)) string {
+	t.Helper()
+	f, err := gguf.Open(shared.Path(t, rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -373,17 +373,13 @@ func (e ErrNotWritable) Error() string {
 	if !Supported(e.Type) {
 		return ErrUnsupported(e).Error()
 	}
-	return fmt.Sprintf("s4c reads %s tensors but cannot write them: choose F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K or IQ4_NL", e.Type)
+	return fmt.Sprintf("s4c reads %s tensors but cannot write them: choose F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_NL", e.Type)
 }
 
 // Quantizable reports whether Quantize can write tensors of type t (every
-// supported type but Q2_K, Q3_K and IQ4_XS, which are only read).
+// supported type but IQ4_XS, which is only read).
 func Quantizable(t gguf.TensorType) bool {
-	switch t {
-	case gguf.Q2_K, gguf.Q3_K, gguf.IQ4_XS:
-		return false
-	}
-	return Supported(t)
+	return t != gguf.IQ4_XS && Supported(t)
 }
 
 // QuantizeInto is Quantize writing into out (of exactly t.RowBytes(len(src))).
@@ -486,6 +482,10 @@ func QuantizeInto(t gguf.TensorType, src []float32, out []byte) {
 		}
 	case gguf.Q4_K, gguf.Q5_K:
 		quantizeK45(t, src, out)
+	case gguf.Q3_K:
+		quantizeQ3K(src, out)
+	case gguf.Q2_K:
+		quantizeQ2K(src, out)
 	case gguf.Q6_K:
 		for b := 0; b < len(src)/256; b++ {
 			x := src[256*b : 256*b+256]
@@ -525,6 +525,87 @@ func QuantizeInto(t gguf.TensorType, src []float32, out []byte) {
 					ql[qlIdx] |= byte(q&0xf) << shift
 					qh[32*half+l] |= byte(q>>4&3) << (2 * uint(k))
 				}
+			}
+		}
+	}
+}
+
+// quantizeQ3K encodes Q3_K: per 16 values a signed 6-bit scale relative to
+// the super-block's d, the block's signed extreme mapped to -4, values
+// -4..3 stored as 2 low bits (qs) and a high bit (hmask).
+func quantizeQ3K(src []float32, out []byte) {
+	for b := 0; b < len(src)/256; b++ {
+		x := src[256*b : 256*b+256]
+		blk := out[110*b : 110*b+110]
+		clear(blk)
+		var scale [16]float32
+		maxScale := float32(0)
+		for s := range scale {
+			scale[s] = signedAbsMax(x[16*s:16*s+16]) / -4
+			if abs32(scale[s]) > abs32(maxScale) {
+				maxScale = scale[s]
+			}
+		}
+		d := F16ToF32(ph(blk[108:], maxScale/-32))
+		hm, qs, sc := blk[:32], blk[32:96], blk[96:108]
+		for s := range scale {
+			isc := 0
+			if d != 0 {
+				isc = roundClamp(scale[s]/d, -32, 31)
+			}
+			u := byte(isc + 32)
+			sc[s%8] |= (u & 0xf) << (4 * uint(s/8))
+			sc[8+s%4] |= (u >> 4) << (2 * uint(s/4))
+			ds := d * float32(isc)
+			for e := 16 * s; e < 16*s+16; e++ {
+				v := 0
+				if ds != 0 {
+					v = roundClamp(x[e]/ds, -4, 3)
+				}
+				q := byte(v + 4)
+				half, j, l := e/128, e%128/32, e%32
+				qs[32*half+l] |= (q & 3) << (2 * uint(j))
+				hm[l] |= (q >> 2) << uint(4*half+j)
+			}
+		}
+	}
+}
+
+// quantizeQ2K encodes Q2_K: per 16 values a 4-bit scale and a 4-bit min
+// relative to the super-block's d and dmin, values 0..3 (x = d·sc·q -
+// dmin·m).
+func quantizeQ2K(src []float32, out []byte) {
+	for b := 0; b < len(src)/256; b++ {
+		x := src[256*b : 256*b+256]
+		blk := out[84*b : 84*b+84]
+		clear(blk)
+		var scale, mins [16]float32
+		maxScale, maxMin := float32(0), float32(0)
+		for s := range scale {
+			lo, hi := minMax(x[16*s : 16*s+16])
+			lo = min(lo, 0)
+			scale[s], mins[s] = (hi-lo)/3, -lo
+			maxScale, maxMin = max(maxScale, scale[s]), max(maxMin, mins[s])
+		}
+		d := F16ToF32(ph(blk[80:], maxScale/15))
+		dmin := F16ToF32(ph(blk[82:], maxMin/15))
+		for s := range scale {
+			isc, im := 0, 0
+			if d != 0 {
+				isc = roundClamp(scale[s]/d, 0, 15)
+			}
+			if dmin != 0 {
+				im = roundClamp(mins[s]/dmin, 0, 15)
+			}
+			blk[s] = byte(isc) | byte(im)<<4
+			dl, ml := d*float32(isc), dmin*float32(im)
+			for e := 16 * s; e < 16*s+16; e++ {
+				q := 0
+				if dl != 0 {
+					q = roundClamp((x[e]+ml)/dl, 0, 3)
+				}
+				half, j, rest := e/128, e%128/32, e%32
+				blk[16+32*half+rest] |= byte(q) << (2 * uint(j))
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func TestQuantRoundTrip(t *testing.T) {
 	x[5] = 0 // exact zeros survive
 	tol := map[gguf.TensorType]float64{
 		gguf.F32: 0, gguf.F16: 1e-3, gguf.BF16: 8e-3, gguf.Q8_0: 0.01, gguf.Q6_K: 0.04,
-		gguf.Q5_0: 0.07, gguf.Q5_1: 0.05, gguf.Q5_K: 0.07, gguf.Q4_0: 0.14, gguf.Q4_1: 0.1, gguf.Q4_K: 0.14, gguf.IQ4_NL: 0.14,
+		gguf.Q5_0: 0.07, gguf.Q5_1: 0.05, gguf.Q5_K: 0.07, gguf.Q4_0: 0.14, gguf.Q4_1: 0.1, gguf.Q4_K: 0.14, gguf.IQ4_NL: 0.14, gguf.Q3_K: 0.2, gguf.Q2_K: 0.45,
 	}
 	for typ, tl := range tol {
 		enc, err := Quantize(typ, x)
@@ -98,7 +98,7 @@ func TestMulMatchesDequantized(t *testing.T) {
 	for i := range w {
 		w[i] = float32(rng.NormFloat64())
 	}
-	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K} {
+	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q2_K, gguf.Q3_K, gguf.IQ4_NL} {
 		enc, _ := Quantize(typ, w)
 		m, err := NewMat(typ, rows, cols, enc)
 		if err != nil {

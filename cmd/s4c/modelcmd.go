@@ -27,7 +27,7 @@ func shapeNames() string {
 func cmdModelSynth(args []string) error {
 	fs := newFlags("model synth", "--shape SHAPE --type TYPE -o OUT.gguf")
 	shape := fs.String("shape", "tinyllama-1.1b", "model shape: "+shapeNames())
-	typ := fs.String("type", "q8_0", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, iq4_nl")
+	typ := fs.String("type", "q8_0", "tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl")
 	out := fs.String("o", "", "output GGUF file")
 	seed := fs.Uint64("seed", 1, "random seed")
 	if err := parse(fs, args, 0); err != nil {
