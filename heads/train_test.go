@@ -311,3 +311,38 @@ func TestTrainDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainOnOtherArchitectures: heads are trained from the target's own
+// hidden states whatever its architecture: on the gemma2 conformance model
+// (soft-capped logits, sliding window) and phi3 (fused tensors) the
+// held-out loss falls.
+func TestTrainOnOtherArchitectures(t *testing.T) {
+	for _, arch := range []string{"gemma2", "phi3"} {
+		m, err := model.Load(shared.Path(t, "conformance/archs/"+arch+"/model.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "d.s4cdata")
+		if err := Generate(p, m, 1200, GenConfig{BOS: 1, SeqLen: 40, Greedy: 0.5, Temp: 0.8, Seed: 1, Threads: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ds, _, err := OpenDataset(p, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := NewTrainer(New(m, 2, 64, 5), m, TrainConfig{Epochs: 3, LR: 3e-3, Batch: 32, HoldOut: 0.2, Seed: 1, Threads: 2, TopK: 8})
+		before := tr.Evaluate(ds)
+		if err := tr.Train(ds); err != nil {
+			t.Fatal(err)
+		}
+		after := tr.Evaluate(ds)
+		t.Logf("%s: held-out loss %v -> %v, top-1 %v", arch, before.Loss, after.Loss, after.Top1)
+		for k := range before.Loss {
+			if after.Loss[k] >= before.Loss[k] {
+				t.Errorf("%s head %d: held-out loss did not fall (%v -> %v)", arch, k, before.Loss[k], after.Loss[k])
+			}
+		}
+		ds.Close()
+		m.Close()
+	}
+}
