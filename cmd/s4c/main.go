@@ -19,12 +19,13 @@ import (
 var commands = []struct {
 	name, summary string
 	run           func(args []string) error
+	group         bool // has subcommands ('s4c heads train')
 }{
-	{"run", "generate text from a prompt", cmdRun},
-	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect},
-	{"heads", "train (self-distillation), evaluate or inflate S^4C draft heads", cmdHeads},
-	{"model", "write synthetic or inflated models (synth, inflate)", cmdModel},
-	{"bench", "benchmark the engine (t(N)/t(1), decode, prompt) or S^4C against plain decoding", cmdBench},
+	{"run", "generate text from a prompt", cmdRun, false},
+	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect, false},
+	{"heads", "train (self-distillation), evaluate or inflate S^4C draft heads", cmdHeads, true},
+	{"model", "write synthetic or inflated models (synth, inflate)", cmdModel, true},
+	{"bench", "benchmark the engine (t(N)/t(1), decode, prompt) or S^4C against plain decoding", cmdBench, true},
 }
 
 func usage() {
@@ -95,12 +96,8 @@ func runMain(args []string) int {
 		if c.name != name {
 			continue
 		}
-		if len(args) > 1 && !strings.HasPrefix(args[1], "-") && len(args[1]) < 20 {
-			for _, g := range []string{"heads", "model", "bench"} {
-				if name == g {
-					name += " " + args[1] // "s4c heads train: …"
-				}
-			}
+		if c.group && len(args) > 1 && !strings.HasPrefix(args[1], "-") && len(args[1]) < 20 {
+			name += " " + args[1] // "s4c heads train: …"
 		}
 		stop := startProfile()
 		err := c.run(args[1:])
