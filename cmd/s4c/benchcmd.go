@@ -27,7 +27,7 @@ func cmdBenchEngine(args []string) error {
 		return err
 	}
 	if *modelPath == "" {
-		return fmt.Errorf("no model: give -m MODEL.gguf")
+		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
 	if err := checkInts(intFlag{"threads", *threads, 0, maxThreads}, intFlag{"ctx", *ctx, 1, 1 << 20}, intFlag{"reps", *reps, 1, 1000}); err != nil {
 		return err
@@ -76,7 +76,7 @@ func cmdBenchSpec(args []string) error {
 		return err
 	}
 	if *modelPath == "" || *promptsPath == "" {
-		return fmt.Errorf("give -m MODEL.gguf and --prompts FILE")
+		return usageError{fmt.Errorf("give -m MODEL.gguf and --prompts FILE")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt},
 		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {

@@ -100,7 +100,7 @@ func cmdHeadsTrain(args []string) error {
 		return err
 	}
 	if *modelPath == "" {
-		return fmt.Errorf("no model: give -m MODEL.gguf")
+		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
 	if err := checkInts(intFlag{"tokens", *tokens, 1000, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
 		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 1, 10000},
@@ -289,7 +289,7 @@ func cmdHeadsEval(args []string) error {
 		return err
 	}
 	if *modelPath == "" {
-		return fmt.Errorf("no model: give -m MODEL.gguf")
+		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt},
 		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {

@@ -19,7 +19,7 @@ func cmdInspect(args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("give one GGUF file to inspect")
+		return usageError{fmt.Errorf("give one GGUF file to inspect")}
 	}
 	path := fs.Arg(0)
 	f, err := gguf.Open(path)

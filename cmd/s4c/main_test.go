@@ -122,6 +122,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "-m", model, "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"heads"}, 2, "usage: s4c heads"},
 		{[]string{"run", "-m", "/no/such.gguf", "-p", "x"}, 1, "no such file"},
+		{[]string{"run", "-p", "x"}, 2, "no model: give -m MODEL.gguf"},
+		{[]string{"inspect"}, 2, "give one GGUF file"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(bin, c.args...)

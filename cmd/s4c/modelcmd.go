@@ -42,7 +42,7 @@ func cmdModelSynth(args []string) error {
 		return err
 	}
 	if *out == "" {
-		return fmt.Errorf("give -o OUT.gguf")
+		return usageError{fmt.Errorf("give -o OUT.gguf")}
 	}
 	t0 := time.Now()
 	if err := convert.Synth(*out, s, t, *seed, writeProgress("synth", t0)); err != nil {
@@ -65,7 +65,7 @@ func cmdModelInflate(args []string) error {
 		return err
 	}
 	if *from == "" || *out == "" {
-		return fmt.Errorf("give --from SMALL.gguf and -o BIG.gguf")
+		return usageError{fmt.Errorf("give --from SMALL.gguf and -o BIG.gguf")}
 	}
 	s, err := convert.ParseShape(*shape)
 	if err != nil {
@@ -127,7 +127,7 @@ func cmdHeadsInflate(args []string) error {
 		return err
 	}
 	if *from == "" || *bigPath == "" {
-		return fmt.Errorf("give --from SMALL.gguf and -m BIG.gguf")
+		return usageError{fmt.Errorf("give --from SMALL.gguf and -m BIG.gguf")}
 	}
 	if *hp == "" {
 		*hp = heads.PathFor(*from)

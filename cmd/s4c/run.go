@@ -64,7 +64,7 @@ func cmdRun(args []string) error {
 		return err
 	}
 	if *modelPath == "" {
-		return fmt.Errorf("no model: give -m MODEL.gguf (any Llama-family GGUF, e.g. from the usual model hubs)")
+		return usageError{fmt.Errorf("no model: give -m MODEL.gguf (any Llama-family GGUF, e.g. from the usual model hubs)")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, math.MaxInt}, intFlag{"threads", *threads, 0, maxThreads},
 		intFlag{"ctx", *ctx, 0, math.MaxInt}, intFlag{"budget", *budget, 0, spec.MaxTreeBudget}); err != nil {
