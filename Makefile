@@ -26,7 +26,7 @@ BIG     := $(BIG_DIR)/stories-1.1b-f16.gguf
 demo: build
 	@if [ ! -f "$(MODEL)" ]; then \
 	  echo "No model at $(MODEL)."; \
-	  echo "s4c runs Llama-family GGUF files (llama, mistral, qwen2, phi3, gemma2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K/IQ4_NL/IQ4_XS)."; \
+	  echo "s4c runs Llama-family GGUF files (llama, mistral, qwen2, qwen3, phi3, gemma2; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K/IQ4_NL/IQ4_XS)."; \
 	  echo "Download one from the usual model hubs (e.g. a TinyLlama-1.1B-Chat or Qwen2-0.5B-Instruct GGUF), then:"; \
 	  echo "  make demo MODEL=/path/to/model.gguf"; \
 	  exit 1; \

@@ -160,6 +160,14 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 					tensor.Add(k, L.Bk)
 					tensor.Add(v, L.Bv)
 				}
+				if L.QNorm != nil { // qwen3: each head's q and k normalised
+					for h := 0; h < m.Heads; h++ {
+						tensor.RMSNorm(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], L.QNorm, m.NormEps)
+					}
+					for h := 0; h < m.KVHeads; h++ {
+						tensor.RMSNorm(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], L.KNorm, m.NormEps)
+					}
+				}
 				cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
 				m.Rope.ApplyHeads(q, m.Heads, hd, cs)
 				m.Rope.ApplyHeads(k, m.KVHeads, hd, cs)

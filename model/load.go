@@ -1,4 +1,4 @@
-// Package model runs Llama-family transformers (llama, mistral, qwen2, phi3, gemma2) from
+// Package model runs Llama-family transformers (llama, mistral, qwen2, qwen3, phi3, gemma2) from
 // GGUF files: the weights, the hyper-parameters read from metadata, a KV
 // cache and a batched forward pass with explicit positions and an attention
 // mask (causal or tree).
@@ -65,6 +65,7 @@ type Layer struct {
 
 	Windowed                  bool      // attention within Config.SlidingWindow
 	PostAttnNorm, PostFFNNorm []float32 // gemma2; nil elsewhere
+	QNorm, KNorm              []float32 // qwen3: per-head RMSNorm of q and k before RoPE
 }
 
 // Model is a loaded transformer. Its weights point into the memory-mapped
@@ -84,7 +85,9 @@ type Model struct {
 // phi3 is llama with fused QKV and gate/up tensors, Neox rotary pairs and
 // a sliding attention window.
 // gemma2 adds the options gathered under Config.EmbedScale.
-var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true, "phi3": true, "gemma2": true}
+// qwen3 is qwen2 without QKV biases, with a per-head RMSNorm of queries and
+// keys before RoPE.
+var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true, "qwen3": true, "phi3": true, "gemma2": true}
 
 // Load opens and loads a model file.
 func Load(path string) (*Model, error) {
@@ -113,7 +116,7 @@ func FromFile(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("metadata key general.architecture is missing: not a model file (a vocabulary-only or adapter file?)")
 	}
 	if !archs[arch] {
-		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral, qwen2, phi3 and gemma2 models", ErrArch, arch)
+		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral, qwen2, qwen3, phi3 and gemma2 models", ErrArch, arch)
 	}
 	c := Config{Arch: arch}
 	u := func(key string, dst *int, def int) error {
@@ -190,7 +193,7 @@ func FromFile(f *gguf.File) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("rope scaling type %q is not supported (supported: none, linear, and llama3 via rope_freqs.weight)", st)
 	}
-	c.Rope.Neox = arch == "qwen2" || arch == "phi3" || arch == "gemma2"
+	c.Rope.Neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3" || arch == "gemma2"
 	c.QKVBias = arch == "qwen2"
 	if arch == "phi3" || arch == "gemma2" {
 		// llama.cpp (c392e50) reads the window for phi3 and gemma2, not for
@@ -295,6 +298,10 @@ func FromFile(f *gguf.File) (*Model, error) {
 			l.FFNGate, l.FFNUp = gu[0], gu[1]
 		}
 		l.Windowed = c.SlidingWindow > 0 && (arch != "gemma2" || i%2 == 0)
+		if arch == "qwen3" {
+			l.QNorm = vec(p+"attn_q_norm.weight", c.HeadDim)
+			l.KNorm = vec(p+"attn_k_norm.weight", c.HeadDim)
+		}
 		if arch == "gemma2" {
 			l.PostAttnNorm = vec(p+"post_attention_norm.weight", c.Dim)
 			l.PostFFNNorm = vec(p+"post_ffw_norm.weight", c.Dim)
