@@ -73,10 +73,9 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	if ctx+maxN+64 > m.CtxLen {
 		return nil, fmt.Errorf("%d cached + %d batch tokens exceed the model's context of %d tokens: lower -ctx or the batch sizes", ctx, maxN, m.CtxLen)
 	}
-	r := &EngineResult{Ctx: ctx, Ns: ns, Kernel: tensor.Kernel}
+	r := &EngineResult{Ctx: ctx, Ns: ns, Kernel: tensor.Kernel, WeightBytes: m.WeightBytes()}
 	for i := range m.File.Tensors {
 		t := &m.File.Tensors[i]
-		r.WeightBytes += int64(t.Size)
 		if len(t.Dims) == 2 && t.Name != "token_embd.weight" {
 			r.Params += int64(t.Elements())
 		}

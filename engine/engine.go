@@ -42,10 +42,14 @@ func Load(path string, threads int) (*Engine, error) {
 // Close releases the model.
 func (e *Engine) Close() error { return e.Model.Close() }
 
+// chatTemplate is the model's chat template family.
+func (e *Engine) chatTemplate() string {
+	return chat.Detect(e.Tok.ChatTmpl, func(s string) bool { _, ok := e.Tok.ID(s); return ok })
+}
+
 // ChatPrompt renders messages with the model's chat template family.
 func (e *Engine) ChatPrompt(msgs []chat.Message) (string, error) {
-	tmpl := chat.Detect(e.Tok.ChatTmpl, func(s string) bool { _, ok := e.Tok.ID(s); return ok })
-	return chat.Render(tmpl, msgs)
+	return chat.Render(e.chatTemplate(), msgs)
 }
 
 // Encode tokenizes a prompt the way generation expects: BOS as the model
@@ -62,8 +66,7 @@ func (e *Engine) EncodeSpecial(prompt string) []int32 { return e.Tok.Encode(prom
 // them: the template's markers become control tokens, the messages'
 // contents stay text.
 func (e *Engine) EncodeChat(msgs []chat.Message) ([]int32, error) {
-	tmpl := chat.Detect(e.Tok.ChatTmpl, func(s string) bool { _, ok := e.Tok.ID(s); return ok })
-	parts, err := chat.RenderParts(tmpl, msgs)
+	parts, err := chat.RenderParts(e.chatTemplate(), msgs)
 	if err != nil {
 		return nil, err
 	}

@@ -424,6 +424,15 @@ func loadVec(f *gguf.File, name string, n int) ([]float32, error) {
 	return v, nil
 }
 
+// WeightBytes is the size of the model's tensors as stored in its file.
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	for i := range m.File.Tensors {
+		n += int64(m.File.Tensors[i].Size)
+	}
+	return n
+}
+
 // Describe is a one-line summary of the model.
 func (m *Model) Describe() string {
 	var b strings.Builder

@@ -201,7 +201,7 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 	// A small model's table takes well under a second to measure: measure
 	// it in every process rather than trust one cached from a busy minute
 	// (where a pass costs 0.1-0.2 ms, one preempted pass doubles it).
-	if dir, err := os.UserCacheDir(); err == nil && weightBytes(m) >= smallModel {
+	if dir, err := os.UserCacheDir(); err == nil && m.WeightBytes() >= smallModel {
 		path = filepath.Join(dir, "s4c", fmt.Sprintf("costs-v%d-%.16s-t%d-%s.json", costsVersion, m.Fingerprint(), s.Pool.Threads, tensor.Kernel))
 		if b, err := os.ReadFile(path); err == nil {
 			var c Costs
@@ -272,14 +272,6 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 // smallModel is the weight size below which cost tables are not cached on
 // disk (measuring them takes a fraction of a second).
 const smallModel = 256 << 20
-
-func weightBytes(m *model.Model) int {
-	n := 0
-	for i := range m.File.Tensors {
-		n += int(m.File.Tensors[i].Size)
-	}
-	return n
-}
 
 // save writes the table (and whether drafting paid last time) to the cache.
 func (c *Costs) save() {
