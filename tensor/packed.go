@@ -174,10 +174,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			// Q8_0's layout: the grid value of each index (+128), d as is.
 			blk := src[18*b : 18*b+18]
 			copy(meta[2*b:], blk[:2])
-			putByteQuants(q, func(e int) byte {
-				nib := blk[2+e%16] >> (4 * uint(e/16)) & 0xf
-				return byte(iq4Values[nib]) ^ 0x80
-			})
+			putByteQuants(q, func(e int) byte { return iq4Byte(blk[2:], e) })
 			continue
 		case gguf.Q3_K:
 			// Q6_K's layout: value v = q - (4 if its hmask bit is clear),
@@ -187,15 +184,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			d := F16ToF32(le.Uint16(sb[108:]))
 			sc := q3KScales(sb[96:108])
 			putMeta(meta[128*g:], j, d*float32(sc[v0/16]-32), d*float32(sc[v0/16+1]-32))
-			putByteQuants(q, func(e int) byte {
-				i := v0 + e
-				half, jj, l := i/128, i%128/32, i%32
-				v := int(sb[32+32*half+l] >> (2 * uint(jj)) & 3)
-				if sb[l]&(1<<uint(4*half+jj)) == 0 {
-					v -= 4
-				}
-				return byte(v + 32)
-			})
+			putByteQuants(q, func(e int) byte { return byte(q3KValue(sb, v0+e) + 32) })
 			continue
 		case gguf.IQ4_XS:
 			// Q5_K's layout: grid value + 128, scale d·(ls-32), offset
@@ -205,9 +194,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			dl := iq4XSScale(sb, ib)
 			putMeta(meta[128*g:], j, dl, 128*dl)
 			qs := sb[8+16*ib:]
-			putByteQuants(q, func(e int) byte {
-				return byte(iq4Values[qs[e%16]>>(4*uint(e/16))&0xf]) ^ 0x80
-			})
+			putByteQuants(q, func(e int) byte { return iq4Byte(qs, e) })
 			continue
 		case gguf.Q6_K:
 			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
@@ -319,6 +306,12 @@ func alignedBytes(n int) []byte {
 	b := make([]byte, n+64)
 	off := int(-uintptr(unsafe.Pointer(&b[0])) & 63)
 	return b[off : off+n : off+n]
+}
+
+// iq4Byte is element e (0..31) of a block of IQ4 nibbles (element e in the
+// low nibble of qs[e], e+16 in its high one) as its grid value + 128.
+func iq4Byte(qs []byte, e int) byte {
+	return byte(iq4Values[qs[e%16]>>(4*uint(e/16))&0xf]) ^ 0x80
 }
 
 // HugeCopy copies b into fresh 64-byte aligned memory backed by huge pages

@@ -219,25 +219,12 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 		for b := 0; b < n/256; b++ {
 			blk := src[b*110:]
 			d := h(blk[108:])
-			hm, sc := blk[:32], q3KScales(blk[96:108])
+			sc := q3KScales(blk[96:108])
 			y := dst[b*256 : b*256+256]
-			is, m := 0, byte(1)
-			for half := 0; half < 2; half++ {
-				q := blk[32+32*half:]
-				for j := 0; j < 4; j++ {
-					shift := 2 * uint(j)
-					for k := 0; k < 2; k++ {
-						dl := d * float32(sc[is]-32)
-						is++
-						for l := 16 * k; l < 16*k+16; l++ {
-							v := int(q[l] >> shift & 3)
-							if hm[l]&m == 0 {
-								v -= 4
-							}
-							y[128*half+32*j+l] = dl * float32(v)
-						}
-					}
-					m <<= 1
+			for s := 0; s < 16; s++ { // sub-blocks of 16 values, each with its scale
+				dl := d * float32(sc[s]-32)
+				for i := 16 * s; i < 16*s+16; i++ {
+					y[i] = dl * float32(q3KValue(blk, i))
 				}
 			}
 		}
@@ -300,6 +287,17 @@ func iq4Nearest(x, d float32) byte {
 // iq4Values is the non-linear grid of IQ4_NL and IQ4_XS (ggml's
 // kvalues_iq4nl).
 var iq4Values = [16]int8{-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
+
+// q3KValue is element i (0..255) of a Q3_K super-block: its two low bits
+// from qs, minus 4 where its hmask bit is clear (-4..3).
+func q3KValue(sb []byte, i int) int {
+	half, j, l := i/128, i%128/32, i%32
+	v := int(sb[32+32*half+l] >> (2 * uint(j)) & 3)
+	if sb[l]&(1<<uint(4*half+j)) == 0 {
+		v -= 4
+	}
+	return v
+}
 
 // q3KScales unpacks Q3_K's twelve scale bytes into sixteen 6-bit scales
 // (0..63; the value's scale is sc-32): the low 4 bits of scale i are
