@@ -72,7 +72,8 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 // batch stops being free.
 func BenchmarkStreamBatch(b *testing.B) {
 	const rows, cols, chunk = 65536, 2048, 64
-	for _, typ := range []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0} {
+	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL}
+	for _, typ := range types {
 		// Quantize 64 rows and repeat them: real values, little set-up time.
 		w := make([]float32, chunk*cols)
 		for i := range w {
@@ -86,6 +87,9 @@ func BenchmarkStreamBatch(b *testing.B) {
 		m, _ := NewMat(typ, rows, cols, enc)
 		p := NewPool(0)
 		for _, n := range []int{1, 2, 4, 5, 6, 8} {
+			if testing.Short() && n != 1 && n != 8 {
+				continue
+			}
 			b.Run(typ.String()+"/"+itoa(n), func(b *testing.B) {
 				x := make([]float32, n*cols)
 				for i := range x {

@@ -124,6 +124,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 		if R == 1 && !scales {
 			fmt.Fprintf(b, "\tPREFETCHT0 %d(SI)\n", r1Prefetch+off)
 		}
+		if R == 1 && scales {
+			fmt.Fprintf(b, "\tPREFETCHT0 %d(R9)\n", r1Prefetch+off)
+		}
 	}
 	fmt.Fprintf(b, "%sloop:\n", name)
 
