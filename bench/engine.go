@@ -134,14 +134,17 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	}
 	// Plain decoding at batch 1.
 	const gen = 32
-	t0 := time.Now()
+	var steps []time.Duration
 	for i := 0; i < gen; i++ {
+		t0 := time.Now()
 		if _, err := s.Forward(&model.Batch{Tokens: []int32{int32(i % m.Vocab)}}); err != nil {
 			return nil, err
 		}
 		s.Commit(1)
+		steps = append(steps, time.Since(t0))
 	}
-	r.DecodeTokS = gen / time.Since(t0).Seconds()
+	fmt.Fprintln(os.Stderr, "DEBUG steps", steps)
+	r.DecodeTokS = 1 / median(steps).Seconds()
 	r.PeakRSS = peakRSS()
 	// The machine as it is now (neighbours included): the figures above
 	// as fractions of what it can do.

@@ -98,21 +98,33 @@ func packedQuantBytes(t gguf.TensorType) int {
 }
 
 // packedMetaBytes is the size of one group's scales: 16 float16 d_w for
-// Q8_0 and Q4_0; for Q4_K and Q5_K 16 float32 sub-block scales d·sc_j then 16
-// float32 sub-block offsets dmin·m_j (the d1 and m1 of its dequantization,
-// computed once at load; 128 bytes per 512 values, so a packed Q4_K row is
-// a third larger than in the file).
-// Q6_K: 16 float32 d·sc of each block's first 16 values, then 16 of its
-// last 16. Q5_K keeps a byte per value, so its packed rows are about 1.5
+// Q8_0 and Q4_0; for Q4_1 and Q5_1 16 float32 block scales then 16 float32
+// offsets (-m); Q6_K: 16 float32 d·sc of each block's first 16 values,
+// then 16 of its last 16.
+//
+// Q4_K and Q5_K (and IQ4_XS) keep their scales as the file does, small
+// integers per sub-block and a float per super-block (kMetaBytes): 16 int8
+// sc_j, 16 int8 m_j, then d and dmin of the group's two super-blocks (lanes
+// 0-7, 8-15) as float32. The kernels form d·sc_j and dmin·m_j themselves;
+// both are exact in float32 (an 11-bit mantissa times a 6-bit integer), so
+// the sums are the same as with precomputed float32 scales, at 48 bytes per
+// 512 values instead of 128: a packed Q4_K row is 6 % larger than in the
+// file rather than a third, and decoding reads that much less.
+// Q5_K keeps a byte per value, so its packed rows are about 1.5
 // times the file's (a 1.1B Q5_K model: 0.71 GiB file, ~1.1 GiB packed);
 // this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
 	switch packType(t) {
-	case gguf.Q4_1, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+	case gguf.Q4_K, gguf.Q5_K:
+		return kMetaBytes
+	case gguf.Q4_1, gguf.Q5_1, gguf.Q6_K:
 		return 128
 	}
 	return 32
 }
+
+// kMetaBytes is a group's compact K-quant metadata (see packedMetaBytes).
+const kMetaBytes = 48
 
 // packed is a matrix's repacked rows.
 type packed struct {
@@ -188,11 +200,12 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			continue
 		case gguf.IQ4_XS:
 			// Q5_K's layout: grid value + 128, scale d·(ls-32), offset
-			// 128·scale (value scale·byte - offset).
+			// (128·d)·(ls-32) (value scale·byte - offset).
 			sb := src[136*(b/8) : 136*(b/8)+136]
 			ib := b % 8
-			dl := iq4XSScale(sb, ib)
-			putMeta(meta[128*g:], j, dl, 128*dl)
+			ls := iq4XSScaleInt(sb, ib)
+			d := F16ToF32(le.Uint16(sb))
+			putKMeta(meta[kMetaBytes*g:], j, ls, ls, d, 128*d)
 			qs := sb[8+16*ib:]
 			putByteQuants(q, func(e int) byte { return iq4Byte(qs, e) })
 			continue
@@ -230,14 +243,14 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		case gguf.Q5_K:
 			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
 			// 0..31, a byte each (the Q6_K quant layout).
-			sb, k := putKMeta(meta[128*g:], j, src, b, 176)
+			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 176)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
 			putByteQuants(q, func(l int) byte { return qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4 })
 			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
 			// nibbles of qs[32·(k/2) : 32·(k/2)+32].
-			sb, k := putKMeta(meta[128*g:], j, src, b, 144)
+			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 144)
 			qs := sb[16+32*(k/2):]
 			shift := 4 * uint(k%2)
 			elems = func(i int) uint32 { return le.Uint32(qs[i:]) >> shift & 0x0f0f0f0f }
@@ -268,15 +281,35 @@ func putMeta(meta []byte, j int, scale, offset float32) {
 	binary.LittleEndian.PutUint32(meta[64+4*j:], math.Float32bits(offset))
 }
 
-// putKMeta writes the scale d·sc and offset dmin·m of sub-block b (of 32
-// values) of a row of Q4_K or Q5_K super-blocks (size bytes each) as block
-// j's metadata, and returns its super-block and its index in it.
-func putKMeta(meta []byte, j int, src []byte, b, size int) (sb []byte, k int) {
+// putKSubBlock writes the 6-bit scale and min of sub-block b (of 32
+// values) of a row of Q4_K or Q5_K super-blocks (size bytes each) and its
+// super-block's d and dmin as block j's compact metadata, and returns its
+// super-block and its index in it.
+func putKSubBlock(meta []byte, j int, src []byte, b, size int) (sb []byte, k int) {
 	sb, k = src[size*(b/8):size*(b/8)+size], b%8
 	sc, mn := scaleMinK4(k, sb[4:16])
 	d, dmin := F16ToF32(binary.LittleEndian.Uint16(sb)), F16ToF32(binary.LittleEndian.Uint16(sb[2:]))
-	putMeta(meta, j, d*float32(sc), dmin*float32(mn))
+	putKMeta(meta, j, int(sc), int(mn), d, dmin)
 	return sb, k
+}
+
+// putKMeta writes block j's integer scale and offset (-128..127) and its
+// super-block's d and dmin (lanes 0-7 share one super-block, 8-15 the
+// next) into a group's compact metadata: the block's value is
+// d·sc·q - dmin·m.
+func putKMeta(meta []byte, j, sc, m int, d, dmin float32) {
+	meta[j], meta[16+j] = byte(int8(sc)), byte(int8(m))
+	binary.LittleEndian.PutUint32(meta[32+4*(j/8):], math.Float32bits(d))
+	binary.LittleEndian.PutUint32(meta[40+4*(j/8):], math.Float32bits(dmin))
+}
+
+// kMeta is block j's scale d·sc and offset dmin·m from a group's compact
+// metadata: the kernels' arithmetic, exact in float32.
+func kMeta(meta []byte, j int) (scale, offset float32) {
+	le := binary.LittleEndian
+	d := math.Float32frombits(le.Uint32(meta[32+4*(j/8):]))
+	dmin := math.Float32frombits(le.Uint32(meta[40+4*(j/8):]))
+	return d * float32(int8(meta[j])), dmin * float32(int8(meta[16+j]))
 }
 
 // legacyNibbles reads the 16 quant bytes of a Q4_0/Q4_1 block (byte i:
@@ -454,10 +487,15 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				}
 				continue
 			}
-			if packedMetaBytes(t) == 128 { // Q4_1, Q5_1, Q4_K, Q5_K: scale and offset
-				meta := row[groups*qb+128*g:]
-				dw := math.Float32frombits(le.Uint32(meta[4*j:]))
-				mw := math.Float32frombits(le.Uint32(meta[64+4*j:]))
+			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
+				var dw, mw float32
+				if mb := packedMetaBytes(t); mb == kMetaBytes {
+					dw, mw = kMeta(row[groups*qb+mb*g:], j)
+				} else {
+					meta := row[groups*qb+mb*g:]
+					dw = math.Float32frombits(le.Uint32(meta[4*j:]))
+					mw = math.Float32frombits(le.Uint32(meta[64+4*j:]))
+				}
 				acc[j] = FMA32(float32(s), dw*dx, acc[j])
 				acc[j] = FMA32(float32(corr>>7), mw*dx, acc[j])
 				continue

@@ -49,20 +49,23 @@ func quantizeGroup(rec []byte, x []float32, n int) {
 // mulIntRows computes rows [lo, hi) of y for quantized activations a
 // (scratch: the thread's own, for partial sums).
 func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch) {
-	// The kernels by packed layout: Q4_1 is Q4_K's (nibbles, scale and
-	// offset), Q5_1 is Q5_K's (bytes, scale and offset).
+	// The kernels by packed layout (pkKernels' order).
 	typ := 0
 	switch packType(m.Type) {
 	case gguf.Q4_0:
 		typ = 1
-	case gguf.Q4_K, gguf.Q4_1:
+	case gguf.Q4_K:
 		typ = 2
 	case gguf.Q6_K:
 		typ = 3
-	case gguf.Q5_K, gguf.Q5_1:
+	case gguf.Q5_K:
 		typ = 4
 	case gguf.Q5_0:
 		typ = 5
+	case gguf.Q4_1:
+		typ = 6
+	case gguf.Q5_1:
+		typ = 7
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows

@@ -264,9 +264,15 @@ func Dequantize(t gguf.TensorType, src []byte, dst []float32) {
 // IQ4_XS super-block: ls is 6 bits, the low 4 in scales_l, the high 2 in
 // scales_h.
 func iq4XSScale(sb []byte, ib int) float32 {
+	return h(sb) * float32(iq4XSScaleInt(sb, ib))
+}
+
+// iq4XSScaleInt is block ib's integer scale ls-32 (-32..31), which d
+// multiplies.
+func iq4XSScaleInt(sb []byte, ib int) int {
 	sh := binary.LittleEndian.Uint16(sb[2:])
 	ls := int(sb[4+ib/2]>>(4*uint(ib%2))&0xf) | int(sh>>(2*uint(ib))&3)<<4
-	return h(sb) * float32(ls-32)
+	return ls - 32
 }
 
 // iq4Nearest is the index of the grid value nearest to x/d.

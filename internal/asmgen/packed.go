@@ -35,23 +35,31 @@ type packedGeom struct {
 	corrShift int
 	offsets   bool
 	halves    bool
+	// kscales: the offset types' compact metadata (tensor.kMetaBytes):
+	// int8 scales and offsets per block, float32 d and dmin per half
+	// group, multiplied here (Q4_K, Q5_K). Without it, float32 scales and
+	// offsets per block (Q4_1, Q5_1).
+	kscales bool
 }
 
 var (
 	geomQ8  = packedGeom{name: "Q8", qbytes: 512, qshift: 9, meta: 32}
 	geomQ4  = packedGeom{name: "Q4", qbytes: 256, qshift: 8, nibbles: true, meta: 32, corrShift: 4}
-	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, qshift: 8, nibbles: true, meta: 128, corrShift: 7, offsets: true}
+	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, qshift: 8, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
 	geomQ6K = packedGeom{name: "Q6K", qbytes: 512, qshift: 9, meta: 128, corrShift: 2, halves: true}
 	// Q5_K: Q6_K's byte quants (0..31) with Q4_K's sub-block offsets.
-	geomQ5K = packedGeom{name: "Q5K", qbytes: 512, qshift: 9, meta: 128, corrShift: 7, offsets: true}
+	geomQ5K = packedGeom{name: "Q5K", qbytes: 512, qshift: 9, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	// Q4_1 and Q5_1: Q4_K's and Q5_K's quants with a float32 scale and
+	// offset per block.
+	geomQ41 = packedGeom{name: "Q41", qbytes: 256, qshift: 8, nibbles: true, meta: 128, corrShift: 7, offsets: true}
+	geomQ51 = packedGeom{name: "Q51", qbytes: 512, qshift: 9, meta: 128, corrShift: 7, offsets: true}
 )
 
 // Q5_0: byte quants (0..31), Q8_0's float16 scales, -16·Σx.
 var geomQ50 = packedGeom{name: "Q50", qbytes: 512, qshift: 9, meta: 32, corrShift: 3}
 
-// packedGeoms are the packed types in the order of the dispatch tables
-// (Q4_1 and Q5_1 use Q4_K's and Q5_K's kernels).
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50}
+// packedGeoms are the packed types in the order of the dispatch tables.
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values.
@@ -77,6 +85,10 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 `, g.name, R, T, R), 0)
 	if g.nibbles {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
+	}
+	if g.kscales {
+		// K1 selects lanes 8-15: the group's second super-block.
+		b.WriteString("\tMOVL $0xff00, AX\n\tKMOVW AX, K1\n")
 	}
 	// Small tiles split each integer accumulator into C chains (summed
 	// exactly before conversion), so that one token's vpdpbusd do not wait
@@ -258,6 +270,12 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				prefetch(metaOff+off, r, true)
 			}
 			switch {
+			case g.kscales:
+				// d·sc into Z0 and dmin·m into Z2, lanes 0-7 with the
+				// first super-block's d and dmin, 8-15 with the second's.
+				a := func(off int) string { return at(off, scaleAddr[r]) }
+				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z0, Z0\n", a(0), a(32), a(36))
+				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(16), a(40), a(44))
 			case g.offsets:
 				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
 			case g.halves:
@@ -467,7 +485,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"

@@ -120,7 +120,12 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 		}
 	}
 	flush := func(h, metaOff int) {
-		if g.offsets {
+		if g.kscales {
+			// Lanes 8h..8h+7 are one super-block: d·sc into Y0, dmin·m
+			// into Y3.
+			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y0\n\tVCVTDQ2PS Y0, Y0\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y0, Y0\n", at(8*h, "(R9)"), at(32+4*h, "(R9)"))
+			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y3\n\tVCVTDQ2PS Y3, Y3\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y3, Y3\n", at(16+8*h, "(R9)"), at(40+4*h, "(R9)"))
+		} else if g.offsets {
 			b.WriteString(fmt.Sprintf("\tVMOVUPS %s, Y0\n\tVMOVUPS %s, Y3\n", at(32*h, "(R9)"), at(64+32*h, "(R9)")))
 		} else if g.halves {
 			fmt.Fprintf(b, "\tVMOVUPS %s, Y0\n", at(metaOff+32*h, "(R9)"))
