@@ -21,7 +21,7 @@ import (
 type EngineResult struct {
 	WeightBytes int64
 	Params      int64
-	DecodeTokS  float64 // plain decode, batch 1
+	DecodeTokS  float64 // plain decode, batch 1: 1 / the median of 32 steps
 	PromptTokS  float64 // prompt of PromptLen tokens (median pass after a warm-up)
 	PromptLen   int
 	Ns          []int
@@ -132,7 +132,9 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	for i := range ns {
 		r.TN = append(r.TN, median(times[i]))
 	}
-	// Plain decoding at batch 1.
+	// Plain decoding at batch 1, each step timed: the median step, as
+	// for t(N), since one step stalled by a neighbour (40 ms among 14 ms
+	// ones, seen) moved the mean of 32 by a third.
 	const gen = 32
 	var steps []time.Duration
 	for i := 0; i < gen; i++ {
@@ -143,7 +145,6 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 		s.Commit(1)
 		steps = append(steps, time.Since(t0))
 	}
-	fmt.Fprintln(os.Stderr, "DEBUG steps", steps)
 	r.DecodeTokS = 1 / median(steps).Seconds()
 	r.PeakRSS = peakRSS()
 	// The machine as it is now (neighbours included): the figures above
