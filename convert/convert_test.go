@@ -21,7 +21,11 @@ func loadSmall(t *testing.T) *model.Model {
 
 func greedyRun(t *testing.T, m *model.Model, prompt []int32, n int, kvf32 bool) ([]int32, [][]float32) {
 	s := m.NewState(len(prompt)+n+1, 2)
-	s.KVF32 = kvf32
+	if kvf32 {
+		if err := s.UseKVF32(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out, err := s.Forward(&model.Batch{Tokens: prompt})
 	if err != nil {
 		t.Fatal(err)

@@ -97,6 +97,14 @@ type Stats struct {
 	PromptTime   time.Duration
 	GenTime      time.Duration
 	StopReason   string // "eog", "length", "callback"
+	// The KV cache: capacity in tokens and the memory its rows take.
+	CacheTokens int
+	CacheBytes  int64
+}
+
+// SetCache records s's cache in the stats.
+func (st *Stats) SetCache(s *model.State) {
+	st.CacheTokens, st.CacheBytes = s.Cache.Cap, s.Cache.Bytes()
 }
 
 // PromptRate is prompt tokens per second.
@@ -173,6 +181,9 @@ func Prefill(s *model.State, prompt []int32, hidden bool) (logits, h []float32, 
 func (e *Engine) GeneratePlain(req Request) ([]int32, Stats, error) {
 	st := Stats{PromptTokens: len(req.Prompt)}
 	s, err := e.NewState(&req)
+	if err == nil {
+		st.SetCache(s)
+	}
 	if err != nil {
 		return nil, st, err
 	}

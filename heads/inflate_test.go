@@ -17,7 +17,9 @@ import (
 // prompt: the K tokens the heads would draft along the most likely path.
 func draftChain(t *testing.T, m *model.Model, h *heads.Heads, prompt []int32) []int32 {
 	s := m.NewState(64, 1)
-	s.KVF32 = true
+	if err := s.UseKVF32(); err != nil {
+		t.Fatal(err)
+	}
 	out, err := s.Forward(&model.Batch{Tokens: prompt, Hidden: true})
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,9 @@ func TestArchsMatchLlamaCpp(t *testing.T) {
 				prompts++
 				tol := 1e-3 * ref.LogitRange
 				s := m.NewState(512, 2)
-				s.KVF32 = true // the reference ran with an F32 KV cache
+				if err := s.UseKVF32(); err != nil { // the reference ran with an F32 KV cache
+					t.Fatal(err)
+				}
 				out, err := s.Forward(&Batch{Tokens: ref.PromptIDs})
 				if err != nil {
 					t.Fatal(err)
@@ -113,7 +115,9 @@ func TestMixedKQuantModels(t *testing.T) {
 	prompts := [][]int32{{1, 403, 407, 261, 378}, {1, 306, 329, 261, 282, 415, 302, 261, 287, 268}, {1, 320, 277, 262, 411, 299}}
 	last := func(m *Model, p []int32) []float32 {
 		s := m.NewState(64, 2)
-		s.KVF32 = true
+		if err := s.UseKVF32(); err != nil {
+			t.Fatal(err)
+		}
 		out, err := s.Forward(&Batch{Tokens: p})
 		if err != nil {
 			t.Fatal(err)

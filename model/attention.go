@@ -9,9 +9,10 @@ import (
 // attention computes, for every batch token i and head h, softmax(q·Kᵀ/√d)·V
 // over the cache rows visible[i], writing s.att.
 //
-// By default keys and values are held at float16 precision (as llama.cpp's
-// default cache does), queries and attention weights are rounded to float16
-// before their products (State.KVF32 keeps all of them float32), and sums are accumulated in float64: this reproduces the
+// By default keys and values are stored as float16 (as llama.cpp's default
+// cache does), queries and attention weights are rounded to float16 before
+// their products (State.UseKVF32 keeps all of them float32), and sums are
+// accumulated in float64: this reproduces the
 // reference engine's numerics closely, and every (token, head) is computed by
 // the same ordered arithmetic whatever the batch (batch invariance).
 func (s *State) attention(l, n int, visible [][]int32) {
@@ -48,7 +49,6 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
 			s.scaleRound(qs, 1)
 			ko := g * hd
-			kl, vl := c.K[l], c.V[l]
 			// Runs of consecutive cache rows (the prompt, then each tree
 			// path) are read as strided matrices.
 			runs := func(f func(a, b int)) {
@@ -62,7 +62,11 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				}
 			}
 			runs(func(a, b int) {
-				tensor.DotRows(all[a:], nv, qs, group, kl[int(vis[a])*kvd+ko:], kvd, b-a)
+				if o := int(vis[a])*kvd + ko; c.F16() {
+					tensor.DotRowsF16(all[a:], nv, qs, group, c.k16[l][o:], kvd, b-a)
+				} else {
+					tensor.DotRows(all[a:], nv, qs, group, c.k[l][o:], kvd, b-a)
+				}
 			})
 			for k := 0; k < group; k++ {
 				scores := all[k*nv : (k+1)*nv]
@@ -88,11 +92,16 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				r := rows[:heads*16*hd]
 				clear(r)
 				runs(func(a, b int) {
-					v := vl[int(vis[a])*kvd+ko:]
-					if heads == 4 {
-						tensor.AccumRows16Heads4(r, hd, all[k*nv+a:], nv, v, kvd, b-a, a)
-					} else {
-						tensor.AccumRows16(r, hd, all[k*nv+a:k*nv+b], v, kvd, b-a, a)
+					o, p := int(vis[a])*kvd+ko, all[k*nv+a:]
+					switch {
+					case heads == 4 && c.F16():
+						tensor.AccumRows16Heads4F16(r, hd, p, nv, c.v16[l][o:], kvd, b-a, a)
+					case heads == 4:
+						tensor.AccumRows16Heads4(r, hd, p, nv, c.v[l][o:], kvd, b-a, a)
+					case c.F16():
+						tensor.AccumRows16F16(r, hd, p[:b-a], c.v16[l][o:], kvd, b-a, a)
+					default:
+						tensor.AccumRows16(r, hd, p[:b-a], c.v[l][o:], kvd, b-a, a)
 					}
 				})
 				for j := 0; j < heads; j++ {
@@ -109,7 +118,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 // of the attention operands: float16 (llama.cpp's default cache type)
 // unless the state keeps float32.
 func (s *State) scaleRound(x []float32, f float32) {
-	if s.KVF32 {
+	if s.kvf32 {
 		if f != 1 {
 			for i := range x {
 				x[i] *= f

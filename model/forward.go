@@ -46,9 +46,9 @@ type State struct {
 	M     *Model
 	Cache *KVCache
 	Pool  *tensor.Pool
-	// KVF32 keeps keys, values, queries and attention weights in float32
-	// instead of llama.cpp's float16 cache precision.
-	KVF32 bool
+	// kvf32 keeps keys, values, queries and attention weights in float32
+	// instead of llama.cpp's float16 cache precision (UseKVF32).
+	kvf32 bool
 
 	x, xb, q, k, v, att, gate, up []float32
 	rope                          []float32
@@ -58,6 +58,21 @@ type State struct {
 // (0 = the model's context length) running on threads threads (0 = all CPUs).
 func (m *Model) NewState(capacity, threads int) *State {
 	return &State{M: m, Cache: m.NewKVCache(capacity), Pool: tensor.NewPool(threads)}
+}
+
+// UseKVF32 replaces s's empty cache by a float32 one of the same capacity
+// and keeps queries and attention weights in float32 too: attention
+// without float16 rounding, as an engine run with an F32 KV cache computes
+// it.
+func (s *State) UseKVF32() error {
+	if s.Cache.Len != 0 {
+		return fmt.Errorf("UseKVF32: the cache already holds %d tokens", s.Cache.Len)
+	}
+	if !s.kvf32 {
+		s.Cache = s.M.NewKVCacheF32(s.Cache.Cap)
+		s.kvf32 = true
+	}
+	return nil
 }
 
 func grow(b []float32, n int) []float32 {
@@ -171,11 +186,7 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 				cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
 				m.Rope.ApplyHeads(q, m.Heads, hd, cs)
 				m.Rope.ApplyHeads(k, m.KVHeads, hd, cs)
-				kr, vr := c.Row(l, base+i)
-				copy(kr, k)
-				copy(vr, v)
-				s.scaleRound(kr, 1)
-				s.scaleRound(vr, 1)
+				c.Put(l, base+i, k, v)
 			}
 		})
 		if L.Windowed {

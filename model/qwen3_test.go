@@ -68,7 +68,9 @@ func TestQwen3AgainstFloat64(t *testing.T) {
 	}
 	for _, prompt := range [][]int32{{1, 403, 407, 261, 378}, {1, 306, 329, 261, 282, 415, 302, 261, 287, 268, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309}} {
 		s := m.NewState(64, 2)
-		s.KVF32 = true
+		if err := s.UseKVF32(); err != nil {
+			t.Fatal(err)
+		}
 		out, err := s.Forward(&Batch{Tokens: prompt})
 		if err != nil {
 			t.Fatal(err)

@@ -419,6 +419,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	if err != nil {
 		return nil, st, err
 	}
+	st.SetCache(s)
 	var costs *liveCosts
 	if opt.Budget == 0 {
 		table := MeasureCosts(m, e.Threads)

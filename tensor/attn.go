@@ -108,3 +108,72 @@ func ReduceRows16(dst, rows []float32, d int) {
 		dst[i] = Reduce16(&lanes)
 	}
 }
+
+// The same kernels on a float16 KV cache's rows (k, v: float16 bits).
+// Every float16 is a float32 exactly, so each gives bitwise what its
+// float32 twin gives on the widened rows: the vector forms widen as they
+// load, the portable ones widen a row at a time.
+
+// DotRowsF16 is DotRows on float16 rows.
+func DotRowsF16(out []float32, ostride int, q []float32, nq int, k []uint16, stride, n int) {
+	d := len(q) / nq
+	if n == 0 {
+		return
+	}
+	_ = k[(n-1)*stride+d-1]
+	_ = out[(nq-1)*ostride+n-1]
+	a := dotRowsF16Tiled(out, ostride, q, nq, d, k, stride, n)
+	if a == n {
+		return
+	}
+	var buf [256]float32
+	row := buf[:min(d, 256)]
+	if d > 256 {
+		row = make([]float32, d)
+	}
+	for ; a < n; a++ {
+		F16ToF32Rows(row, k[a*stride:], stride, d, 1)
+		for h := 0; h < nq; h++ {
+			out[h*ostride+a] = Dot(q[h*d:(h+1)*d], row)
+		}
+	}
+}
+
+// AccumRows16F16 is AccumRows16 on float16 value rows.
+func AccumRows16F16(rows []float32, d int, p []float32, v []uint16, stride, n, a0 int) {
+	if n == 0 {
+		return
+	}
+	_ = rows[16*d-1]
+	_ = v[(n-1)*stride+d-1]
+	_ = p[n-1]
+	if accumRows16F16Fast(rows, d, p, v, stride, n, a0) {
+		return
+	}
+	var buf [256]float32
+	row := buf[:min(d, 256)]
+	if d > 256 {
+		row = make([]float32, d)
+	}
+	for a := 0; a < n; a++ {
+		F16ToF32Rows(row, v[a*stride:], stride, d, 1)
+		r := (a0 + a) % 16 * d
+		FMARow(rows[r:r+d], p[a], row)
+	}
+}
+
+// AccumRows16Heads4F16 is AccumRows16Heads4 on float16 value rows.
+func AccumRows16Heads4F16(rows []float32, d int, p []float32, pstride int, v []uint16, stride, n, a0 int) {
+	if n == 0 {
+		return
+	}
+	_ = rows[4*16*d-1]
+	_ = v[(n-1)*stride+d-1]
+	_ = p[3*pstride+n-1]
+	if accumHeads4F16Fast(rows, d, p, pstride, v, stride, n, a0) {
+		return
+	}
+	for k := 0; k < 4; k++ {
+		AccumRows16F16(rows[k*16*d:(k+1)*16*d], d, p[k*pstride:k*pstride+n], v, stride, n, a0)
+	}
+}

@@ -520,3 +520,50 @@ dr16chunk:
 	JNZ dr16block
 	VZEROUPPER
 	RET
+
+// func f32ToF16AVX512(dst *uint16, src *float32, n int)
+// dst[i] = float16(src[i]) rounded to nearest even, for i < n (a positive
+// multiple of 16).
+TEXT ·f32ToF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+tohalfloop:
+	VMOVUPS (SI), Z0
+	VCVTPS2PH $0, Z0, Y1
+	VMOVDQU Y1, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	SUBQ $16, CX
+	JNZ tohalfloop
+	VZEROUPPER
+	RET
+
+// func f16ToF32RowsAVX512(dst *float32, src *uint16, stride, d, n int)
+// Rows a < n (> 0) of d float16 values (d a positive multiple of 16) at
+// src + a·stride values, widened into dst + a·d floats.
+TEXT ·f16ToF32RowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ stride+16(FP), DX
+	SHLQ $1, DX
+	MOVQ d+24(FP), R8
+	MOVQ n+32(FP), CX
+
+widenrow:
+	MOVQ SI, R9
+	MOVQ R8, R10
+
+widenchunk:
+	VCVTPH2PS (R9), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $32, R9
+	ADDQ $64, DI
+	SUBQ $16, R10
+	JNZ widenchunk
+	ADDQ DX, SI
+	DECQ CX
+	JNZ widenrow
+	VZEROUPPER
+	RET

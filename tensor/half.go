@@ -107,3 +107,33 @@ func ScaleRoundF16(x []float32, s float32) {
 		x[i] = RoundF16(x[i] * s)
 	}
 }
+
+// F32ToF16Row sets dst[i] = F32ToF16(src[i]) for i < len(src): a KV cache
+// row stored at float16 precision.
+func F32ToF16Row(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i := f32ToF16Fast(dst, src); i < len(src); i++ {
+		dst[i] = F32ToF16(src[i])
+	}
+}
+
+// F16ToF32Rows widens n rows of d float16 values, row a at src[a·stride:],
+// into dst[a·d:][:d]: float16 cache rows as the float32 operands of the
+// attention kernels. Every float16 value is a float32 exactly, so products
+// over the widened rows are the ones a kernel reading float16 would form.
+func F16ToF32Rows(dst []float32, src []uint16, stride, d, n int) {
+	if n == 0 || d == 0 {
+		return
+	}
+	_ = src[(n-1)*stride+d-1]
+	dst = dst[:n*d]
+	if f16ToF32RowsFast(dst, src, stride, d, n) {
+		return
+	}
+	for a := 0; a < n; a++ {
+		row, out := src[a*stride:a*stride+d], dst[a*d:(a+1)*d]
+		for i, h := range row {
+			out[i] = F16ToF32(h)
+		}
+	}
+}

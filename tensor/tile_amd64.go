@@ -219,3 +219,97 @@ func reduceRows16Fast(dst, rows []float32, d int) bool {
 	reduceRows16AVX512(&dst[0], &rows[0], d)
 	return true
 }
+
+//go:noescape
+func f32ToF16AVX512(dst *uint16, src *float32, n int)
+
+//go:noescape
+func f16ToF32RowsAVX512(dst *float32, src *uint16, stride, d, n int)
+
+// f32ToF16Fast converts the longest multiple of 16 of src with vcvtps2ph
+// (nearest, ties to even: F32ToF16) and returns how many it did.
+func f32ToF16Fast(dst []uint16, src []float32) int {
+	n := len(src) / 16 * 16
+	if Kernel != "avx512" || n == 0 {
+		return 0
+	}
+	f32ToF16AVX512(&dst[0], &src[0], n)
+	return n
+}
+
+// f16ToF32RowsFast is F16ToF32Rows with vcvtph2ps, for d a multiple of 16.
+func f16ToF32RowsFast(dst []float32, src []uint16, stride, d, n int) bool {
+	if Kernel != "avx512" || d%16 != 0 {
+		return false
+	}
+	f16ToF32RowsAVX512(&dst[0], &src[0], stride, d, n)
+	return true
+}
+
+//go:noescape
+func dotRows16F16AVX512(out *float32, ostride int, q *float32, nq int, d int, k *uint16, kstride int, blocks int)
+
+//go:noescape
+func accumHeads4F16AVX512(r0, r1, r2, r3 *float32, p *float32, pstride int, v *uint16, vstride int, count int)
+
+//go:noescape
+func accum4F16AVX512(r0, r1, r2, r3 *float32, p *float32, v *uint16, vstride int, count int, extra int)
+
+//go:noescape
+func accumRows16F16AVX512(rows *float32, d int, p *float32, v *uint16, vstride int, n int, a0 int)
+
+// dotRowsF16Tiled is dotRowsTiled on float16 rows: blocks of 16 rows with
+// dotRows16F16AVX512, then blocks of 4 with the F16 weight tile kernels
+// (the same products as the float32 ones on the widened rows).
+func dotRowsF16Tiled(out []float32, ostride int, q []float32, nq, d int, k []uint16, stride, n int) int {
+	if Kernel != "avx512" || d%16 != 0 {
+		return 0
+	}
+	n16 := n / 16 * 16
+	if n16 > 0 {
+		dotRows16F16AVX512(&out[0], ostride, &q[0], nq, d, &k[0], stride, n16/16)
+	}
+	return n16
+}
+
+// accumRows16F16Fast is accumRows16Fast on float16 value rows.
+func accumRows16F16Fast(rows []float32, d int, p []float32, v []uint16, stride, n, a0 int) bool {
+	if Kernel != "avx512" || d%16 != 0 {
+		return false
+	}
+	if d%64 != 0 {
+		accumRows16F16AVX512(&rows[0], d, &p[0], &v[0], stride, n, a0)
+		return true
+	}
+	for c := 0; c < d; c += 64 {
+		for o := 0; o < 16 && o < n; o += 4 {
+			count := 0
+			if n-o-3 > 0 {
+				count = (n - o - 3 + 15) / 16
+			}
+			extra := n - o - 16*count
+			var r [4]*float32
+			for j := range r {
+				r[j] = &rows[(a0+o+j)%16*d+c]
+			}
+			accum4F16AVX512(r[0], r[1], r[2], r[3], &p[o], &v[o*stride+c], stride, count, extra)
+		}
+	}
+	return true
+}
+
+// accumHeads4F16Fast is accumHeads4Fast on float16 value rows.
+func accumHeads4F16Fast(rows []float32, d int, p []float32, pstride int, v []uint16, stride, n, a0 int) bool {
+	if Kernel != "avx512" || d%64 != 0 {
+		return false
+	}
+	hs := 16 * d
+	for c := 0; c < d; c += 64 {
+		for o := 0; o < 16 && o < n; o++ {
+			r := (a0+o)%16*d + c
+			accumHeads4F16AVX512(&rows[r], &rows[hs+r], &rows[2*hs+r], &rows[3*hs+r],
+				&p[o], pstride, &v[o*stride+c], stride, (n-o+15)/16)
+		}
+	}
+	return true
+}

@@ -32,3 +32,19 @@ func scaleMul16(dst, x, w []float32, s float32) int { return 0 }
 func accumHeads4Fast(rows []float32, d int, p []float32, pstride int, v []float32, stride, n, a0 int) bool {
 	return false
 }
+
+func f32ToF16Fast(dst []uint16, src []float32) int { return 0 }
+
+func f16ToF32RowsFast(dst []float32, src []uint16, stride, d, n int) bool { return false }
+
+func dotRowsF16Tiled(out []float32, ostride int, q []float32, nq, d int, k []uint16, stride, n int) int {
+	return 0
+}
+
+func accumRows16F16Fast(rows []float32, d int, p []float32, v []uint16, stride, n, a0 int) bool {
+	return false
+}
+
+func accumHeads4F16Fast(rows []float32, d int, p []float32, pstride int, v []uint16, stride, n, a0 int) bool {
+	return false
+}

@@ -164,8 +164,8 @@ func cmdRun(args []string) error {
 	if hd != nil {
 		mode = "S^4C"
 	}
-	fmt.Fprintf(os.Stderr, "\n[%s | prompt %d tokens, %.1f tok/s | generated %d tokens, %.2f tok/s | stop: %s]\n",
-		mode, st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), st.StopReason)
+	fmt.Fprintf(os.Stderr, "\n[%s | prompt %d tokens, %.1f tok/s | generated %d tokens, %.2f tok/s | stop: %s | KV cache %d tokens, %s (float16)]\n",
+		mode, st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), st.StopReason, st.CacheTokens, human(uint64(st.CacheBytes)))
 	if hd != nil {
 		fmt.Fprintf(os.Stderr, "[%s]\n", sst.Summary())
 	}
