@@ -70,6 +70,12 @@ func cmdInspect(args []string) error {
 		fmt.Fprintf(stdout, "S^4C draft heads: %d heads, %d hidden units, for the model with fingerprint %.16s…\n", k, hid, fp)
 		return nil
 	}
+	if len(f.Tensors) == 0 {
+		if _, ok := f.Get("tokenizer.ggml.tokens"); ok {
+			fmt.Fprintln(stdout, "s4c cannot run this file: it holds a vocabulary and no weights (a tokenizer file, as llama.cpp's ggml-vocab-*.gguf)")
+			return nil
+		}
+	}
 	m, err := model.FromFile(f)
 	if err != nil {
 		fmt.Fprintf(stdout, "s4c cannot run this file: %v\n", err)
