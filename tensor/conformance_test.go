@@ -86,13 +86,13 @@ func conformanceMat(t *testing.T, typ, name string) (*Mat, []float32) {
 }
 
 // TestLlamaCppQuantsOnIntKernels: llama.cpp's IQ4_NL, Q3_K and IQ4_XS
-// tensors (run on the Q8_0, Q6_K and Q5_K kernels) and its Q8_0, Q4_0, Q4_K, Q5_K and Q6_K
-// tensors: every SIMD level's integer kernels give bitwise the portable
+// tensors (run on the Q8_0, Q6_K and Q5_K kernels) and its Q2_K, Q8_0,
+// Q4_0, Q4_K, Q5_K and Q6_K tensors: every SIMD level's integer kernels give bitwise the portable
 // packedDot, which is within int8 rounding of the activations of the exact
 // product with llama.cpp's dequantized weights.
 func TestLlamaCppQuantsOnIntKernels(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
-	for _, typ := range []string{"IQ4_NL", "Q3_K", "IQ4_XS", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"} {
+	for _, typ := range []string{"IQ4_NL", "Q3_K", "IQ4_XS", "Q2_K", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"} {
 		for _, name := range []string{"llmlike.weight", "edge.weight"} {
 			m, deq := conformanceMat(t, typ, name)
 			for _, n := range []int{1, 3, 5, 16} {

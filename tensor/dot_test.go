@@ -155,7 +155,7 @@ func testIntKernelsMatchGo(t *testing.T) {
 		for i := range w {
 			w[i] = float32(rng.NormFloat64())
 		}
-		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K, gguf.Q2_K} {
 			if cols%typ.BlockSize() != 0 {
 				continue
 			}
@@ -191,7 +191,7 @@ func testIntKernelsMatchGo(t *testing.T) {
 func TestIntDotAccuracy(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	for _, cols := range []int{256, 1056, 1280} {
-		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K} {
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K, gguf.Q2_K} {
 			if cols%typ.BlockSize() != 0 {
 				continue
 			}

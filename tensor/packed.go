@@ -91,7 +91,7 @@ func packType(t gguf.TensorType) gguf.TensorType {
 // packedQuantBytes is the size of one group's quants.
 func packedQuantBytes(t gguf.TensorType) int {
 	switch packType(t) {
-	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q5_K, gguf.Q6_K:
+	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q5_K, gguf.Q6_K, gguf.Q2_K:
 		return 512 // a byte per value
 	}
 	return 256 // nibbles
@@ -117,6 +117,8 @@ func packedMetaBytes(t gguf.TensorType) int {
 	switch packType(t) {
 	case gguf.Q4_K, gguf.Q5_K:
 		return kMetaBytes
+	case gguf.Q2_K:
+		return q2KMetaBytes
 	case gguf.Q4_1, gguf.Q5_1, gguf.Q6_K:
 		return 128
 	}
@@ -125,6 +127,13 @@ func packedMetaBytes(t gguf.TensorType) int {
 
 // kMetaBytes is a group's compact K-quant metadata (see packedMetaBytes).
 const kMetaBytes = 48
+
+// q2KMetaBytes is a group's Q2_K metadata: Q2_K has a 4-bit scale and min
+// per half block (16 values), so the int8 scales of every block's first
+// halves, then of its second halves, the same for the mins, then d and
+// dmin of the two super-blocks as float32 (the kernels' halves each take
+// their own scale and offset, as Q6_K's take scales).
+const q2KMetaBytes = 80
 
 // packed is a matrix's repacked rows.
 type packed struct {
@@ -208,6 +217,21 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			putKMeta(meta[kMetaBytes*g:], j, ls, ls, d, 128*d)
 			qs := sb[8+16*ib:]
 			putByteQuants(q, func(e int) byte { return iq4Byte(qs, e) })
+			continue
+		case gguf.Q2_K:
+			// 2-bit values 0..3, a byte each: element e of block b is
+			// value 32·(b%8)+e of its super-block, with the scale and
+			// min of its half (16 values).
+			sb := src[84*(b/8) : 84*(b/8)+84]
+			v0 := 32 * (b % 8)
+			mt := meta[q2KMetaBytes*g:]
+			for h := 0; h < 2; h++ {
+				sc := sb[(v0+16*h)/16]
+				mt[16*h+j], mt[32+16*h+j] = sc&0xf, sc>>4
+			}
+			le.PutUint32(mt[64+4*(j/8):], math.Float32bits(F16ToF32(le.Uint16(sb[80:]))))
+			le.PutUint32(mt[72+4*(j/8):], math.Float32bits(F16ToF32(le.Uint16(sb[82:]))))
+			putByteQuants(q, func(e int) byte { return q2KValue(sb, v0+e) })
 			continue
 		case gguf.Q6_K:
 			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
@@ -322,6 +346,12 @@ func legacyNibbles(qs []byte) func(i int) uint32 {
 		}
 		return le.Uint32(qs[i-16:]) >> 4 & 0x0f0f0f0f
 	}
+}
+
+// q2KValue is value v (0..255) of a Q2_K super-block, 0..3: 2 bits of
+// qs[32·(v/128) + v%32] at shift 2·((v%128)/32).
+func q2KValue(sb []byte, v int) byte {
+	return sb[16+32*(v/128)+v%32] >> (2 * uint(v%128/32)) & 3
 }
 
 // q6K is value v (0..255) of a Q6_K super-block as stored, 0..63.
@@ -473,6 +503,23 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				s += u * x
 			}
 			dx := math.Float32frombits(le.Uint32(r[pkRecScales+4*j:]))
+			if t == gguf.Q2_K {
+				// Two halves of 16, each with its scale and offset.
+				meta := row[groups*qb+q2KMetaBytes*g:]
+				half := int32(le.Uint32(r[pkRecHalf+4*j:]))
+				d := math.Float32frombits(le.Uint32(meta[64+4*(j/8):]))
+				dmin := math.Float32frombits(le.Uint32(meta[72+4*(j/8):]))
+				for h, c := range [2]int32{half >> 7, (corr - half) >> 7} {
+					s := int32(0)
+					for e := 16 * h; e < 16*h+16; e++ {
+						s += int32(q[64*(e/4)+4*j+e%4]) * int32(int8(r[64*(e/4)+4*j+e%4]))
+					}
+					dw, mw := d*float32(int8(meta[16*h+j])), dmin*float32(int8(meta[32+16*h+j]))
+					acc[j] = FMA32(float32(s), dw*dx, acc[j])
+					acc[j] = FMA32(float32(c), mw*dx, acc[j])
+				}
+				continue
+			}
 			if t == gguf.Q6_K {
 				// Two halves of 16 with their own scales and -32·Σx.
 				meta := row[groups*qb+128*g:]
@@ -514,7 +561,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 // account).
 func (m *Mat) useInt() bool {
 	switch m.Type {
-	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K:
+	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K:
 		return intKernels()
 	case gguf.IQ4_XS:
 		return intLevel == "vnni" // bytes up to 241: see packType

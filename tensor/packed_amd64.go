@@ -66,6 +66,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		typ = 6
 	case gguf.Q5_1:
 		typ = 7
+	case gguf.Q2_K:
+		typ = 8
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows

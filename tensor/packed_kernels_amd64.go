@@ -194,9 +194,33 @@ func pkQ51r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, o
 //go:noescape
 func pkQ51r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
+//go:noescape
+func pkQ2Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ2Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
 // pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,
-// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
-var pkKernels = [8][3][4]pkAccFunc{
+// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
+var pkKernels = [9][3][4]pkAccFunc{
 	{
 		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512, pkQ8r1t4AVX512},
 		{nil, pkQ8r4t2AVX512, pkQ8r4t3AVX512, nil},
@@ -236,6 +260,11 @@ var pkKernels = [8][3][4]pkAccFunc{
 		{pkQ51r1t1AVX512, pkQ51r1t2AVX512, pkQ51r1t3AVX512, pkQ51r1t4AVX512},
 		{nil, pkQ51r4t2AVX512, pkQ51r4t3AVX512, nil},
 		{nil, pkQ51r4t2npAVX512, pkQ51r4t3npAVX512, nil},
+	},
+	{
+		{pkQ2Kr1t1AVX512, pkQ2Kr1t2AVX512, pkQ2Kr1t3AVX512, pkQ2Kr1t4AVX512},
+		{nil, pkQ2Kr4t2AVX512, pkQ2Kr4t3AVX512, nil},
+		{nil, pkQ2Kr4t2npAVX512, pkQ2Kr4t3npAVX512, nil},
 	},
 }
 
@@ -342,8 +371,20 @@ func pkQ51r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *
 //go:noescape
 func pkQ51r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
+//go:noescape
+func pkQ2Kr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ2Kr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ2Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ2Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
 // pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.
-var pkKernelsAVX2 = [8][4]pkFunc{
+var pkKernelsAVX2 = [9][4]pkFunc{
 	{pkQ8r1t1AVX2, pkQ8r1t2AVX2, pkQ8r1t3AVX2, pkQ8r1t4AVX2},
 	{pkQ4r1t1AVX2, pkQ4r1t2AVX2, pkQ4r1t3AVX2, pkQ4r1t4AVX2},
 	{pkQ4Kr1t1AVX2, pkQ4Kr1t2AVX2, pkQ4Kr1t3AVX2, pkQ4Kr1t4AVX2},
@@ -352,4 +393,5 @@ var pkKernelsAVX2 = [8][4]pkFunc{
 	{pkQ50r1t1AVX2, pkQ50r1t2AVX2, pkQ50r1t3AVX2, pkQ50r1t4AVX2},
 	{pkQ41r1t1AVX2, pkQ41r1t2AVX2, pkQ41r1t3AVX2, pkQ41r1t4AVX2},
 	{pkQ51r1t1AVX2, pkQ51r1t2AVX2, pkQ51r1t3AVX2, pkQ51r1t4AVX2},
+	{pkQ2Kr1t1AVX2, pkQ2Kr1t2AVX2, pkQ2Kr1t3AVX2, pkQ2Kr1t4AVX2},
 }

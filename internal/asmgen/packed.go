@@ -42,6 +42,17 @@ type packedGeom struct {
 	kscales bool
 }
 
+// kMeta are the byte offsets, in a group's compact metadata, of half
+// group h's (h = 0, 1: sixteen-value halves of Q2_K's blocks; Q4_K and
+// Q5_K have one) int8 scales and offsets and of the float32 d and dmin of
+// the group's first super-block (the second's follow at +4).
+func (g packedGeom) kMeta(h int) (sc, m, d, dmin int) {
+	if g.halves {
+		return 16 * h, 32 + 16*h, 64, 72
+	}
+	return 0, 16, 32, 40
+}
+
 var (
 	geomQ8  = packedGeom{name: "Q8", qbytes: 512, qshift: 9, meta: 32}
 	geomQ4  = packedGeom{name: "Q4", qbytes: 256, qshift: 8, nibbles: true, meta: 32, corrShift: 4}
@@ -53,13 +64,16 @@ var (
 	// offset per block.
 	geomQ41 = packedGeom{name: "Q41", qbytes: 256, qshift: 8, nibbles: true, meta: 128, corrShift: 7, offsets: true}
 	geomQ51 = packedGeom{name: "Q51", qbytes: 512, qshift: 9, meta: 128, corrShift: 7, offsets: true}
+	// Q2_K: byte quants (0..3) with a scale and an offset per half of 16
+	// values: Q6_K's halves with Q4_K's compact offsets.
+	geomQ2K = packedGeom{name: "Q2K", qbytes: 512, qshift: 9, meta: 80, corrShift: 7, offsets: true, kscales: true, halves: true}
 )
 
 // Q5_0: byte quants (0..31), Q8_0's float16 scales, -16·Σx.
 var geomQ50 = packedGeom{name: "Q50", qbytes: 512, qshift: 9, meta: 32, corrShift: 3}
 
 // packedGeoms are the packed types in the order of the dispatch tables.
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51}
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values.
@@ -250,10 +264,19 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			}
 		}
 		if g.offsets {
-			// -Σx per sub-block, as float, once per token: Z28.. (free now).
+			// -Σx per sub-block (Q2_K: per half, -Σ of the first 16 or
+			// the rest), as float, once per token: Z28.. (free now).
 			for t := 0; t < T; t++ {
-				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n",
-					at(recCorr, xAddr[t]), 28+t, g.corrShift, 28+t, 28+t, 28+t, 28+t)
+				z := 28 + t
+				switch {
+				case g.halves && metaOff == 0:
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
+				case g.halves:
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
+				default:
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+				}
+				fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n", g.corrShift, z, z, z, z)
 			}
 		}
 		// Activation scales once per token (Z28.., free again), except
@@ -274,8 +297,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				// d·sc into Z0 and dmin·m into Z2, lanes 0-7 with the
 				// first super-block's d and dmin, 8-15 with the second's.
 				a := func(off int) string { return at(off, scaleAddr[r]) }
-				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z0, Z0\n", a(0), a(32), a(36))
-				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(16), a(40), a(44))
+				sc, mn, d, dmin := g.kMeta(metaOff / 64)
+				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z0, Z0\n", a(sc), a(d), a(d+4))
+				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(mn), a(dmin), a(dmin+4))
 			case g.offsets:
 				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
 			case g.halves:
@@ -485,7 +509,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"

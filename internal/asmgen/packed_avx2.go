@@ -123,8 +123,9 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 		if g.kscales {
 			// Lanes 8h..8h+7 are one super-block: d·sc into Y0, dmin·m
 			// into Y3.
-			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y0\n\tVCVTDQ2PS Y0, Y0\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y0, Y0\n", at(8*h, "(R9)"), at(32+4*h, "(R9)"))
-			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y3\n\tVCVTDQ2PS Y3, Y3\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y3, Y3\n", at(16+8*h, "(R9)"), at(40+4*h, "(R9)"))
+			sc, mn, d, dmin := g.kMeta(metaOff / 64)
+			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y0\n\tVCVTDQ2PS Y0, Y0\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y0, Y0\n", at(sc+8*h, "(R9)"), at(d+4*h, "(R9)"))
+			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y3\n\tVCVTDQ2PS Y3, Y3\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y3, Y3\n", at(mn+8*h, "(R9)"), at(dmin+4*h, "(R9)"))
 		} else if g.offsets {
 			b.WriteString(fmt.Sprintf("\tVMOVUPS %s, Y0\n\tVMOVUPS %s, Y3\n", at(32*h, "(R9)"), at(64+32*h, "(R9)")))
 		} else if g.halves {
@@ -136,8 +137,17 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVFMADD231PS Y1, %s, %s\n",
 				at(recDx+32*h, xAddr[t]), iacc(t), iacc(t), iacc(t), facc(t, h))
 			if g.offsets {
-				fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n\tVPSRAD $%d, Y2, Y2\n\tVCVTDQ2PS Y2, Y2\n\tVMULPS %s, Y3, Y1\n\tVFMADD231PS Y1, Y2, %s\n",
-					at(recCorr+32*h, xAddr[t]), g.corrShift, at(recDx+32*h, xAddr[t]), facc(t, h))
+				// -Σx of the block (Q2_K: of the half).
+				switch {
+				case g.halves && metaOff == 0:
+					fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n", at(recHalf+32*h, xAddr[t]))
+				case g.halves:
+					fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n\tVPSUBD %s, Y2, Y2\n", at(recCorr+32*h, xAddr[t]), at(recHalf+32*h, xAddr[t]))
+				default:
+					fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n", at(recCorr+32*h, xAddr[t]))
+				}
+				fmt.Fprintf(b, "\tVPSRAD $%d, Y2, Y2\n\tVCVTDQ2PS Y2, Y2\n\tVMULPS %s, Y3, Y1\n\tVFMADD231PS Y1, Y2, %s\n",
+					g.corrShift, at(recDx+32*h, xAddr[t]), facc(t, h))
 			}
 		}
 	}
