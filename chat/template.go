@@ -22,7 +22,8 @@ const (
 	ChatML = "chatml" // Qwen, SmolLM, many others
 	Zephyr = "zephyr" // TinyLlama-Chat
 	Phi3   = "phi3"
-	Raw    = "raw" // no template: contents joined by newlines
+	Gemma  = "gemma" // Gemma 1-3
+	Raw    = "raw"   // no template: contents joined by newlines
 )
 
 // Detect picks the template family for a model from its Jinja chat
@@ -39,6 +40,8 @@ func Detect(jinja string, hasToken func(string) bool) string {
 		return Zephyr
 	case strings.Contains(jinja, "[INST]"):
 		return Llama2
+	case strings.Contains(jinja, "<start_of_turn>") || hasToken("<start_of_turn>"):
+		return Gemma
 	}
 	return Raw
 }
@@ -114,6 +117,31 @@ func RenderParts(tmpl string, msgs []Message) ([]Part, error) {
 			t("<|end|>\n")
 		}
 		t("<|assistant|>\n")
+	case Gemma:
+		// <start_of_turn>user\n…<end_of_turn>\n<start_of_turn>model\n…
+		// Gemma has no system turn: its text opens the first user turn,
+		// followed by a blank line (as Gemma 3's own template does).
+		sys := ""
+		for _, m := range msgs {
+			switch m.Role {
+			case "system":
+				sys = m.Content
+			case "user", "assistant":
+				role := "user"
+				if m.Role == "assistant" {
+					role = "model"
+				}
+				t("<start_of_turn>%s\n", role)
+				if sys != "" && role == "user" {
+					c(sys)
+					t("\n\n")
+					sys = ""
+				}
+				c(strings.TrimSpace(m.Content))
+				t("<end_of_turn>\n")
+			}
+		}
+		t("<start_of_turn>model\n")
 	case Llama2:
 		// [INST] <<SYS>>\nsys\n<</SYS>>\n\nuser [/INST] assistant </s><s>[INST] ...
 		sys := ""
@@ -150,7 +178,7 @@ func RenderParts(tmpl string, msgs []Message) ([]Part, error) {
 			c(m.Content)
 		}
 	default:
-		return nil, fmt.Errorf("unknown chat template %q (known: llama2, llama3, chatml, zephyr, phi3, raw)", tmpl)
+		return nil, fmt.Errorf("unknown chat template %q (known: llama2, llama3, chatml, zephyr, phi3, gemma, raw)", tmpl)
 	}
 	return parts, nil
 }

@@ -9,6 +9,7 @@ func TestRender(t *testing.T) {
 		Llama3: "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n2+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
 		Zephyr: "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello!</s>\n<|user|>\n2+2?</s>\n<|assistant|>\n",
 		Llama2: "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] 2+2? [/INST]",
+		Gemma:  "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\n2+2?<end_of_turn>\n<start_of_turn>model\n",
 	}
 	for tmpl, w := range want {
 		got, err := Render(tmpl, msgs)
@@ -29,6 +30,7 @@ func TestDetect(t *testing.T) {
 		"{{ '<|user|>\n' + message['content'] + eos_token }}<|assistant|>":    Zephyr,
 		"{{'<|user|>' + '\n' + message['content'] + '<|end|>'}}<|assistant|>": Phi3,
 		"{{ bos_token + '[INST] ' + content + ' [/INST]' }}":                  Llama2,
+		"{{ '<start_of_turn>' + role + '\n' + message['content'] | trim }}":   Gemma,
 		"": Raw,
 	}
 	for j, want := range cases {
