@@ -51,7 +51,7 @@ type State struct {
 	kvf32 bool
 
 	x, xb, q, k, v, att, gate, up []float32
-	rope                          []float32
+	rope, ropeSWA                 []float32
 }
 
 // NewState makes a decoding state with a cache of capacity tokens
@@ -149,17 +149,30 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 	s.att = grow(s.att, n*qd)
 	s.gate = grow(s.gate, n*m.FFN)
 	s.up = grow(s.up, n*m.FFN)
-	s.rope = grow(s.rope, n*m.Rope.Dims)
+	rd := m.Rope.Dims
+	s.rope = grow(s.rope, n*rd)
+	ropeW := s.rope // the windowed layers' angles
+	if m.RopeSWA != nil {
+		s.ropeSWA = grow(s.ropeSWA, n*rd)
+		ropeW = s.ropeSWA
+	}
 	for i, t := range b.Tokens {
 		m.Embed.RowF32(int(t), s.x[i*dim:(i+1)*dim])
 		if m.EmbedScale != 0 {
 			tensor.Scale(s.x[i*dim:(i+1)*dim], m.EmbedScale)
 		}
-		m.Rope.Angles(int(c.Pos[base+i]), s.rope[i*m.Rope.Dims:(i+1)*m.Rope.Dims])
+		m.Rope.Angles(int(c.Pos[base+i]), s.rope[i*rd:(i+1)*rd])
+		if m.RopeSWA != nil {
+			m.RopeSWA.Angles(int(c.Pos[base+i]), ropeW[i*rd:(i+1)*rd])
+		}
 	}
 	p := s.Pool
 	for l := range m.Layers {
 		L := &m.Layers[l]
+		angles := s.rope
+		if L.Windowed {
+			angles = ropeW
+		}
 		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
 			for i := lo; i < hi; i++ {
 				tensor.RMSNorm(s.xb[i*dim:(i+1)*dim], s.x[i*dim:(i+1)*dim], L.AttnNorm, m.NormEps)
@@ -175,7 +188,7 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 					tensor.Add(k, L.Bk)
 					tensor.Add(v, L.Bv)
 				}
-				if L.QNorm != nil { // qwen3: each head's q and k normalised
+				if L.QNorm != nil { // qwen3, gemma3: each head's q and k normalised
 					for h := 0; h < m.Heads; h++ {
 						tensor.RMSNorm(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], L.QNorm, m.NormEps)
 					}
@@ -183,7 +196,7 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 						tensor.RMSNorm(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], L.KNorm, m.NormEps)
 					}
 				}
-				cs := s.rope[i*m.Rope.Dims : (i+1)*m.Rope.Dims]
+				cs := angles[i*rd : (i+1)*rd]
 				m.Rope.ApplyHeads(q, m.Heads, hd, cs)
 				m.Rope.ApplyHeads(k, m.KVHeads, hd, cs)
 				c.Put(l, base+i, k, v)

@@ -1,4 +1,4 @@
-// Package model runs Llama-family transformers (llama, mistral, qwen2, qwen3, phi3, gemma2) from
+// Package model runs Llama-family transformers (llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3) from
 // GGUF files: the weights, the hyper-parameters read from metadata, a KV
 // cache and a batched forward pass with explicit positions and an attention
 // mask (causal or tree).
@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,14 +35,19 @@ type Config struct {
 	TiedEmbed bool // output weights are the token embeddings
 	// SlidingWindow, if > 0, limits the attention of the layers marked
 	// Windowed to the keys at most SlidingWindow-1 positions back
-	// (attention.sliding_window: phi3 all layers, gemma2 every other one).
+	// (attention.sliding_window: phi3 all layers, gemma2 every other one,
+	// gemma3 all but every SWAPattern-th).
 	SlidingWindow int
+	SWAPattern    int
+	// RopeSWA, if set, is the RoPE of the Windowed layers (gemma3's local
+	// layers: their own base, no scaling); Rope is the others'.
+	RopeSWA *tensor.Rope
 
-	// Gemma 2 (zero for the others): the embeddings are scaled by
+	// Gemma (zero for the others): the embeddings are scaled by
 	// EmbedScale, attention scores and final logits soft-capped
-	// (c·tanh(x/c)), the FFN is GeGLU instead of SwiGLU, and each block's
-	// attention and FFN outputs are RMS-normalised again (Layer.PostAttnNorm,
-	// PostFFNNorm) before the residual add.
+	// (c·tanh(x/c), gemma2), the FFN is GeGLU instead of SwiGLU, and each
+	// block's attention and FFN outputs are RMS-normalised again
+	// (Layer.PostAttnNorm, PostFFNNorm) before the residual add.
 	EmbedScale   float32
 	AttnSoftcap  float32
 	FinalSoftcap float32
@@ -64,8 +68,8 @@ type Layer struct {
 	FFNGate, FFNUp, FFNDown *tensor.Mat
 
 	Windowed                  bool      // attention within Config.SlidingWindow
-	PostAttnNorm, PostFFNNorm []float32 // gemma2; nil elsewhere
-	QNorm, KNorm              []float32 // qwen3: per-head RMSNorm of q and k before RoPE
+	PostAttnNorm, PostFFNNorm []float32 // gemma; nil elsewhere
+	QNorm, KNorm              []float32 // qwen3, gemma3: per-head RMSNorm of q and k before RoPE
 }
 
 // Model is a loaded transformer. Its weights point into the memory-mapped
@@ -80,14 +84,6 @@ type Model struct {
 
 	fingerprint func() string // computed once (sync.OnceValue)
 }
-
-// Architectures this engine runs. Mistral GGUFs normally say "llama".
-// phi3 is llama with fused QKV and gate/up tensors, Neox rotary pairs and
-// a sliding attention window.
-// gemma2 adds the options gathered under Config.EmbedScale.
-// qwen3 is qwen2 without QKV biases, with a per-head RMSNorm of queries and
-// keys before RoPE.
-var archs = map[string]bool{"llama": true, "mistral": true, "qwen2": true, "qwen3": true, "phi3": true, "gemma2": true}
 
 // Load opens and loads a model file.
 func Load(path string) (*Model, error) {
@@ -115,8 +111,9 @@ func FromFile(f *gguf.File) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("metadata key general.architecture is missing: not a model file (a vocabulary-only or adapter file?)")
 	}
-	if !archs[arch] {
-		return nil, fmt.Errorf("%w %q: this engine runs llama, mistral, qwen2, qwen3, phi3 and gemma2 models", ErrArch, arch)
+	a, ok := archs[arch]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: this engine runs %s models", ErrArch, arch, archNames())
 	}
 	c := Config{Arch: arch}
 	u := func(key string, dst *int, def int) error {
@@ -193,70 +190,15 @@ func FromFile(f *gguf.File) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("rope scaling type %q is not supported (supported: none, linear, and llama3 via rope_freqs.weight)", st)
 	}
-	c.Rope.Neox = arch == "qwen2" || arch == "qwen3" || arch == "phi3" || arch == "gemma2"
-	c.QKVBias = arch == "qwen2"
-	if arch == "phi3" || arch == "gemma2" {
-		// llama.cpp (c392e50) reads the window for phi3 and gemma2, not for
-		// llama or mistral: those GGUFs run with full causal attention
-		// there too.
-		if w, ok := f.Uint(arch + ".attention.sliding_window"); ok && w > 0 && w < 1<<24 {
-			c.SlidingWindow = int(w)
-		}
-	}
-	if arch == "gemma2" {
-		c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))
-		c.GELU = true
-		for key, dst := range map[string]*float32{"attn_logit_softcapping": &c.AttnSoftcap, "final_logit_softcapping": &c.FinalSoftcap} {
-			if v, ok := f.Float(arch + "." + key); ok {
-				if !(v > 0 && v < 1e6) {
-					return nil, fmt.Errorf("metadata %s.%s = %v: want a positive cap", arch, key, v)
-				}
-				*dst = float32(v)
-			}
-		}
-		// llama.cpp scales queries by 1/sqrt(head_dim) for Gemma 2's 2B
-		// and 9B (26 and 42 layers) and by 1/sqrt(dim/heads) for 27B (46),
-		// and refuses other layer counts.
-		switch c.NLayers {
-		case 26, 42:
-		case 46:
-			c.QueryScale = 1 / float32(math.Sqrt(float64(c.Dim/c.Heads)))
-		default:
-			return nil, fmt.Errorf("gemma2 with %d layers: the known shapes have 26, 42 or 46 (2B, 9B, 27B), which decide how queries are scaled", c.NLayers)
-		}
+	if err := a.config(f, &c); err != nil {
+		return nil, err
 	}
 
 	m := &Model{Config: c, File: f}
 	// Heads, data files and cost tables ask for it again and again; the
 	// file's pages it samples may have been dropped after repacking.
 	m.fingerprint = sync.OnceValue(m.computeFingerprint)
-	var err error
-	mat := func(name string, rows, cols int) *tensor.Mat {
-		if err != nil {
-			return nil
-		}
-		var t *tensor.Mat
-		t, err = loadMat(f, name, rows, cols)
-		return t
-	}
-	// split loads a fused tensor (phi3's attn_qkv, ffn_up) as the
-	// matrices of its consecutive row ranges.
-	split := func(name string, cols int, rows ...int) []*tensor.Mat {
-		if err != nil {
-			return make([]*tensor.Mat, len(rows))
-		}
-		var ms []*tensor.Mat
-		ms, err = loadSplit(f, name, cols, rows...)
-		return ms
-	}
-	vec := func(name string, n int) []float32 {
-		if err != nil {
-			return nil
-		}
-		var v []float32
-		v, err = loadVec(f, name, n)
-		return v
-	}
+	ld := &loader{f: f, c: &m.Config}
 	embInfo, ok := f.Tensor("token_embd.weight")
 	if !ok {
 		return nil, fmt.Errorf("tensor token_embd.weight is missing")
@@ -271,66 +213,49 @@ func FromFile(f *gguf.File) (*Model, error) {
 	if have := blocksPresent(f); c.NLayers > have {
 		return nil, fmt.Errorf("metadata %s.block_count = %d, but the file holds tensors for %d blocks (tensor blk.%d.attn_norm.weight is missing): file inconsistent with its metadata", arch, c.NLayers, have, have)
 	}
-	m.Embed = mat("token_embd.weight", m.Vocab, c.Dim)
+	m.Embed = ld.mat("token_embd.weight", m.Vocab, c.Dim)
 	kvd := c.KVDim()
 	qd := c.Heads * c.HeadDim
 	for i := 0; i < c.NLayers; i++ {
-		p := fmt.Sprintf("blk.%d.", i)
-		l := Layer{
-			AttnNorm: vec(p+"attn_norm.weight", c.Dim),
-			Wo:       mat(p+"attn_output.weight", c.Dim, qd),
-			FFNNorm:  vec(p+"ffn_norm.weight", c.Dim),
-			FFNDown:  mat(p+"ffn_down.weight", c.Dim, c.FFN),
+		var l Layer
+		a.layer(ld, i, &l)
+		p := blk(i)
+		l.AttnNorm = ld.vec(p+"attn_norm.weight", c.Dim)
+		if l.Wq == nil {
+			l.Wq = ld.mat(p+"attn_q.weight", qd, c.Dim)
+			l.Wk = ld.mat(p+"attn_k.weight", kvd, c.Dim)
+			l.Wv = ld.mat(p+"attn_v.weight", kvd, c.Dim)
 		}
-		if _, fused := f.Tensor(p + "attn_qkv.weight"); fused {
-			qkv := split(p+"attn_qkv.weight", c.Dim, qd, kvd, kvd) // rows Q | K | V
-			l.Wq, l.Wk, l.Wv = qkv[0], qkv[1], qkv[2]
-		} else {
-			l.Wq = mat(p+"attn_q.weight", qd, c.Dim)
-			l.Wk = mat(p+"attn_k.weight", kvd, c.Dim)
-			l.Wv = mat(p+"attn_v.weight", kvd, c.Dim)
+		l.Wo = ld.mat(p+"attn_output.weight", c.Dim, qd)
+		l.FFNNorm = ld.vec(p+"ffn_norm.weight", c.Dim)
+		if l.FFNGate == nil {
+			l.FFNGate = ld.mat(p+"ffn_gate.weight", c.FFN, c.Dim)
+			l.FFNUp = ld.mat(p+"ffn_up.weight", c.FFN, c.Dim)
 		}
-		if _, gate := f.Tensor(p + "ffn_gate.weight"); gate || arch != "phi3" {
-			l.FFNGate = mat(p+"ffn_gate.weight", c.FFN, c.Dim)
-			l.FFNUp = mat(p+"ffn_up.weight", c.FFN, c.Dim)
-		} else {
-			gu := split(p+"ffn_up.weight", c.Dim, c.FFN, c.FFN) // rows gate | up
-			l.FFNGate, l.FFNUp = gu[0], gu[1]
-		}
-		l.Windowed = c.SlidingWindow > 0 && (arch != "gemma2" || i%2 == 0)
-		if arch == "qwen3" {
-			l.QNorm = vec(p+"attn_q_norm.weight", c.HeadDim)
-			l.KNorm = vec(p+"attn_k_norm.weight", c.HeadDim)
-		}
-		if arch == "gemma2" {
-			l.PostAttnNorm = vec(p+"post_attention_norm.weight", c.Dim)
-			l.PostFFNNorm = vec(p+"post_ffw_norm.weight", c.Dim)
-		}
-		if c.QKVBias {
-			l.Bq = vec(p+"attn_q.bias", qd)
-			l.Bk = vec(p+"attn_k.bias", kvd)
-			l.Bv = vec(p+"attn_v.bias", kvd)
-		}
-		if err != nil {
-			return nil, err // stop at the first missing or malformed tensor
+		l.FFNDown = ld.mat(p+"ffn_down.weight", c.Dim, c.FFN)
+		if ld.err != nil {
+			return nil, ld.err // stop at the first missing or malformed tensor
 		}
 		m.Layers = append(m.Layers, l)
 	}
-	m.OutNorm = vec("output_norm.weight", c.Dim)
-	if _, ok := f.Tensor("output.weight"); ok {
-		m.Output = mat("output.weight", m.Vocab, c.Dim)
+	m.OutNorm = ld.vec("output_norm.weight", c.Dim)
+	if ld.has("output.weight") {
+		m.Output = ld.mat("output.weight", m.Vocab, c.Dim)
 	} else {
 		m.Output = m.Embed
 		m.TiedEmbed = true
 	}
-	if _, ok := f.Tensor("rope_freqs.weight"); ok {
-		m.Rope.Factors = vec("rope_freqs.weight", c.Rope.Dims/2)
+	if ld.has("rope_freqs.weight") {
+		m.Rope.Factors = ld.vec("rope_freqs.weight", c.Rope.Dims/2)
 	}
-	if err != nil {
-		return nil, err
+	if ld.err != nil {
+		return nil, ld.err
 	}
 	return m, nil
 }
+
+// blk is the name prefix of block i's tensors.
+func blk(i int) string { return "blk." + strconv.Itoa(i) + "." }
 
 // blocksPresent is the number of consecutive layers blk.0, blk.1, … that
 // have an attn_norm tensor in f.
