@@ -31,9 +31,10 @@ import (
 //	Q8_0 group (512 B): byte 64s + 4j + i = q_j[4s+i] + 128   (s < 8, j < 16, i < 4)
 //	Q4_0 group (256 B): byte 64p + 4j + i = q_j[8p+i] | q_j[8p+4+i]<<4   (p < 4)
 //	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
-//	Q6_K group (512 B): byte 64s + 4j + i = q_j[4s+i] (6-bit, 0..63)
-//	Q5_K group (512 B): as Q6_K, q_j the 5-bit values (0..31) of sub-block j
-//	Q4_1 group: as Q4_0; Q5_0 and Q5_1 groups: as Q5_K, q_j the 5-bit values of block 16g+j
+//	Q6_K group (384 B): the low nibbles as Q4_0's, then two 64-byte planes of the high 2 bits (see hiBits)
+//	Q5_K group (320 B): the low nibbles as Q4_0's, then a 64-byte plane of the fifth bits
+//	Q2_K and IQ4_XS groups (512 B): byte 64s + 4j + i = q_j[4s+i] (Q2_K 0..3, IQ4_XS grid value + 128)
+//	Q4_1 group: as Q4_0; Q5_0 and Q5_1 groups: a byte per value, q_j the 5-bit values of block 16g+j
 //
 // where q_j is block 16g+j (Q4_0: value q-8; Q4_K: sub-block j of 32,
 // value d·sc_j·q - dmin·m_j, and so for Q5_K; Q6_K: value d·sc·(q-32) with
@@ -67,34 +68,57 @@ type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out 
 // packType is the type whose packed layout and kernels t's rows use. IQ4_NL
 // blocks are Q8_0 blocks once each 4-bit index is replaced by its grid value
 // (an int8) and Q3_K's 3-bit values with their per-16 scales d·(sc-32) are
-// Q6_K's (a byte each, q-32), so both run on those kernels exactly: the
-// integer sums are the same, only the bytes are wider than in the file.
+// Q6_K's (q-32 stored as 6 bits), so both run on those kernels exactly: the
+// integer sums are the same, only the values are wider than in the file.
 //
-// IQ4_XS uses Q5_K's layout (a byte per value, a float32 scale and offset
-// per block of 32): bytes kvalues[q]+128, scale d·(ls-32) and offset 128
-// times the scale, so the offset term removes the +128 (the integer sums
-// are exact, the cancellation costs a few float32 ulps). Its bytes reach
-// 241, which AVX2's pairwise vpmaddubsw could saturate, so it takes the
-// integer kernels with VNNI only (see useInt).
+// IQ4_XS has a layout of its own: a byte per value, grid value + 128, with
+// Q4_K's compact scales: d·(ls-32) per block and the offset (128·d)·(ls-32),
+// so the offset term removes the +128 (the integer sums are exact, the
+// cancellation costs a few float32 ulps). Its bytes reach 241, which
+// AVX2's pairwise vpmaddubsw could saturate, so it takes the integer
+// kernels with VNNI only (see useInt).
 func packType(t gguf.TensorType) gguf.TensorType {
 	switch t {
 	case gguf.IQ4_NL:
 		return gguf.Q8_0
 	case gguf.Q3_K:
 		return gguf.Q6_K
-	case gguf.IQ4_XS:
-		return gguf.Q5_K
 	}
 	return t
 }
 
-// packedQuantBytes is the size of one group's quants.
+// packedQuantBytes is the size of one group's quants: a byte per value,
+// nibbles, or (Q5_K, Q6_K) a plane of nibbles and a plane of high bits.
 func packedQuantBytes(t gguf.TensorType) int {
 	switch packType(t) {
-	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q5_K, gguf.Q6_K, gguf.Q2_K:
+	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K, gguf.IQ4_XS:
 		return 512 // a byte per value
+	case gguf.Q6_K, gguf.Q5_K:
+		return 256 + 64*hiBits(t)
 	}
 	return 256 // nibbles
+}
+
+// hiBits is how many bits above the low four the plane types keep per
+// value in their second plane: Q6_K (and Q3_K) 2, Q5_K 1, others 0.
+//
+// Why planes: with a byte per value a packed Q6_K row was 1.5 times the
+// file's and decoding read that much more. As a nibble plane (Q4_0's
+// layout) plus a high-bit plane, a group of 512 values takes 384 bytes
+// (Q5_K 320), near the file's 420 (352) with scales; the kernels join a
+// step's nibbles and high bits into bytes (three or four instructions
+// per 64 values, while memory is the limit).
+//
+//	high plane (Q6_K): byte 256 + 64u + 4j + i, bits 2k..2k+1 = q_j[4(4u+k)+i] >> 4
+//	high plane (Q5_K): byte 256 + 4j + i, bit s = q_j[4s+i] >> 4
+func hiBits(t gguf.TensorType) int {
+	switch packType(t) {
+	case gguf.Q6_K:
+		return 2
+	case gguf.Q5_K:
+		return 1
+	}
+	return 0
 }
 
 // packedMetaBytes is the size of one group's scales: 16 float16 d_w for
@@ -115,7 +139,7 @@ func packedQuantBytes(t gguf.TensorType) int {
 // this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
 	switch packType(t) {
-	case gguf.Q4_K, gguf.Q5_K:
+	case gguf.Q4_K, gguf.Q5_K, gguf.IQ4_XS:
 		return kMetaBytes
 	case gguf.Q2_K:
 		return q2KMetaBytes
@@ -205,7 +229,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			d := F16ToF32(le.Uint16(sb[108:]))
 			sc := q3KScales(sb[96:108])
 			putMeta(meta[128*g:], j, d*float32(sc[v0/16]-32), d*float32(sc[v0/16+1]-32))
-			putByteQuants(q, func(e int) byte { return byte(q3KValue(sb, v0+e) + 32) })
+			putPlaneQuants(q, 2, func(e int) byte { return byte(q3KValue(sb, v0+e) + 32) })
 			continue
 		case gguf.IQ4_XS:
 			// Q5_K's layout: grid value + 128, scale d·(ls-32), offset
@@ -239,7 +263,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			v0 := 32 * (b % 8)
 			d := F16ToF32(le.Uint16(sb[208:]))
 			putMeta(meta[128*g:], j, d*float32(int8(sb[192+v0/16])), d*float32(int8(sb[192+v0/16+1])))
-			putByteQuants(q, func(e int) byte { return q6K(sb, v0+e) })
+			putPlaneQuants(q, 2, func(e int) byte { return q6K(sb, v0+e) })
 			continue
 		case gguf.Q4_1:
 			// Q4_0's nibbles; value d·q + m as Q4_K's d·q - (-m).
@@ -266,10 +290,10 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			continue
 		case gguf.Q5_K:
 			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
-			// 0..31, a byte each (the Q6_K quant layout).
+			// 0..31, as nibble and 1-bit planes.
 			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 176)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
-			putByteQuants(q, func(l int) byte { return qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4 })
+			putPlaneQuants(q, 1, func(l int) byte { return qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4 })
 			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
@@ -294,6 +318,32 @@ func putByteQuants(q []byte, v func(e int) byte) {
 			word |= uint32(v(4*s+i)) << (8 * i)
 		}
 		binary.LittleEndian.PutUint32(q[64*s:], word)
+	}
+}
+
+// putPlaneQuants writes a block's 32 values v(0..31) (below 1<<(4+hb))
+// into its lane of a plane group (q: the group from the block's lane on):
+// low nibbles as Q4_0's, high bits as hiBits describes.
+func putPlaneQuants(q []byte, hb int, v func(e int) byte) {
+	var nib, hi [64]uint32 // by step s: 4 values of the lane
+	for s := 0; s < 8; s++ {
+		for i := 0; i < 4; i++ {
+			x := uint32(v(4*s + i))
+			nib[s] |= (x & 0xf) << (8 * i)
+			h := x >> 4
+			if hb == 1 {
+				hi[0] |= h << (8*i + s)
+			} else {
+				hi[s/4] |= h << (8*i + 2*(s%4))
+			}
+		}
+	}
+	le := binary.LittleEndian
+	for p := 0; p < 4; p++ {
+		le.PutUint32(q[64*p:], nib[2*p]|nib[2*p+1]<<4)
+	}
+	for u := 0; u < hb; u++ {
+		le.PutUint32(q[256+64*u:], hi[u])
 	}
 }
 
@@ -490,17 +540,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			}
 			for e := 0; e < 32; e++ {
 				x := int32(int8(r[64*(e/4)+4*j+e%4]))
-				var u int32
-				if qb == 512 { // a byte per value
-					u = int32(q[64*(e/4)+4*j+e%4])
-				} else {
-					b := q[64*(e/8)+4*j+e%4]
-					if e%8 >= 4 {
-						b >>= 4
-					}
-					u = int32(b & 0xf)
-				}
-				s += u * x
+				s += packedValue(t, q, j, e) * x
 			}
 			dx := math.Float32frombits(le.Uint32(r[pkRecScales+4*j:]))
 			if t == gguf.Q2_K {
@@ -527,14 +567,14 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				for h, c := range [2]int32{half >> 2, (corr - half) >> 2} {
 					s := c
 					for e := 16 * h; e < 16*h+16; e++ {
-						s += int32(q[64*(e/4)+4*j+e%4]) * int32(int8(r[64*(e/4)+4*j+e%4]))
+						s += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
 					}
 					dw := math.Float32frombits(le.Uint32(meta[64*h+4*j:]))
 					acc[j] = FMA32(float32(s), dw*dx, acc[j])
 				}
 				continue
 			}
-			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
+			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.IQ4_XS || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
 				var dw, mw float32
 				if mb := packedMetaBytes(t); mb == kMetaBytes {
 					dw, mw = kMeta(row[groups*qb+mb*g:], j)
@@ -552,6 +592,23 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 		}
 	}
 	return Reduce16(&acc)
+}
+
+// packedValue is element e (0..31) of block j of a packed group q (the
+// group's first byte): a byte, a nibble, or a nibble and its high bits.
+func packedValue(t gguf.TensorType, q []byte, j, e int) int32 {
+	st, i := e/4, e%4 // the step, the byte in the lane
+	if packedQuantBytes(t) == 512 {
+		return int32(q[64*st+4*j+i])
+	}
+	v := int32(q[64*(st/2)+4*j+i]>>(4*uint(st%2))) & 0xf
+	switch hiBits(t) {
+	case 1:
+		v |= int32(q[256+4*j+i]>>uint(st)&1) << 4
+	case 2:
+		v |= int32(q[256+64*(st/4)+4*j+i]>>uint(2*(st%4))&3) << 4
+	}
+	return v
 }
 
 // useInt reports whether m is multiplied with the integer kernels: Q8_0,

@@ -68,6 +68,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		typ = 7
 	case gguf.Q2_K:
 		typ = 8
+	case gguf.IQ4_XS:
+		typ = 9
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows

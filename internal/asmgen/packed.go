@@ -24,9 +24,12 @@ import (
 type packedGeom struct {
 	name    string
 	qbytes  int  // quant bytes per group of 16 blocks
-	qshift  int  // log2(qbytes)
 	nibbles bool // 4-bit quants, two steps per 64-byte load
-	meta    int  // scale bytes per group
+	// hiBits (1 or 2): 5- and 6-bit quants as a plane of 4-bit nibbles (as
+	// Q4_0's, 256 bytes) and a plane of their high bits (64·hiBits bytes),
+	// joined into bytes step by step (see planeValues).
+	hiBits int
+	meta   int // scale bytes per group
 	// How the integer accumulators start and the float step ends:
 	//   corr:    at the record's correction >> corrShift (Q8_0, Q4_0)
 	//   offsets: at zero; then + (-Σx)·(m_w·d_x) per block (Q4_K)
@@ -54,26 +57,31 @@ func (g packedGeom) kMeta(h int) (sc, m, d, dmin int) {
 }
 
 var (
-	geomQ8  = packedGeom{name: "Q8", qbytes: 512, qshift: 9, meta: 32}
-	geomQ4  = packedGeom{name: "Q4", qbytes: 256, qshift: 8, nibbles: true, meta: 32, corrShift: 4}
-	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, qshift: 8, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
-	geomQ6K = packedGeom{name: "Q6K", qbytes: 512, qshift: 9, meta: 128, corrShift: 2, halves: true}
-	// Q5_K: Q6_K's byte quants (0..31) with Q4_K's sub-block offsets.
-	geomQ5K = packedGeom{name: "Q5K", qbytes: 512, qshift: 9, meta: 48, corrShift: 7, offsets: true, kscales: true}
-	// Q4_1 and Q5_1: Q4_K's and Q5_K's quants with a float32 scale and
-	// offset per block.
-	geomQ41 = packedGeom{name: "Q41", qbytes: 256, qshift: 8, nibbles: true, meta: 128, corrShift: 7, offsets: true}
-	geomQ51 = packedGeom{name: "Q51", qbytes: 512, qshift: 9, meta: 128, corrShift: 7, offsets: true}
+	geomQ8  = packedGeom{name: "Q8", qbytes: 512, meta: 32}
+	geomQ4  = packedGeom{name: "Q4", qbytes: 256, nibbles: true, meta: 32, corrShift: 4}
+	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	// Q6_K (and Q3_K): 6-bit quants as nibble and 2-bit planes, a scale
+	// per half block.
+	geomQ6K = packedGeom{name: "Q6K", qbytes: 384, hiBits: 2, meta: 128, corrShift: 2, halves: true}
+	// Q5_K: 5-bit quants as nibble and 1-bit planes, Q4_K's offsets.
+	geomQ5K = packedGeom{name: "Q5K", qbytes: 320, hiBits: 1, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	// Q4_1 and Q5_1: Q4_K's quants and byte quants (0..31) with a float32
+	// scale and offset per block.
+	geomQ41 = packedGeom{name: "Q41", qbytes: 256, nibbles: true, meta: 128, corrShift: 7, offsets: true}
+	geomQ51 = packedGeom{name: "Q51", qbytes: 512, meta: 128, corrShift: 7, offsets: true}
 	// Q2_K: byte quants (0..3) with a scale and an offset per half of 16
 	// values: Q6_K's halves with Q4_K's compact offsets.
-	geomQ2K = packedGeom{name: "Q2K", qbytes: 512, qshift: 9, meta: 80, corrShift: 7, offsets: true, kscales: true, halves: true}
+	geomQ2K = packedGeom{name: "Q2K", qbytes: 512, meta: 80, corrShift: 7, offsets: true, kscales: true, halves: true}
+	// IQ4_XS: byte quants (grid values + 128, up to 241) with Q4_K's
+	// compact scales and offsets.
+	geomKB = packedGeom{name: "KB", qbytes: 512, meta: 48, corrShift: 7, offsets: true, kscales: true}
 )
 
 // Q5_0: byte quants (0..31), Q8_0's float16 scales, -16·Σx.
-var geomQ50 = packedGeom{name: "Q50", qbytes: 512, qshift: 9, meta: 32, corrShift: 3}
+var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 
 // packedGeoms are the packed types in the order of the dispatch tables.
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K}
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomKB}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values.
@@ -99,6 +107,10 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 `, g.name, R, T, R), 0)
 	if g.nibbles {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
+	}
+	if g.hiBits > 0 {
+		// Z3 the nibble mask, Z31 the high bits' place in a byte.
+		fmt.Fprintf(b, "\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z31\n", hiMask(g.hiBits))
 	}
 	if g.kscales {
 		// K1 selects lanes 8-15: the group's second super-block.
@@ -212,7 +224,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	// ~390 -> ~500 GOPS on one thread). Row r's scales go to Z2, the
 	// products d_w·d_x to Z31; d_x stays in memory (Z28.. still hold
 	// activations).
-	interleave := R > 1 && !g.offsets && C == 1
+	interleave := R > 1 && !g.offsets && C == 1 && g.hiBits == 0
 	flushRow := func(r, metaOff int) {
 		for off := 0; off < g.meta; off += 64 {
 			prefetch(metaOff+off, r, true)
@@ -242,8 +254,14 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			}
 			for r := 0; r < R; r++ {
 				w := r % 2
-				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
-				prefetch(64*s, r, false)
+				if g.hiBits > 0 {
+					planeValues(b, g, s, wAddr[r], w)
+				} else {
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
+				}
+				if 64*s < g.qbytes {
+					prefetch(64*s, r, false)
+				}
 				for t := 0; t < T; t++ {
 					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n", xs[t], w, chain(r, t, s%C))
 				}
@@ -431,10 +449,10 @@ const (
 // rowLoopPrologue starts a packed kernel that loops over blocks of rows
 // (label <name>block): SI, R13 rows 0 and 3 of the block, R9, R10 their
 // scales, DI, R11 tokens 0 and 3, CX the group count, BX and DX the
-// strides, R8 the output. The scales follow the groups << qshift bytes of
-// quants (qshift > 0), or are at the offset in argument scales (qshift 0:
+// strides, R8 the output. The scales follow the groups · qbytes bytes of
+// quants (qbytes > 0), or are at the offset in argument scales (qbytes 0:
 // a call may take a row's groups from the middle).
-func rowLoopPrologue(b *bytes.Buffer, name, sig string, frame int, doc string, qshift int) {
+func rowLoopPrologue(b *bytes.Buffer, name, sig string, frame int, doc string, qbytes int) {
 	fmt.Fprintf(b, `// func %s%s
 %sTEXT ·%s(SB), NOSPLIT, $0-%d
 	MOVQ wstride+8(FP), BX
@@ -449,8 +467,8 @@ func rowLoopPrologue(b *bytes.Buffer, name, sig string, frame int, doc string, q
 	LEAQ (DI)(DX*2), R11
 	ADDQ DX, R11
 `, name, sig, doc, name, frame, name)
-	if qshift > 0 {
-		fmt.Fprintf(b, "\tMOVQ CX, AX\n\tSHLQ $%d, AX\n", qshift)
+	if qbytes > 0 {
+		fmt.Fprintf(b, "\tMOVQ CX, AX\n\tIMULQ $%d, AX\n", qbytes)
 	} else {
 		b.WriteString("\tMOVQ scales+80(FP), AX\n")
 	}
@@ -467,6 +485,50 @@ func rowLoopEpilogue(b *bytes.Buffer, name string, R int) {
 	fmt.Fprintf(b, "\tADDQ $%d, R8\n\tMOVQ w+0(FP), SI\n%s\tMOVQ SI, w+0(FP)\n\tMOVQ rows+48(FP), CX\n\tSUBQ $%d, CX\n\tMOVQ CX, rows+48(FP)\n\tJG %sblock\n",
 		4*R, next, R, name)
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
+}
+
+// hiMask is where the high bits of a plane type sit in its value bytes,
+// in every byte of a dword: bit 4 (Q5_K) or bits 4-5 (Q6_K).
+func hiMask(hiBits int) uint32 {
+	m := uint32(0x10)
+	if hiBits == 2 {
+		m = 0x30
+	}
+	return m * 0x01010101
+}
+
+// planeShift is how far step s's high bits are shifted left (negative:
+// right) to land in place (hiMask) in each byte, and the offset of the
+// 64-byte high-bit vector that holds them: Q5_K's one vector keeps step
+// s in bit s; Q6_K's two keep steps 4u+k in bits 2k, 2k+1 of vector u.
+// Shifting whole 16-bit words moves bits across the bytes of a word only
+// below bit 4 or above bit 5, which the mask clears.
+func planeShift(g packedGeom, s int) (shift, off int) {
+	if g.hiBits == 1 {
+		return 4 - s, 256
+	}
+	return 4 - 2*(s%4), 256 + 64*(s/4)
+}
+
+// planeValues builds step s's value bytes of a plane type in Z<dst> from
+// the row at w: the step's nibbles (low ones for even steps, high for
+// odd) or'd with its high bits (Z3: nibble mask, Z31: hiMask; Z2 is
+// clobbered). 0xf8 is the truth table of dst | (Z2 & Z31).
+func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int) {
+	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*(s/2), w), dst)
+	if s%2 == 1 {
+		fmt.Fprintf(b, "\tVPSRLW $4, Z%d, Z%d\n", dst, dst)
+	}
+	fmt.Fprintf(b, "\tVPANDD Z3, Z%d, Z%d\n", dst, dst)
+	shift, off := planeShift(g, s)
+	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z2\n", at(off, w))
+	switch {
+	case shift > 0:
+		fmt.Fprintf(b, "\tVPSLLW $%d, Z2, Z2\n", shift)
+	case shift < 0:
+		fmt.Fprintf(b, "\tVPSRLW $%d, Z2, Z2\n", -shift)
+	}
+	fmt.Fprintf(b, "\tVPTERNLOGD $0xf8, Z31, Z2, Z%d\n", dst)
 }
 
 // tileVariant is one row of the dispatch table: one row goes up to
@@ -509,7 +571,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"

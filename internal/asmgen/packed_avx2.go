@@ -38,6 +38,16 @@ DATA pkNibble<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pkNibble<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pkNibble<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
 GLOBL pkNibble<>(SB), RODATA|NOPTR, $32
+DATA pkHi30<>+0(SB)/8, $0x3030303030303030
+DATA pkHi30<>+8(SB)/8, $0x3030303030303030
+DATA pkHi30<>+16(SB)/8, $0x3030303030303030
+DATA pkHi30<>+24(SB)/8, $0x3030303030303030
+GLOBL pkHi30<>(SB), RODATA|NOPTR, $32
+DATA pkHi10<>+0(SB)/8, $0x1010101010101010
+DATA pkHi10<>+8(SB)/8, $0x1010101010101010
+DATA pkHi10<>+16(SB)/8, $0x1010101010101010
+DATA pkHi10<>+24(SB)/8, $0x1010101010101010
+GLOBL pkHi10<>(SB), RODATA|NOPTR, $32
 
 // Reduce lanes 0-7 (LO) and 8-15 (HI) to a scalar in lane 0 of X, in the
 // order of tensor.Reduce16 (X: LO's low half). Clobbers X3.
@@ -58,11 +68,11 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	name := avx2Name(g, T)
 	rowLoopPrologue(b, name, pkSignature, 64, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows) times activation records
 // x + t·xstride (t < %d): out[t·ostride/4 + r], with AVX2.
-`, g.name, T), g.qshift)
+`, g.name, T), g.qbytes)
 	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
 	// ones; the bias or nibble mask): fewer loads per step.
 	ones, mask := "pkOnes16<>(SB)", "pkBias80<>(SB)"
-	if g.nibbles {
+	if g.nibbles || g.hiBits > 0 {
 		mask = "pkNibble<>(SB)"
 	}
 	if T <= 3 {
@@ -113,6 +123,27 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			if g.name == "Q8" {
 				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n\tVPXOR %s, Y0, Y0\n\tVPABSB Y0, Y1\n", at(off, "(SI)"), mask)
 				dot("Y1", off, "Y0")
+			} else if g.hiBits > 0 {
+				// The step's nibbles or'd with its high bits (see
+				// planeValues), lanes 8h..8h+7.
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(64*(s/2)+32*h, "(SI)"))
+				if s%2 == 1 {
+					b.WriteString("\tVPSRLW $4, Y0, Y0\n")
+				}
+				shift, hoff := planeShift(g, s)
+				fmt.Fprintf(b, "\tVPAND %s, Y0, Y0\n\tVMOVDQU %s, Y1\n", mask, at(hoff+32*h, "(SI)"))
+				switch {
+				case shift > 0:
+					fmt.Fprintf(b, "\tVPSLLW $%d, Y1, Y1\n", shift)
+				case shift < 0:
+					fmt.Fprintf(b, "\tVPSRLW $%d, Y1, Y1\n", -shift)
+				}
+				hm := "pkHi30<>(SB)"
+				if g.hiBits == 1 {
+					hm = "pkHi10<>(SB)"
+				}
+				fmt.Fprintf(b, "\tVPAND %s, Y1, Y1\n\tVPOR Y1, Y0, Y0\n", hm)
+				dot("Y0", off, "")
 			} else {
 				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(off, "(SI)"))
 				dot("Y0", off, "")
