@@ -143,7 +143,9 @@ func packedMetaBytes(t gguf.TensorType) int {
 		return kMetaBytes
 	case gguf.Q2_K:
 		return q2KMetaBytes
-	case gguf.Q4_1, gguf.Q5_1, gguf.Q6_K:
+	case gguf.Q6_K:
+		return q6KMetaBytes
+	case gguf.Q4_1, gguf.Q5_1:
 		return 128
 	}
 	return 32
@@ -151,6 +153,12 @@ func packedMetaBytes(t gguf.TensorType) int {
 
 // kMetaBytes is a group's compact K-quant metadata (see packedMetaBytes).
 const kMetaBytes = 48
+
+// q6KMetaBytes is a group's Q6_K (and Q3_K) metadata: the int8 scales of
+// every block's first halves (16 values), then of its second halves, then
+// d of the two super-blocks as float32; the kernels form d·sc, exact in
+// float32.
+const q6KMetaBytes = 40
 
 // q2KMetaBytes is a group's Q2_K metadata: Q2_K has a 4-bit scale and min
 // per half block (16 values), so the int8 scales of every block's first
@@ -226,9 +234,8 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			// stored as v+32, with the scales d·(sc-32) of its two halves.
 			sb := src[110*(b/8) : 110*(b/8)+110]
 			v0 := 32 * (b % 8)
-			d := F16ToF32(le.Uint16(sb[108:]))
 			sc := q3KScales(sb[96:108])
-			putMeta(meta[128*g:], j, d*float32(sc[v0/16]-32), d*float32(sc[v0/16+1]-32))
+			putQ6KMeta(meta[q6KMetaBytes*g:], j, int8(sc[v0/16]-32), int8(sc[v0/16+1]-32), F16ToF32(le.Uint16(sb[108:])))
 			putPlaneQuants(q, 2, func(e int) byte { return byte(q3KValue(sb, v0+e) + 32) })
 			continue
 		case gguf.IQ4_XS:
@@ -261,8 +268,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
 			sb := src[210*(b/8) : 210*(b/8)+210]
 			v0 := 32 * (b % 8)
-			d := F16ToF32(le.Uint16(sb[208:]))
-			putMeta(meta[128*g:], j, d*float32(int8(sb[192+v0/16])), d*float32(int8(sb[192+v0/16+1])))
+			putQ6KMeta(meta[q6KMetaBytes*g:], j, int8(sb[192+v0/16]), int8(sb[192+v0/16+1]), F16ToF32(le.Uint16(sb[208:])))
 			putPlaneQuants(q, 2, func(e int) byte { return q6K(sb, v0+e) })
 			continue
 		case gguf.Q4_1:
@@ -345,6 +351,13 @@ func putPlaneQuants(q []byte, hb int, v func(e int) byte) {
 	for u := 0; u < hb; u++ {
 		le.PutUint32(q[256+64*u:], hi[u])
 	}
+}
+
+// putQ6KMeta writes block j's half scales and its super-block's d into a
+// group's Q6_K metadata.
+func putQ6KMeta(meta []byte, j int, sc0, sc1 int8, d float32) {
+	meta[j], meta[16+j] = byte(sc0), byte(sc1)
+	binary.LittleEndian.PutUint32(meta[32+4*(j/8):], math.Float32bits(d))
 }
 
 // putMeta writes block j's float32 scale and offset into a group's
@@ -562,14 +575,15 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			}
 			if t == gguf.Q6_K {
 				// Two halves of 16 with their own scales and -32·Σx.
-				meta := row[groups*qb+128*g:]
+				meta := row[groups*qb+q6KMetaBytes*g:]
+				d := math.Float32frombits(le.Uint32(meta[32+4*(j/8):]))
 				half := int32(le.Uint32(r[pkRecHalf+4*j:]))
 				for h, c := range [2]int32{half >> 2, (corr - half) >> 2} {
 					s := c
 					for e := 16 * h; e < 16*h+16; e++ {
 						s += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
 					}
-					dw := math.Float32frombits(le.Uint32(meta[64*h+4*j:]))
+					dw := d * float32(int8(meta[16*h+j]))
 					acc[j] = FMA32(float32(s), dw*dx, acc[j])
 				}
 				continue

@@ -50,7 +50,10 @@ type packedGeom struct {
 // Q5_K have one) int8 scales and offsets and of the float32 d and dmin of
 // the group's first super-block (the second's follow at +4).
 func (g packedGeom) kMeta(h int) (sc, m, d, dmin int) {
-	if g.halves {
+	switch {
+	case g.halves && !g.offsets: // Q6_K: scales only (m, dmin -1)
+		return 16 * h, -1, 32, -1
+	case g.halves:
 		return 16 * h, 32 + 16*h, 64, 72
 	}
 	return 0, 16, 32, 40
@@ -62,7 +65,7 @@ var (
 	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
 	// Q6_K (and Q3_K): 6-bit quants as nibble and 2-bit planes, a scale
 	// per half block.
-	geomQ6K = packedGeom{name: "Q6K", qbytes: 384, hiBits: 2, meta: 128, corrShift: 2, halves: true}
+	geomQ6K = packedGeom{name: "Q6K", qbytes: 384, hiBits: 2, meta: 40, corrShift: 2, halves: true, kscales: true}
 	// Q5_K: 5-bit quants as nibble and 1-bit planes, Q4_K's offsets.
 	geomQ5K = packedGeom{name: "Q5K", qbytes: 320, hiBits: 1, meta: 48, corrShift: 7, offsets: true, kscales: true}
 	// Q4_1 and Q5_1: Q4_K's quants and byte quants (0..31) with a float32
@@ -317,7 +320,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				a := func(off int) string { return at(off, scaleAddr[r]) }
 				sc, mn, d, dmin := g.kMeta(metaOff / 64)
 				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z0, Z0\n", a(sc), a(d), a(d+4))
-				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(mn), a(dmin), a(dmin+4))
+				if mn >= 0 {
+					fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(mn), a(dmin), a(dmin+4))
+				}
 			case g.offsets:
 				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
 			case g.halves:

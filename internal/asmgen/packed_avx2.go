@@ -156,7 +156,9 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			// into Y3.
 			sc, mn, d, dmin := g.kMeta(metaOff / 64)
 			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y0\n\tVCVTDQ2PS Y0, Y0\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y0, Y0\n", at(sc+8*h, "(R9)"), at(d+4*h, "(R9)"))
-			fmt.Fprintf(b, "\tVPMOVSXBD %s, Y3\n\tVCVTDQ2PS Y3, Y3\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y3, Y3\n", at(mn+8*h, "(R9)"), at(dmin+4*h, "(R9)"))
+			if mn >= 0 {
+				fmt.Fprintf(b, "\tVPMOVSXBD %s, Y3\n\tVCVTDQ2PS Y3, Y3\n\tVBROADCASTSS %s, Y1\n\tVMULPS Y1, Y3, Y3\n", at(mn+8*h, "(R9)"), at(dmin+4*h, "(R9)"))
+			}
 		} else if g.offsets {
 			b.WriteString(fmt.Sprintf("\tVMOVUPS %s, Y0\n\tVMOVUPS %s, Y3\n", at(32*h, "(R9)"), at(64+32*h, "(R9)")))
 		} else if g.halves {
