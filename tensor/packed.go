@@ -206,6 +206,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			}
 		}
 	}
+	var sbVals [256]byte // Q6_K, Q3_K: the current super-block's values
 	for b := 0; b < nb; b++ {
 		g, j := b/pkBlocks, b%pkBlocks
 		q := dst[g*qb+4*j:]
@@ -236,7 +237,12 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			v0 := 32 * (b % 8)
 			sc := q3KScales(sb[96:108])
 			putQ6KMeta(meta[q6KMetaBytes*g:], j, int8(sc[v0/16]-32), int8(sc[v0/16+1]-32), F16ToF32(le.Uint16(sb[108:])))
-			putPlaneQuants(q, 2, func(e int) byte { return byte(q3KValue(sb, v0+e) + 32) })
+			if b%8 == 0 {
+				for v := range sbVals {
+					sbVals[v] = byte(q3KValue(sb, v) + 32)
+				}
+			}
+			putPlaneQuants(q, 2, sbVals[v0:v0+32])
 			continue
 		case gguf.IQ4_XS:
 			// Q5_K's layout: grid value + 128, scale d·(ls-32), offset
@@ -269,7 +275,10 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			sb := src[210*(b/8) : 210*(b/8)+210]
 			v0 := 32 * (b % 8)
 			putQ6KMeta(meta[q6KMetaBytes*g:], j, int8(sb[192+v0/16]), int8(sb[192+v0/16+1]), F16ToF32(le.Uint16(sb[208:])))
-			putPlaneQuants(q, 2, func(e int) byte { return q6K(sb, v0+e) })
+			if b%8 == 0 {
+				q6KValues(sb, &sbVals)
+			}
+			putPlaneQuants(q, 2, sbVals[v0:v0+32])
 			continue
 		case gguf.Q4_1:
 			// Q4_0's nibbles; value d·q + m as Q4_K's d·q - (-m).
@@ -299,7 +308,11 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			// 0..31, as nibble and 1-bit planes.
 			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 176)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
-			putPlaneQuants(q, 1, func(l int) byte { return qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4 })
+			var vals [32]byte
+			for l := range vals {
+				vals[l] = qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4
+			}
+			putPlaneQuants(q, 1, vals[:])
 			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
@@ -327,14 +340,15 @@ func putByteQuants(q []byte, v func(e int) byte) {
 	}
 }
 
-// putPlaneQuants writes a block's 32 values v(0..31) (below 1<<(4+hb))
+// putPlaneQuants writes a block's 32 values v[0..31] (below 1<<(4+hb))
 // into its lane of a plane group (q: the group from the block's lane on):
 // low nibbles as Q4_0's, high bits as hiBits describes.
-func putPlaneQuants(q []byte, hb int, v func(e int) byte) {
-	var nib, hi [64]uint32 // by step s: 4 values of the lane
+func putPlaneQuants(q []byte, hb int, v []byte) {
+	var nib [8]uint32 // by step s: 4 values of the lane
+	var hi [2]uint32
 	for s := 0; s < 8; s++ {
 		for i := 0; i < 4; i++ {
-			x := uint32(v(4*s + i))
+			x := uint32(v[4*s+i])
 			nib[s] |= (x & 0xf) << (8 * i)
 			h := x >> 4
 			if hb == 1 {
@@ -415,6 +429,20 @@ func legacyNibbles(qs []byte) func(i int) uint32 {
 // qs[32·(v/128) + v%32] at shift 2·((v%128)/32).
 func q2KValue(sb []byte, v int) byte {
 	return sb[16+32*(v/128)+v%32] >> (2 * uint(v%128/32)) & 3
+}
+
+// q6KValues writes the 256 values of a Q6_K super-block as stored (0..63)
+// to out: q6K for every v, a 128-value half at a time.
+func q6KValues(sb []byte, out *[256]byte) {
+	for h := 0; h < 2; h++ {
+		ql, qh, o := sb[64*h:64*h+64], sb[128+32*h:128+32*h+32], out[128*h:128*h+128]
+		for l := 0; l < 32; l++ {
+			o[l] = ql[l]&0xf | (qh[l]&3)<<4
+			o[l+32] = ql[l+32]&0xf | (qh[l]>>2&3)<<4
+			o[l+64] = ql[l]>>4 | (qh[l]>>4&3)<<4
+			o[l+96] = ql[l+32]>>4 | (qh[l]>>6)<<4
+		}
+	}
 }
 
 // q6K is value v (0..255) of a Q6_K super-block as stored, 0..63.
