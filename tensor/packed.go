@@ -65,11 +65,12 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 // kernels).
 type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
-// packType is the type whose packed layout and kernels t's rows use. IQ4_NL
-// blocks are Q8_0 blocks once each 4-bit index is replaced by its grid value
-// (an int8) and Q3_K's 3-bit values with their per-16 scales d·(sc-32) are
-// Q6_K's (q-32 stored as 6 bits), so both run on those kernels exactly: the
-// integer sums are the same, only the values are wider than in the file.
+// packType is the type whose packed layout and kernels t's rows use. Q3_K's
+// 3-bit values with their per-16 scales d·(sc-32) are Q6_K's (q-32 stored
+// as 6 bits), so they run on those kernels exactly: the integer sums are
+// the same, only the values are wider than in the file. IQ4_NL keeps its
+// 4-bit indices in Q4_0's layout; its kernels look each up in the grid
+// (vpshufb) and multiply as Q8_0's do.
 //
 // IQ4_XS has a layout of its own: a byte per value, grid value + 128, with
 // Q4_K's compact scales: d·(ls-32) per block and the offset (128·d)·(ls-32),
@@ -79,8 +80,6 @@ type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out 
 // kernels with VNNI only (see useInt).
 func packType(t gguf.TensorType) gguf.TensorType {
 	switch t {
-	case gguf.IQ4_NL:
-		return gguf.Q8_0
 	case gguf.Q3_K:
 		return gguf.Q6_K
 	}
@@ -225,11 +224,10 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			copy(meta[2*b:], blk[:2])
 			elems = legacyNibbles(blk[2:])
 		case gguf.IQ4_NL:
-			// Q8_0's layout: the grid value of each index (+128), d as is.
+			// Q4_0's layout of the indices, d as is.
 			blk := src[18*b : 18*b+18]
 			copy(meta[2*b:], blk[:2])
-			putByteQuants(q, func(e int) byte { return iq4Byte(blk[2:], e) })
-			continue
+			elems = legacyNibbles(blk[2:])
 		case gguf.Q3_K:
 			// Q6_K's layout: value v = q - (4 if its hmask bit is clear),
 			// stored as v+32, with the scales d·(sc-32) of its two halves.
@@ -572,7 +570,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			corr := int32(le.Uint32(r[pkRecCorr+4*j:])) // -128·Σx
 			s := int32(0)
 			switch t {
-			case gguf.Q8_0:
+			case gguf.Q8_0, gguf.IQ4_NL:
 				s = corr
 			case gguf.Q4_0:
 				s = corr >> 4 // -8·Σx
@@ -644,6 +642,9 @@ func packedValue(t gguf.TensorType, q []byte, j, e int) int32 {
 		return int32(q[64*st+4*j+i])
 	}
 	v := int32(q[64*(st/2)+4*j+i]>>(4*uint(st%2))) & 0xf
+	if t == gguf.IQ4_NL {
+		return int32(iq4Values[v]) + 128
+	}
 	switch hiBits(t) {
 	case 1:
 		v |= int32(q[256+4*j+i]>>uint(st)&1) << 4

@@ -70,6 +70,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		typ = 8
 	case gguf.IQ4_XS:
 		typ = 9
+	case gguf.IQ4_NL:
+		typ = 10
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows

@@ -43,6 +43,9 @@ type packedGeom struct {
 	// group, multiplied here (Q4_K, Q5_K). Without it, float32 scales and
 	// offsets per block (Q4_1, Q5_1).
 	kscales bool
+	// lut: 4-bit indices into the IQ4_NL grid, looked up (vpshufb) as
+	// they are unpacked: Q4_0's layout, Q8_0's arithmetic.
+	lut bool
 }
 
 // kMeta are the byte offsets, in a group's compact metadata, of half
@@ -78,13 +81,16 @@ var (
 	// IQ4_XS: byte quants (grid values + 128, up to 241) with Q4_K's
 	// compact scales and offsets.
 	geomKB = packedGeom{name: "KB", qbytes: 512, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	// IQ4_NL: Q4_0's nibbles as indices into its grid (+128 for VNNI,
+	// the +128 removed by Q8_0's correction).
+	geomIQ4 = packedGeom{name: "IQ4", qbytes: 256, nibbles: true, lut: true, meta: 32}
 )
 
 // Q5_0: byte quants (0..31), Q8_0's float16 scales, -16·Σx.
 var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 
 // packedGeoms are the packed types in the order of the dispatch tables.
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomKB}
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomKB, geomIQ4}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values.
@@ -110,6 +116,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 `, g.name, R, T, R), 0)
 	if g.nibbles {
 		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
+	}
+	if g.lut {
+		b.WriteString("\tVMOVDQU64 pkIQ4U<>(SB), Z31\n")
 	}
 	if g.hiBits > 0 {
 		// Z3 the nibble mask, Z31 the high bits' place in a byte.
@@ -227,7 +236,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	// ~390 -> ~500 GOPS on one thread). Row r's scales go to Z2, the
 	// products d_w·d_x to Z31; d_x stays in memory (Z28.. still hold
 	// activations).
-	interleave := R > 1 && !g.offsets && C == 1 && g.hiBits == 0
+	interleave := R > 1 && !g.offsets && C == 1 && g.hiBits == 0 && !g.lut
 	flushRow := func(r, metaOff int) {
 		for off := 0; off < g.meta; off += 64 {
 			prefetch(metaOff+off, r, true)
@@ -379,6 +388,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 							b.WriteString("\tVPSRLW $4, Z0, Z0\n")
 						}
 						b.WriteString("\tVPANDD Z3, Z0, Z1\n")
+						if g.lut {
+							b.WriteString("\tVPSHUFB Z1, Z31, Z1\n")
+						}
 						for t := 0; t < T; t++ {
 							fmt.Fprintf(b, "\tVPDPBUSD Z%d, Z1, Z%d\n", 28+t, chain(r, t, (2*p+half)%C))
 						}
@@ -393,6 +405,9 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				raw, lo := r%2, 28+r%2
 				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
 					at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
+				if g.lut {
+					fmt.Fprintf(b, "\tVPSHUFB Z%d, Z31, Z%d\n\tVPSHUFB Z%d, Z31, Z%d\n", lo, lo, raw, raw)
+				}
 				prefetch(64*p, r, false)
 				for t := 0; t < T; t++ {
 					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n\tVPDPBUSD %s, Z%d, Z%d\n",
@@ -576,7 +591,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"

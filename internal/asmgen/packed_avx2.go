@@ -48,6 +48,26 @@ DATA pkHi10<>+8(SB)/8, $0x1010101010101010
 DATA pkHi10<>+16(SB)/8, $0x1010101010101010
 DATA pkHi10<>+24(SB)/8, $0x1010101010101010
 GLOBL pkHi10<>(SB), RODATA|NOPTR, $32
+// The IQ4_NL grid by 4-bit index, in each 16-byte lane: + 128 (VNNI),
+// signed (AVX2).
+DATA pkIQ4U<>+0(SB)/8, $0x766a5d4f3f2d1801
+DATA pkIQ4U<>+8(SB)/8, $0xf1d9c5b5a6998d81
+DATA pkIQ4U<>+16(SB)/8, $0x766a5d4f3f2d1801
+DATA pkIQ4U<>+24(SB)/8, $0xf1d9c5b5a6998d81
+DATA pkIQ4U<>+32(SB)/8, $0x766a5d4f3f2d1801
+DATA pkIQ4U<>+40(SB)/8, $0xf1d9c5b5a6998d81
+DATA pkIQ4U<>+48(SB)/8, $0x766a5d4f3f2d1801
+DATA pkIQ4U<>+56(SB)/8, $0xf1d9c5b5a6998d81
+GLOBL pkIQ4U<>(SB), RODATA|NOPTR, $64
+DATA pkIQ4S<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA pkIQ4S<>+8(SB)/8, $0x7159453526190d01
+DATA pkIQ4S<>+16(SB)/8, $0xf6eaddcfbfad9881
+DATA pkIQ4S<>+24(SB)/8, $0x7159453526190d01
+DATA pkIQ4S<>+32(SB)/8, $0xf6eaddcfbfad9881
+DATA pkIQ4S<>+40(SB)/8, $0x7159453526190d01
+DATA pkIQ4S<>+48(SB)/8, $0xf6eaddcfbfad9881
+DATA pkIQ4S<>+56(SB)/8, $0x7159453526190d01
+GLOBL pkIQ4S<>(SB), RODATA|NOPTR, $64
 
 // Reduce lanes 0-7 (LO) and 8-15 (HI) to a scalar in lane 0 of X, in the
 // order of tensor.Reduce16 (X: LO's low half). Clobbers X3.
@@ -92,7 +112,7 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 		for t := 0; t < T; t++ {
 			z := iacc(t)
 			switch {
-			case g.offsets || g.name == "Q8":
+			case g.offsets || g.name == "Q8" || g.lut:
 				fmt.Fprintf(b, "\tVPXOR %s, %s, %s\n", z, z, z)
 				continue
 			case g.halves && half == 0:
@@ -186,6 +206,20 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	}
 	for h := 0; h < 2; h++ {
 		switch {
+		case g.lut:
+			// IQ4_NL: each step's 4-bit indices looked up in the signed
+			// grid (vpshufb), then multiplied as Q8_0's signed bytes are:
+			// |w| × x·sign(w), exact.
+			start(h, 0)
+			for s := 0; s < 8; s++ {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(64*(s/2)+32*h, "(SI)"))
+				if s%2 == 1 {
+					b.WriteString("\tVPSRLW $4, Y0, Y0\n")
+				}
+				fmt.Fprintf(b, "\tVPAND %s, Y0, Y0\n\tVMOVDQU pkIQ4S<>(SB), Y3\n\tVPSHUFB Y0, Y3, Y0\n\tVPABSB Y0, Y1\n", mask)
+				dot("Y1", 64*s+32*h, "Y0")
+			}
+			flush(h, 0)
 		case g.halves:
 			start(h, 0)
 			byteSteps(h, 0, 4)
