@@ -33,7 +33,8 @@ import (
 //	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
 //	Q6_K group (384 B): the low nibbles as Q4_0's, then two 64-byte planes of the high 2 bits (see hiBits)
 //	Q5_K group (320 B): the low nibbles as Q4_0's, then a 64-byte plane of the fifth bits
-//	Q2_K and IQ4_XS groups (512 B): byte 64s + 4j + i = q_j[4s+i] (Q2_K 0..3, IQ4_XS grid value + 128)
+//	Q2_K group (512 B): byte 64s + 4j + i = q_j[4s+i] (0..3)
+//	IQ4_NL and IQ4_XS groups (256 B): as Q4_0, q_j the 4-bit grid indices
 //	Q4_1 group: as Q4_0; Q5_0 and Q5_1 groups: a byte per value, q_j the 5-bit values of block 16g+j
 //
 // where q_j is block 16g+j (Q4_0: value q-8; Q4_K: sub-block j of 32,
@@ -70,14 +71,8 @@ type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out 
 // as 6 bits), so they run on those kernels exactly: the integer sums are
 // the same, only the values are wider than in the file. IQ4_NL keeps its
 // 4-bit indices in Q4_0's layout; its kernels look each up in the grid
-// (vpshufb) and multiply as Q8_0's do.
-//
-// IQ4_XS has a layout of its own: a byte per value, grid value + 128, with
-// Q4_K's compact scales: d·(ls-32) per block and the offset (128·d)·(ls-32),
-// so the offset term removes the +128 (the integer sums are exact, the
-// cancellation costs a few float32 ulps). Its bytes reach 241, which
-// AVX2's pairwise vpmaddubsw could saturate, so it takes the integer
-// kernels with VNNI only (see useInt).
+// (vpshufb) and multiply as Q8_0's do. IQ4_XS is the same with a scale
+// ls-32 per block of 32 and d per super-block (iq4XSMetaBytes).
 func packType(t gguf.TensorType) gguf.TensorType {
 	switch t {
 	case gguf.Q3_K:
@@ -90,7 +85,7 @@ func packType(t gguf.TensorType) gguf.TensorType {
 // nibbles, or (Q5_K, Q6_K) a plane of nibbles and a plane of high bits.
 func packedQuantBytes(t gguf.TensorType) int {
 	switch packType(t) {
-	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K, gguf.IQ4_XS:
+	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K:
 		return 512 // a byte per value
 	case gguf.Q6_K, gguf.Q5_K:
 		return 256 + 64*hiBits(t)
@@ -125,7 +120,7 @@ func hiBits(t gguf.TensorType) int {
 // offsets (-m); Q6_K: 16 float32 d·sc of each block's first 16 values,
 // then 16 of its last 16.
 //
-// Q4_K and Q5_K (and IQ4_XS) keep their scales as the file does, small
+// Q4_K and Q5_K keep their scales as the file does, small
 // integers per sub-block and a float per super-block (kMetaBytes): 16 int8
 // sc_j, 16 int8 m_j, then d and dmin of the group's two super-blocks (lanes
 // 0-7, 8-15) as float32. The kernels form d·sc_j and dmin·m_j themselves;
@@ -138,8 +133,10 @@ func hiBits(t gguf.TensorType) int {
 // this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
 	switch packType(t) {
-	case gguf.Q4_K, gguf.Q5_K, gguf.IQ4_XS:
+	case gguf.Q4_K, gguf.Q5_K:
 		return kMetaBytes
+	case gguf.IQ4_XS:
+		return iq4XSMetaBytes
 	case gguf.Q2_K:
 		return q2KMetaBytes
 	case gguf.Q6_K:
@@ -152,6 +149,10 @@ func packedMetaBytes(t gguf.TensorType) int {
 
 // kMetaBytes is a group's compact K-quant metadata (see packedMetaBytes).
 const kMetaBytes = 48
+
+// iq4XSMetaBytes is a group's IQ4_XS metadata: 16 int8 block scales
+// ls-32, then d of the two super-blocks as float32.
+const iq4XSMetaBytes = 24
 
 // q6KMetaBytes is a group's Q6_K (and Q3_K) metadata: the int8 scales of
 // every block's first halves (16 values), then of its second halves, then
@@ -243,16 +244,13 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			putPlaneQuants(q, 2, sbVals[v0:v0+32])
 			continue
 		case gguf.IQ4_XS:
-			// Q5_K's layout: grid value + 128, scale d·(ls-32), offset
-			// (128·d)·(ls-32) (value scale·byte - offset).
+			// IQ4_NL's nibble indices; scale ls-32 and the super-block's d.
 			sb := src[136*(b/8) : 136*(b/8)+136]
 			ib := b % 8
-			ls := iq4XSScaleInt(sb, ib)
-			d := F16ToF32(le.Uint16(sb))
-			putKMeta(meta[kMetaBytes*g:], j, ls, ls, d, 128*d)
-			qs := sb[8+16*ib:]
-			putByteQuants(q, func(e int) byte { return iq4Byte(qs, e) })
-			continue
+			mt := meta[iq4XSMetaBytes*g:]
+			mt[j] = byte(int8(iq4XSScaleInt(sb, ib)))
+			le.PutUint32(mt[16+4*(j/8):], math.Float32bits(F16ToF32(le.Uint16(sb))))
+			elems = legacyNibbles(sb[8+16*ib:])
 		case gguf.Q2_K:
 			// 2-bit values 0..3, a byte each: element e of block b is
 			// value 32·(b%8)+e of its super-block, with the scale and
@@ -460,12 +458,6 @@ func alignedBytes(n int) []byte {
 	return b[off : off+n : off+n]
 }
 
-// iq4Byte is element e (0..31) of a block of IQ4 nibbles (element e in the
-// low nibble of qs[e], e+16 in its high one) as its grid value + 128.
-func iq4Byte(qs []byte, e int) byte {
-	return byte(iq4Values[qs[e%16]>>(4*uint(e/16))&0xf]) ^ 0x80
-}
-
 // HugeCopy copies b into fresh 64-byte aligned memory backed by huge pages
 // where the system allows. The float kernels read weights in place; read
 // through a file mapping's 4 KiB page-cache pages they stream far below the
@@ -570,7 +562,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			corr := int32(le.Uint32(r[pkRecCorr+4*j:])) // -128·Σx
 			s := int32(0)
 			switch t {
-			case gguf.Q8_0, gguf.IQ4_NL:
+			case gguf.Q8_0, gguf.IQ4_NL, gguf.IQ4_XS:
 				s = corr
 			case gguf.Q4_0:
 				s = corr >> 4 // -8·Σx
@@ -614,7 +606,13 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				}
 				continue
 			}
-			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.IQ4_XS || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
+			if t == gguf.IQ4_XS {
+				meta := row[groups*qb+iq4XSMetaBytes*g:]
+				d := math.Float32frombits(le.Uint32(meta[16+4*(j/8):]))
+				acc[j] = FMA32(float32(s), d*float32(int8(meta[j]))*dx, acc[j])
+				continue
+			}
+			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
 				var dw, mw float32
 				if mb := packedMetaBytes(t); mb == kMetaBytes {
 					dw, mw = kMeta(row[groups*qb+mb*g:], j)
@@ -642,7 +640,7 @@ func packedValue(t gguf.TensorType, q []byte, j, e int) int32 {
 		return int32(q[64*st+4*j+i])
 	}
 	v := int32(q[64*(st/2)+4*j+i]>>(4*uint(st%2))) & 0xf
-	if t == gguf.IQ4_NL {
+	if t == gguf.IQ4_NL || t == gguf.IQ4_XS {
 		return int32(iq4Values[v]) + 128
 	}
 	switch hiBits(t) {
@@ -654,17 +652,15 @@ func packedValue(t gguf.TensorType, q []byte, j, e int) int32 {
 	return v
 }
 
-// useInt reports whether m is multiplied with the integer kernels: Q8_0,
-// Q4_0, Q4_K, Q5_K or Q6_K where the machine has AVX-512 VNNI or AVX2. Elsewhere the weights are
+// useInt reports whether m is multiplied with the integer kernels: every
+// quantized type, where the machine has AVX-512 VNNI or AVX2. Elsewhere the weights are
 // decoded to float32 and multiplied with the float kernels (faster there
 // than the portable integer twin, which exists to hold the assembly to
 // account).
 func (m *Mat) useInt() bool {
 	switch m.Type {
-	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K:
+	case gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K, gguf.Q3_K, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.IQ4_XS:
 		return intKernels()
-	case gguf.IQ4_XS:
-		return intLevel == "vnni" // bytes up to 241: see packType
 	}
 	return false
 }

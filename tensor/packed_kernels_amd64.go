@@ -219,28 +219,28 @@ func pkQ2Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, o
 func pkQ2Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkKBr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+func pkIQ4XSr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
 func pkIQ4r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
@@ -315,9 +315,9 @@ var pkKernels = [11][3][4]pkAccFunc{
 		{nil, pkQ2Kr4t2npAVX512, pkQ2Kr4t3npAVX512, nil},
 	},
 	{
-		{pkKBr1t1AVX512, pkKBr1t2AVX512, pkKBr1t3AVX512, pkKBr1t4AVX512},
-		{nil, pkKBr4t2AVX512, pkKBr4t3AVX512, nil},
-		{nil, pkKBr4t2npAVX512, pkKBr4t3npAVX512, nil},
+		{pkIQ4XSr1t1AVX512, pkIQ4XSr1t2AVX512, pkIQ4XSr1t3AVX512, pkIQ4XSr1t4AVX512},
+		{nil, pkIQ4XSr4t2AVX512, pkIQ4XSr4t3AVX512, nil},
+		{nil, pkIQ4XSr4t2npAVX512, pkIQ4XSr4t3npAVX512, nil},
 	},
 	{
 		{pkIQ4r1t1AVX512, pkIQ4r1t2AVX512, pkIQ4r1t3AVX512, pkIQ4r1t4AVX512},
@@ -442,16 +442,16 @@ func pkQ2Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *
 func pkQ2Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape
-func pkKBr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+func pkIQ4XSr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape
-func pkKBr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+func pkIQ4XSr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape
-func pkKBr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+func pkIQ4XSr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape
-func pkKBr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+func pkIQ4XSr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape
 func pkIQ4r1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
@@ -476,6 +476,6 @@ var pkKernelsAVX2 = [11][4]pkFunc{
 	{pkQ41r1t1AVX2, pkQ41r1t2AVX2, pkQ41r1t3AVX2, pkQ41r1t4AVX2},
 	{pkQ51r1t1AVX2, pkQ51r1t2AVX2, pkQ51r1t3AVX2, pkQ51r1t4AVX2},
 	{pkQ2Kr1t1AVX2, pkQ2Kr1t2AVX2, pkQ2Kr1t3AVX2, pkQ2Kr1t4AVX2},
-	{pkKBr1t1AVX2, pkKBr1t2AVX2, pkKBr1t3AVX2, pkKBr1t4AVX2},
+	{pkIQ4XSr1t1AVX2, pkIQ4XSr1t2AVX2, pkIQ4XSr1t3AVX2, pkIQ4XSr1t4AVX2},
 	{pkIQ4r1t1AVX2, pkIQ4r1t2AVX2, pkIQ4r1t3AVX2, pkIQ4r1t4AVX2},
 }

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"s4c/gguf"
@@ -72,14 +73,26 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 // batch stops being free.
 func BenchmarkStreamBatch(b *testing.B) {
 	const rows, cols, chunk = 65536, 2048, 64
-	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL}
+	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL, gguf.IQ4_XS}
 	for _, typ := range types {
 		// Quantize 64 rows and repeat them: real values, little set-up time.
 		w := make([]float32, chunk*cols)
 		for i := range w {
 			w[i] = float32(i%13-6) * 0.01
 		}
-		part, _ := Quantize(typ, w)
+		part, err := Quantize(typ, w)
+		if typ == gguf.IQ4_XS { // read-only here: random super-blocks with d = 0.01
+			part, err = make([]byte, chunk*cols/256*136), nil
+			for i := range part {
+				part[i] = byte(i*7919>>3 ^ i)
+			}
+			for sb := 0; sb < len(part); sb += 136 {
+				binary.LittleEndian.PutUint16(part[sb:], F32ToF16(0.01))
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 		enc := make([]byte, 0, len(part)*rows/chunk)
 		for len(enc) < cap(enc) {
 			enc = append(enc, part...)

@@ -56,6 +56,8 @@ func (g packedGeom) kMeta(h int) (sc, m, d, dmin int) {
 	switch {
 	case g.halves && !g.offsets: // Q6_K: scales only (m, dmin -1)
 		return 16 * h, -1, 32, -1
+	case !g.offsets: // IQ4_XS
+		return 0, -1, 16, -1
 	case g.halves:
 		return 16 * h, 32 + 16*h, 64, 72
 	}
@@ -78,9 +80,9 @@ var (
 	// Q2_K: byte quants (0..3) with a scale and an offset per half of 16
 	// values: Q6_K's halves with Q4_K's compact offsets.
 	geomQ2K = packedGeom{name: "Q2K", qbytes: 512, meta: 80, corrShift: 7, offsets: true, kscales: true, halves: true}
-	// IQ4_XS: byte quants (grid values + 128, up to 241) with Q4_K's
-	// compact scales and offsets.
-	geomKB = packedGeom{name: "KB", qbytes: 512, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	// IQ4_XS: IQ4_NL's with an int8 scale per block and float32 d per
+	// super-block.
+	geomIQ4XS = packedGeom{name: "IQ4XS", qbytes: 256, nibbles: true, lut: true, meta: 24, kscales: true}
 	// IQ4_NL: Q4_0's nibbles as indices into its grid (+128 for VNNI,
 	// the +128 removed by Q8_0's correction).
 	geomIQ4 = packedGeom{name: "IQ4", qbytes: 256, nibbles: true, lut: true, meta: 32}
@@ -90,7 +92,7 @@ var (
 var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 
 // packedGeoms are the packed types in the order of the dispatch tables.
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomKB, geomIQ4}
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values.
