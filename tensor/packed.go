@@ -33,7 +33,7 @@ import (
 //	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
 //	Q6_K group (384 B): the low nibbles as Q4_0's, then two 64-byte planes of the high 2 bits (see hiBits)
 //	Q5_K group (320 B): the low nibbles as Q4_0's, then a 64-byte plane of the fifth bits
-//	Q2_K group (512 B): byte 64s + 4j + i = q_j[4s+i] (0..3)
+//	Q2_K group (128 B): a plane of 2-bit values; Q3_K (192 B): 2-bit and 1-bit planes (see planeBits)
 //	IQ4_NL and IQ4_XS groups (256 B): as Q4_0, q_j the 4-bit grid indices
 //	Q4_1 group: as Q4_0; Q5_0 and Q5_1 groups: a byte per value, q_j the 5-bit values of block 16g+j
 //
@@ -66,53 +66,47 @@ type pkFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *fl
 // kernels).
 type pkAccFunc func(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
-// packType is the type whose packed layout and kernels t's rows use. Q3_K's
-// 3-bit values with their per-16 scales d·(sc-32) are Q6_K's (q-32 stored
-// as 6 bits), so they run on those kernels exactly: the integer sums are
-// the same, only the values are wider than in the file. IQ4_NL keeps its
-// 4-bit indices in Q4_0's layout; its kernels look each up in the grid
-// (vpshufb) and multiply as Q8_0's do. IQ4_XS is the same with a scale
-// ls-32 per block of 32 and d per super-block (iq4XSMetaBytes).
-func packType(t gguf.TensorType) gguf.TensorType {
-	switch t {
-	case gguf.Q3_K:
-		return gguf.Q6_K
-	}
-	return t
-}
-
 // packedQuantBytes is the size of one group's quants: a byte per value,
-// nibbles, or (Q5_K, Q6_K) a plane of nibbles and a plane of high bits.
+// nibbles (Q4_0, Q4_1, Q4_K; IQ4_NL and IQ4_XS, whose 4-bit indices the
+// kernels look up in the grid with vpshufb and multiply as Q8_0's), or
+// two planes (see planeBits).
 func packedQuantBytes(t gguf.TensorType) int {
-	switch packType(t) {
-	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1, gguf.Q2_K:
+	switch t {
+	case gguf.Q8_0, gguf.Q5_0, gguf.Q5_1:
 		return 512 // a byte per value
-	case gguf.Q6_K, gguf.Q5_K:
-		return 256 + 64*hiBits(t)
+	}
+	if lo, hi := planeBits(t); lo > 0 {
+		return 64 * (lo + hi)
 	}
 	return 256 // nibbles
 }
 
-// hiBits is how many bits above the low four the plane types keep per
-// value in their second plane: Q6_K (and Q3_K) 2, Q5_K 1, others 0.
+// planeBits is how the plane types split each value: its low lo bits in a
+// first plane, its hi bits above them in a second. Q6_K 4+2, Q5_K 4+1,
+// Q3_K 2+1 (its values q+4, 0..7), Q2_K 2+0; others 0, 0.
 //
 // Why planes: with a byte per value a packed Q6_K row was 1.5 times the
-// file's and decoding read that much more. As a nibble plane (Q4_0's
-// layout) plus a high-bit plane, a group of 512 values takes 384 bytes
-// (Q5_K 320), near the file's 420 (352) with scales; the kernels join a
-// step's nibbles and high bits into bytes (three or four instructions
-// per 64 values, while memory is the limit).
+// file's (Q2_K three times) and decoding read that much more. As planes a
+// group of 512 values takes 64·(lo+hi) bytes, near the file's size with
+// scales; the kernels join a step's bits into bytes (three to five
+// instructions per 64 values, while memory is the limit).
 //
-//	high plane (Q6_K): byte 256 + 64u + 4j + i, bits 2k..2k+1 = q_j[4(4u+k)+i] >> 4
-//	high plane (Q5_K): byte 256 + 4j + i, bit s = q_j[4s+i] >> 4
-func hiBits(t gguf.TensorType) int {
-	switch packType(t) {
+//	low plane, 4 bits: as Q4_0's nibbles
+//	low plane, 2 bits: byte 64u + 4j + i, bits 2k..2k+1 = q_j[4(4u+k)+i] & 3
+//	high plane, 2 bits (Q6_K): byte 256 + 64u + 4j + i, bits 2k..2k+1 = q_j[4(4u+k)+i] >> 4
+//	high plane, 1 bit (Q5_K, Q3_K): byte 64·lo + 4j + i, bit s = q_j[4s+i] >> lo
+func planeBits(t gguf.TensorType) (lo, hi int) {
+	switch t {
 	case gguf.Q6_K:
-		return 2
+		return 4, 2
 	case gguf.Q5_K:
-		return 1
+		return 4, 1
+	case gguf.Q3_K:
+		return 2, 1
+	case gguf.Q2_K:
+		return 2, 0
 	}
-	return 0
+	return 0, 0
 }
 
 // packedMetaBytes is the size of one group's scales: 16 float16 d_w for
@@ -132,14 +126,14 @@ func hiBits(t gguf.TensorType) int {
 // times the file's (a 1.1B Q5_K model: 0.71 GiB file, ~1.1 GiB packed);
 // this buys the byte kernels' speed without a bit-plane unpacking step.
 func packedMetaBytes(t gguf.TensorType) int {
-	switch packType(t) {
+	switch t {
 	case gguf.Q4_K, gguf.Q5_K:
 		return kMetaBytes
 	case gguf.IQ4_XS:
 		return iq4XSMetaBytes
 	case gguf.Q2_K:
 		return q2KMetaBytes
-	case gguf.Q6_K:
+	case gguf.Q6_K, gguf.Q3_K:
 		return q6KMetaBytes
 	case gguf.Q4_1, gguf.Q5_1:
 		return 128
@@ -197,7 +191,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
 	meta := dst[G*qb:]
-	if packType(t) == gguf.Q8_0 {
+	if t == gguf.Q8_0 {
 		// Zero quants (+128) in the last group's missing blocks.
 		for b := nb; b < G*pkBlocks; b++ {
 			q := dst[(b/pkBlocks)*qb+4*(b%pkBlocks):]
@@ -238,10 +232,10 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			putQ6KMeta(meta[q6KMetaBytes*g:], j, int8(sc[v0/16]-32), int8(sc[v0/16+1]-32), F16ToF32(le.Uint16(sb[108:])))
 			if b%8 == 0 {
 				for v := range sbVals {
-					sbVals[v] = byte(q3KValue(sb, v) + 32)
+					sbVals[v] = byte(q3KValue(sb, v) + 4)
 				}
 			}
-			putPlaneQuants(q, 2, sbVals[v0:v0+32])
+			putPlaneQuants(q, 2, 1, sbVals[v0:v0+32])
 			continue
 		case gguf.IQ4_XS:
 			// IQ4_NL's nibble indices; scale ls-32 and the super-block's d.
@@ -264,7 +258,11 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			}
 			le.PutUint32(mt[64+4*(j/8):], math.Float32bits(F16ToF32(le.Uint16(sb[80:]))))
 			le.PutUint32(mt[72+4*(j/8):], math.Float32bits(F16ToF32(le.Uint16(sb[82:]))))
-			putByteQuants(q, func(e int) byte { return q2KValue(sb, v0+e) })
+			var vals [32]byte
+			for e := range vals {
+				vals[e] = q2KValue(sb, v0+e)
+			}
+			putPlaneQuants(q, 2, 0, vals[:])
 			continue
 		case gguf.Q6_K:
 			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
@@ -274,7 +272,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			if b%8 == 0 {
 				q6KValues(sb, &sbVals)
 			}
-			putPlaneQuants(q, 2, sbVals[v0:v0+32])
+			putPlaneQuants(q, 4, 2, sbVals[v0:v0+32])
 			continue
 		case gguf.Q4_1:
 			// Q4_0's nibbles; value d·q + m as Q4_K's d·q - (-m).
@@ -308,7 +306,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			for l := range vals {
 				vals[l] = qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4
 			}
-			putPlaneQuants(q, 1, vals[:])
+			putPlaneQuants(q, 4, 1, vals[:])
 			continue
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
@@ -336,30 +334,33 @@ func putByteQuants(q []byte, v func(e int) byte) {
 	}
 }
 
-// putPlaneQuants writes a block's 32 values v[0..31] (below 1<<(4+hb))
-// into its lane of a plane group (q: the group from the block's lane on):
-// low nibbles as Q4_0's, high bits as hiBits describes.
-func putPlaneQuants(q []byte, hb int, v []byte) {
-	var nib [8]uint32 // by step s: 4 values of the lane
-	var hi [2]uint32
+// putPlaneQuants writes a block's 32 values v[0..31] (below 1<<(lo+hb))
+// into its lane of a plane group (q: the group from the block's lane on),
+// as planeBits describes.
+func putPlaneQuants(q []byte, lo, hb int, v []byte) {
+	var low, hi [4]uint32 // the lane's word in each vector of the planes
 	for s := 0; s < 8; s++ {
 		for i := 0; i < 4; i++ {
 			x := uint32(v[4*s+i])
-			nib[s] |= (x & 0xf) << (8 * i)
-			h := x >> 4
+			if lo == 4 {
+				low[s/2] |= (x & 0xf) << (8*i + 4*(s%2))
+			} else {
+				low[s/4] |= (x & 3) << (8*i + 2*(s%4))
+			}
+			h := x >> uint(lo)
 			if hb == 1 {
 				hi[0] |= h << (8*i + s)
-			} else {
+			} else if hb == 2 {
 				hi[s/4] |= h << (8*i + 2*(s%4))
 			}
 		}
 	}
 	le := binary.LittleEndian
-	for p := 0; p < 4; p++ {
-		le.PutUint32(q[64*p:], nib[2*p]|nib[2*p+1]<<4)
+	for u := 0; u < lo; u++ {
+		le.PutUint32(q[64*u:], low[u])
 	}
 	for u := 0; u < hb; u++ {
-		le.PutUint32(q[256+64*u:], hi[u])
+		le.PutUint32(q[64*(lo+u):], hi[u])
 	}
 }
 
@@ -551,7 +552,6 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 // Q4_K the block's offset follows: acc_j = fma(float32(-Σx_j),
 // m_w·d_x, acc_j).
 func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
-	t = packType(t)
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
 	var acc [16]float32
@@ -583,7 +583,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				for h, c := range [2]int32{half >> 7, (corr - half) >> 7} {
 					s := int32(0)
 					for e := 16 * h; e < 16*h+16; e++ {
-						s += int32(q[64*(e/4)+4*j+e%4]) * int32(int8(r[64*(e/4)+4*j+e%4]))
+						s += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
 					}
 					dw, mw := d*float32(int8(meta[16*h+j])), dmin*float32(int8(meta[32+16*h+j]))
 					acc[j] = FMA32(float32(s), dw*dx, acc[j])
@@ -591,12 +591,17 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				}
 				continue
 			}
-			if t == gguf.Q6_K {
-				// Two halves of 16 with their own scales and -32·Σx.
+			if t == gguf.Q6_K || t == gguf.Q3_K {
+				// Two halves of 16 with their own scales and -32·Σx
+				// (Q3_K: -4·Σx).
+				shift := int32(2)
+				if t == gguf.Q3_K {
+					shift = 5
+				}
 				meta := row[groups*qb+q6KMetaBytes*g:]
 				d := math.Float32frombits(le.Uint32(meta[32+4*(j/8):]))
 				half := int32(le.Uint32(r[pkRecHalf+4*j:]))
-				for h, c := range [2]int32{half >> 2, (corr - half) >> 2} {
+				for h, c := range [2]int32{half >> shift, (corr - half) >> shift} {
 					s := c
 					for e := 16 * h; e < 16*h+16; e++ {
 						s += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
@@ -633,21 +638,32 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 }
 
 // packedValue is element e (0..31) of block j of a packed group q (the
-// group's first byte): a byte, a nibble, or a nibble and its high bits.
+// group's first byte): a byte, a nibble (or the grid value it indexes),
+// or its bits from two planes.
 func packedValue(t gguf.TensorType, q []byte, j, e int) int32 {
 	st, i := e/4, e%4 // the step, the byte in the lane
 	if packedQuantBytes(t) == 512 {
 		return int32(q[64*st+4*j+i])
 	}
-	v := int32(q[64*(st/2)+4*j+i]>>(4*uint(st%2))) & 0xf
-	if t == gguf.IQ4_NL || t == gguf.IQ4_XS {
-		return int32(iq4Values[v]) + 128
+	lo, hb := planeBits(t)
+	if lo == 0 { // nibbles
+		v := int32(q[64*(st/2)+4*j+i]>>(4*uint(st%2))) & 0xf
+		if t == gguf.IQ4_NL || t == gguf.IQ4_XS {
+			return int32(iq4Values[v]) + 128
+		}
+		return v
 	}
-	switch hiBits(t) {
+	var v int32
+	if lo == 4 {
+		v = int32(q[64*(st/2)+4*j+i]>>(4*uint(st%2))) & 0xf
+	} else {
+		v = int32(q[64*(st/4)+4*j+i]>>(2*uint(st%4))) & 3
+	}
+	switch hb {
 	case 1:
-		v |= int32(q[256+4*j+i]>>uint(st)&1) << 4
+		v |= int32(q[64*lo+4*j+i]>>uint(st)&1) << uint(lo)
 	case 2:
-		v |= int32(q[256+64*(st/4)+4*j+i]>>uint(2*(st%4))&3) << 4
+		v |= int32(q[64*lo+64*(st/4)+4*j+i]>>uint(2*(st%4))&3) << uint(lo)
 	}
 	return v
 }

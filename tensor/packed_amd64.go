@@ -51,7 +51,7 @@ func quantizeGroup(rec []byte, x []float32, n int) {
 func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch) {
 	// The kernels by packed layout (pkKernels' order).
 	typ := 0
-	switch packType(m.Type) {
+	switch m.Type {
 	case gguf.Q4_0:
 		typ = 1
 	case gguf.Q4_K:
@@ -72,6 +72,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		typ = 9
 	case gguf.IQ4_NL:
 		typ = 10
+	case gguf.Q3_K:
+		typ = 11
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
 	ostride := 4 * m.Rows

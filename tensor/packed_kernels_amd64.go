@@ -266,9 +266,33 @@ func pkIQ4r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, o
 //go:noescape
 func pkIQ4r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
+//go:noescape
+func pkQ3Kr1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ3Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
 // pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,
-// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
-var pkKernels = [11][3][4]pkAccFunc{
+// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
+var pkKernels = [12][3][4]pkAccFunc{
 	{
 		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512, pkQ8r1t4AVX512},
 		{nil, pkQ8r4t2AVX512, pkQ8r4t3AVX512, nil},
@@ -323,6 +347,11 @@ var pkKernels = [11][3][4]pkAccFunc{
 		{pkIQ4r1t1AVX512, pkIQ4r1t2AVX512, pkIQ4r1t3AVX512, pkIQ4r1t4AVX512},
 		{nil, pkIQ4r4t2AVX512, pkIQ4r4t3AVX512, nil},
 		{nil, pkIQ4r4t2npAVX512, pkIQ4r4t3npAVX512, nil},
+	},
+	{
+		{pkQ3Kr1t1AVX512, pkQ3Kr1t2AVX512, pkQ3Kr1t3AVX512, pkQ3Kr1t4AVX512},
+		{nil, pkQ3Kr4t2AVX512, pkQ3Kr4t3AVX512, nil},
+		{nil, pkQ3Kr4t2npAVX512, pkQ3Kr4t3npAVX512, nil},
 	},
 }
 
@@ -465,8 +494,20 @@ func pkIQ4r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *
 //go:noescape
 func pkIQ4r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
+//go:noescape
+func pkQ3Kr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ3Kr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ3Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ3Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
 // pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.
-var pkKernelsAVX2 = [11][4]pkFunc{
+var pkKernelsAVX2 = [12][4]pkFunc{
 	{pkQ8r1t1AVX2, pkQ8r1t2AVX2, pkQ8r1t3AVX2, pkQ8r1t4AVX2},
 	{pkQ4r1t1AVX2, pkQ4r1t2AVX2, pkQ4r1t3AVX2, pkQ4r1t4AVX2},
 	{pkQ4Kr1t1AVX2, pkQ4Kr1t2AVX2, pkQ4Kr1t3AVX2, pkQ4Kr1t4AVX2},
@@ -478,4 +519,5 @@ var pkKernelsAVX2 = [11][4]pkFunc{
 	{pkQ2Kr1t1AVX2, pkQ2Kr1t2AVX2, pkQ2Kr1t3AVX2, pkQ2Kr1t4AVX2},
 	{pkIQ4XSr1t1AVX2, pkIQ4XSr1t2AVX2, pkIQ4XSr1t3AVX2, pkIQ4XSr1t4AVX2},
 	{pkIQ4r1t1AVX2, pkIQ4r1t2AVX2, pkIQ4r1t3AVX2, pkIQ4r1t4AVX2},
+	{pkQ3Kr1t1AVX2, pkQ3Kr1t2AVX2, pkQ3Kr1t3AVX2, pkQ3Kr1t4AVX2},
 }

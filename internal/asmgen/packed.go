@@ -25,10 +25,11 @@ type packedGeom struct {
 	name    string
 	qbytes  int  // quant bytes per group of 16 blocks
 	nibbles bool // 4-bit quants, two steps per 64-byte load
-	// hiBits (1 or 2): 5- and 6-bit quants as a plane of 4-bit nibbles (as
-	// Q4_0's, 256 bytes) and a plane of their high bits (64·hiBits bytes),
-	// joined into bytes step by step (see planeValues).
-	hiBits int
+	// Plane types: quants as a plane of their low lowBits bits (4: Q4_0's
+	// nibbles, 256 bytes; 2: four steps in each byte, 128 bytes) and a
+	// plane of their hiBits high bits (64·hiBits bytes), joined into bytes
+	// step by step (see planeValues).
+	lowBits, hiBits int
 	meta   int // scale bytes per group
 	// How the integer accumulators start and the float step ends:
 	//   corr:    at the record's correction >> corrShift (Q8_0, Q4_0)
@@ -70,16 +71,19 @@ var (
 	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
 	// Q6_K (and Q3_K): 6-bit quants as nibble and 2-bit planes, a scale
 	// per half block.
-	geomQ6K = packedGeom{name: "Q6K", qbytes: 384, hiBits: 2, meta: 40, corrShift: 2, halves: true, kscales: true}
+	geomQ6K = packedGeom{name: "Q6K", qbytes: 384, lowBits: 4, hiBits: 2, meta: 40, corrShift: 2, halves: true, kscales: true}
 	// Q5_K: 5-bit quants as nibble and 1-bit planes, Q4_K's offsets.
-	geomQ5K = packedGeom{name: "Q5K", qbytes: 320, hiBits: 1, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	geomQ5K = packedGeom{name: "Q5K", qbytes: 320, lowBits: 4, hiBits: 1, meta: 48, corrShift: 7, offsets: true, kscales: true}
+	// Q3_K: 3-bit quants (q+4, 0..7) as 2-bit and 1-bit planes, Q6_K's
+	// scales per half block, -4·Σx.
+	geomQ3K = packedGeom{name: "Q3K", qbytes: 192, lowBits: 2, hiBits: 1, meta: 40, corrShift: 5, halves: true, kscales: true}
 	// Q4_1 and Q5_1: Q4_K's quants and byte quants (0..31) with a float32
 	// scale and offset per block.
 	geomQ41 = packedGeom{name: "Q41", qbytes: 256, nibbles: true, meta: 128, corrShift: 7, offsets: true}
 	geomQ51 = packedGeom{name: "Q51", qbytes: 512, meta: 128, corrShift: 7, offsets: true}
-	// Q2_K: byte quants (0..3) with a scale and an offset per half of 16
-	// values: Q6_K's halves with Q4_K's compact offsets.
-	geomQ2K = packedGeom{name: "Q2K", qbytes: 512, meta: 80, corrShift: 7, offsets: true, kscales: true, halves: true}
+	// Q2_K: 2-bit quants (0..3) in a plane, with a scale and an offset
+	// per half of 16 values: Q6_K's halves with Q4_K's compact offsets.
+	geomQ2K = packedGeom{name: "Q2K", qbytes: 128, lowBits: 2, meta: 80, corrShift: 7, offsets: true, kscales: true, halves: true}
 	// IQ4_XS: IQ4_NL's with an int8 scale per block and float32 d per
 	// super-block.
 	geomIQ4XS = packedGeom{name: "IQ4XS", qbytes: 256, nibbles: true, lut: true, meta: 24, kscales: true}
@@ -92,7 +96,7 @@ var (
 var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 
 // packedGeoms are the packed types in the order of the dispatch tables.
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4}
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4, geomQ3K}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values.
@@ -122,9 +126,12 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	if g.lut {
 		b.WriteString("\tVMOVDQU64 pkIQ4U<>(SB), Z31\n")
 	}
-	if g.hiBits > 0 {
-		// Z3 the nibble mask, Z31 the high bits' place in a byte.
-		fmt.Fprintf(b, "\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z31\n", hiMask(g.hiBits))
+	if g.lowBits > 0 {
+		// Z3 the low bits' mask, Z31 the high bits' place in a byte.
+		fmt.Fprintf(b, "\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z3\n", 0x01010101*g.lowMask())
+		if g.hiBits > 0 {
+			fmt.Fprintf(b, "\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z31\n", 0x01010101*g.hiMask())
+		}
 	}
 	if g.kscales {
 		// K1 selects lanes 8-15: the group's second super-block.
@@ -238,7 +245,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	// ~390 -> ~500 GOPS on one thread). Row r's scales go to Z2, the
 	// products d_w·d_x to Z31; d_x stays in memory (Z28.. still hold
 	// activations).
-	interleave := R > 1 && !g.offsets && C == 1 && g.hiBits == 0 && !g.lut
+	interleave := R > 1 && !g.offsets && C == 1 && g.lowBits == 0 && !g.lut
 	flushRow := func(r, metaOff int) {
 		for off := 0; off < g.meta; off += 64 {
 			prefetch(metaOff+off, r, true)
@@ -268,7 +275,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			}
 			for r := 0; r < R; r++ {
 				w := r % 2
-				if g.hiBits > 0 {
+				if g.lowBits > 0 {
 					planeValues(b, g, s, wAddr[r], w)
 				} else {
 					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
@@ -509,40 +516,48 @@ func rowLoopEpilogue(b *bytes.Buffer, name string, R int) {
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
 }
 
-// hiMask is where the high bits of a plane type sit in its value bytes,
-// in every byte of a dword: bit 4 (Q5_K) or bits 4-5 (Q6_K).
-func hiMask(hiBits int) uint32 {
-	m := uint32(0x10)
-	if hiBits == 2 {
-		m = 0x30
+// lowMask and hiMask are where a plane type's low and high bits sit in
+// its value bytes: 0x0f or 0x03; 0x10 (Q5_K), 0x30 (Q6_K) or 0x04 (Q3_K).
+func (g packedGeom) lowMask() uint32 { return 1<<g.lowBits - 1 }
+func (g packedGeom) hiMask() uint32  { return (1<<g.hiBits - 1) << g.lowBits }
+
+// planeLow is the offset of the 64-byte vector of step s's low bits and
+// how far right they are shifted: nibbles keep even steps low and odd
+// steps high; a 2-bit plane keeps steps 4u+k in bits 2k, 2k+1 of vector u.
+func (g packedGeom) planeLow(s int) (off, shift int) {
+	if g.lowBits == 4 {
+		return 64 * (s / 2), 4 * (s % 2)
 	}
-	return m * 0x01010101
+	return 64 * (s / 4), 2 * (s % 4)
 }
 
-// planeShift is how far step s's high bits are shifted left (negative:
-// right) to land in place (hiMask) in each byte, and the offset of the
-// 64-byte high-bit vector that holds them: Q5_K's one vector keeps step
-// s in bit s; Q6_K's two keep steps 4u+k in bits 2k, 2k+1 of vector u.
-// Shifting whole 16-bit words moves bits across the bytes of a word only
-// below bit 4 or above bit 5, which the mask clears.
-func planeShift(g packedGeom, s int) (shift, off int) {
+// planeHigh is the offset of the vector of step s's high bits and how far
+// left (negative: right) they are shifted to land in place (hiMask): a
+// 1-bit plane keeps step s in bit s, a 2-bit plane steps 4u+k in bits 2k,
+// 2k+1 of vector u. Shifting whole 16-bit words moves bits across the
+// bytes of a word only outside the masks, which clear them.
+func (g packedGeom) planeHigh(s int) (off, shift int) {
+	base := 64 * g.lowBits
 	if g.hiBits == 1 {
-		return 4 - s, 256
+		return base, g.lowBits - s
 	}
-	return 4 - 2*(s%4), 256 + 64*(s/4)
+	return base + 64*(s/4), g.lowBits - 2*(s%4)
 }
 
 // planeValues builds step s's value bytes of a plane type in Z<dst> from
-// the row at w: the step's nibbles (low ones for even steps, high for
-// odd) or'd with its high bits (Z3: nibble mask, Z31: hiMask; Z2 is
-// clobbered). 0xf8 is the truth table of dst | (Z2 & Z31).
+// the row at w: its low bits (Z3: lowMask) or'd with its high bits (Z31:
+// hiMask; Z2 is clobbered). 0xf8 is the truth table of dst | (Z2 & Z31).
 func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int) {
-	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*(s/2), w), dst)
-	if s%2 == 1 {
-		fmt.Fprintf(b, "\tVPSRLW $4, Z%d, Z%d\n", dst, dst)
+	off, shift := g.planeLow(s)
+	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(off, w), dst)
+	if shift > 0 {
+		fmt.Fprintf(b, "\tVPSRLW $%d, Z%d, Z%d\n", shift, dst, dst)
 	}
 	fmt.Fprintf(b, "\tVPANDD Z3, Z%d, Z%d\n", dst, dst)
-	shift, off := planeShift(g, s)
+	if g.hiBits == 0 {
+		return
+	}
+	off, shift = g.planeHigh(s)
 	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z2\n", at(off, w))
 	switch {
 	case shift > 0:
@@ -593,7 +608,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"

@@ -38,16 +38,26 @@ DATA pkNibble<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pkNibble<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pkNibble<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
 GLOBL pkNibble<>(SB), RODATA|NOPTR, $32
-DATA pkHi30<>+0(SB)/8, $0x3030303030303030
-DATA pkHi30<>+8(SB)/8, $0x3030303030303030
-DATA pkHi30<>+16(SB)/8, $0x3030303030303030
-DATA pkHi30<>+24(SB)/8, $0x3030303030303030
-GLOBL pkHi30<>(SB), RODATA|NOPTR, $32
-DATA pkHi10<>+0(SB)/8, $0x1010101010101010
-DATA pkHi10<>+8(SB)/8, $0x1010101010101010
-DATA pkHi10<>+16(SB)/8, $0x1010101010101010
-DATA pkHi10<>+24(SB)/8, $0x1010101010101010
-GLOBL pkHi10<>(SB), RODATA|NOPTR, $32
+DATA pkMask03<>+0(SB)/8, $0x0303030303030303
+DATA pkMask03<>+8(SB)/8, $0x0303030303030303
+DATA pkMask03<>+16(SB)/8, $0x0303030303030303
+DATA pkMask03<>+24(SB)/8, $0x0303030303030303
+GLOBL pkMask03<>(SB), RODATA|NOPTR, $32
+DATA pkMask04<>+0(SB)/8, $0x0404040404040404
+DATA pkMask04<>+8(SB)/8, $0x0404040404040404
+DATA pkMask04<>+16(SB)/8, $0x0404040404040404
+DATA pkMask04<>+24(SB)/8, $0x0404040404040404
+GLOBL pkMask04<>(SB), RODATA|NOPTR, $32
+DATA pkMask10<>+0(SB)/8, $0x1010101010101010
+DATA pkMask10<>+8(SB)/8, $0x1010101010101010
+DATA pkMask10<>+16(SB)/8, $0x1010101010101010
+DATA pkMask10<>+24(SB)/8, $0x1010101010101010
+GLOBL pkMask10<>(SB), RODATA|NOPTR, $32
+DATA pkMask30<>+0(SB)/8, $0x3030303030303030
+DATA pkMask30<>+8(SB)/8, $0x3030303030303030
+DATA pkMask30<>+16(SB)/8, $0x3030303030303030
+DATA pkMask30<>+24(SB)/8, $0x3030303030303030
+GLOBL pkMask30<>(SB), RODATA|NOPTR, $32
 // The IQ4_NL grid by 4-bit index, in each 16-byte lane: + 128 (VNNI),
 // signed (AVX2).
 DATA pkIQ4U<>+0(SB)/8, $0x766a5d4f3f2d1801
@@ -82,6 +92,10 @@ GLOBL pkIQ4S<>(SB), RODATA|NOPTR, $64
 
 `
 
+// maskConst names the 32-byte constant of byte m (pkMask03, 04, 10, 30:
+// the plane types' masks but the nibble mask, pkNibble; in avx2Consts).
+func maskConst(m uint32) string { return fmt.Sprintf("pkMask%02x<>(SB)", m) }
+
 func avx2Name(g packedGeom, T int) string { return fmt.Sprintf("pk%sr1t%dAVX2", g.name, T) }
 
 func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
@@ -92,7 +106,12 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
 	// ones; the bias or nibble mask): fewer loads per step.
 	ones, mask := "pkOnes16<>(SB)", "pkBias80<>(SB)"
-	if g.nibbles || g.hiBits > 0 {
+	if g.nibbles {
+		mask = "pkNibble<>(SB)"
+	}
+	if g.lowBits == 2 {
+		mask = maskConst(g.lowMask())
+	} else if g.lowBits == 4 {
 		mask = "pkNibble<>(SB)"
 	}
 	if T <= 3 {
@@ -143,26 +162,26 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			if g.name == "Q8" {
 				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n\tVPXOR %s, Y0, Y0\n\tVPABSB Y0, Y1\n", at(off, "(SI)"), mask)
 				dot("Y1", off, "Y0")
-			} else if g.hiBits > 0 {
-				// The step's nibbles or'd with its high bits (see
+			} else if g.lowBits > 0 {
+				// The step's low bits or'd with its high bits (see
 				// planeValues), lanes 8h..8h+7.
-				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(64*(s/2)+32*h, "(SI)"))
-				if s%2 == 1 {
-					b.WriteString("\tVPSRLW $4, Y0, Y0\n")
+				loff, shift := g.planeLow(s)
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(loff+32*h, "(SI)"))
+				if shift > 0 {
+					fmt.Fprintf(b, "\tVPSRLW $%d, Y0, Y0\n", shift)
 				}
-				shift, hoff := planeShift(g, s)
-				fmt.Fprintf(b, "\tVPAND %s, Y0, Y0\n\tVMOVDQU %s, Y1\n", mask, at(hoff+32*h, "(SI)"))
-				switch {
-				case shift > 0:
-					fmt.Fprintf(b, "\tVPSLLW $%d, Y1, Y1\n", shift)
-				case shift < 0:
-					fmt.Fprintf(b, "\tVPSRLW $%d, Y1, Y1\n", -shift)
+				fmt.Fprintf(b, "\tVPAND %s, Y0, Y0\n", mask)
+				if g.hiBits > 0 {
+					hoff, shift := g.planeHigh(s)
+					fmt.Fprintf(b, "\tVMOVDQU %s, Y1\n", at(hoff+32*h, "(SI)"))
+					switch {
+					case shift > 0:
+						fmt.Fprintf(b, "\tVPSLLW $%d, Y1, Y1\n", shift)
+					case shift < 0:
+						fmt.Fprintf(b, "\tVPSRLW $%d, Y1, Y1\n", -shift)
+					}
+					fmt.Fprintf(b, "\tVPAND %s, Y1, Y1\n\tVPOR Y1, Y0, Y0\n", maskConst(g.hiMask()))
 				}
-				hm := "pkHi30<>(SB)"
-				if g.hiBits == 1 {
-					hm = "pkHi10<>(SB)"
-				}
-				fmt.Fprintf(b, "\tVPAND %s, Y1, Y1\n\tVPOR Y1, Y0, Y0\n", hm)
 				dot("Y0", off, "")
 			} else {
 				fmt.Fprintf(b, "\tVMOVDQU %s, Y0\n", at(off, "(SI)"))
