@@ -178,6 +178,8 @@ func packRows(m *Mat) *packed {
 	stride := G*qb + (meta+63)/64*64
 	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
 	adviseHuge(p.data)
+	populate(p.data, true)
+	populate(m.Data, false)
 	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
 		for r := lo; r < hi; r++ {
 			packRow(m.Type, m.Row(r), p.data[r*stride:(r+1)*stride], nb, G)
@@ -303,8 +305,8 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 176)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
 			var vals [32]byte
-			for l := range vals {
-				vals[l] = qs[l]>>(4*(k%2))&0xf | (qh[l]>>k&1)<<4
+			for l := 0; l < 32; l += 4 {
+				le.PutUint32(vals[l:], le.Uint32(qs[l:])>>(4*uint(k%2))&0x0f0f0f0f|(le.Uint32(qh[l:])>>uint(k)&0x01010101)<<4)
 			}
 			putPlaneQuants(q, 4, 1, vals[:])
 			continue
@@ -338,24 +340,30 @@ func putByteQuants(q []byte, v func(e int) byte) {
 // into its lane of a plane group (q: the group from the block's lane on),
 // as planeBits describes.
 func putPlaneQuants(q []byte, lo, hb int, v []byte) {
+	le := binary.LittleEndian
 	var low, hi [4]uint32 // the lane's word in each vector of the planes
+	lowMask := uint32(0x0f0f0f0f)
+	if lo == 2 {
+		lowMask = 0x03030303
+	}
+	hiMask := uint32(0x01010101)
+	if hb == 2 {
+		hiMask = 0x03030303
+	}
 	for s := 0; s < 8; s++ {
-		for i := 0; i < 4; i++ {
-			x := uint32(v[4*s+i])
-			if lo == 4 {
-				low[s/2] |= (x & 0xf) << (8*i + 4*(s%2))
-			} else {
-				low[s/4] |= (x & 3) << (8*i + 2*(s%4))
-			}
-			h := x >> uint(lo)
-			if hb == 1 {
-				hi[0] |= h << (8*i + s)
-			} else if hb == 2 {
-				hi[s/4] |= h << (8*i + 2*(s%4))
-			}
+		w := le.Uint32(v[4*s:]) // step s: values 4s..4s+3, a byte each
+		if lo == 4 {
+			low[s/2] |= (w & lowMask) << (4 * uint(s%2))
+		} else {
+			low[s/4] |= (w & lowMask) << (2 * uint(s%4))
+		}
+		h := w >> uint(lo) & hiMask
+		if hb == 1 {
+			hi[0] |= h << uint(s)
+		} else if hb == 2 {
+			hi[s/4] |= h << (2 * uint(s%4))
 		}
 	}
-	le := binary.LittleEndian
 	for u := 0; u < lo; u++ {
 		le.PutUint32(q[64*u:], low[u])
 	}
