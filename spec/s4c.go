@@ -409,22 +409,41 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	if err := opt.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
+	if hd.Dim != e.Model.Dim {
+		return nil, Stats{}, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
+	}
+	return generate(e, func(p *tensor.Pool) drafter {
+		opt.defaults()
+		return &headsDrafter{m: e.Model, hd: hd, opt: opt, p: p}
+	}, req, opt)
+}
+
+// GenerateNgram decodes as Generate does with drafts looked up in the text
+// so far instead of drafted by heads (see ngramDrafter): speculation for a
+// model that has no heads. Lossless as Generate is.
+func GenerateNgram(e *engine.Engine, req engine.Request, opt Options) ([]int32, Stats, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
+	return generate(e, func(*tensor.Pool) drafter { return newNgramDrafter() }, req, opt)
+}
+
+// generate is the decoding loop shared by every drafter.
+func generate(e *engine.Engine, newDrafter func(*tensor.Pool) drafter, req engine.Request, opt Options) ([]int32, Stats, error) {
 	opt.defaults()
 	m := e.Model
-	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, hd.K)}
-	if hd.Dim != m.Dim {
-		return nil, st, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, m.Dim)
-	}
 	s, err := e.NewState(&req)
 	if err != nil {
-		return nil, st, err
+		return nil, Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}}, err
 	}
+	d := newDrafter(s.Pool)
+	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, d.depth())}
 	st.SetCache(s)
 	var costs *liveCosts
 	if opt.Budget == 0 {
 		table := MeasureCosts(m, e.Threads)
 		costs = newLive(table)
-		if table.MaxGain(hd.K, draftCost(m, hd, opt, s.Pool)) < minGain {
+		if table.MaxGain(d.depth(), d.cost(s.Pool)) < minGain {
 			// Drafting and verifying N tokens cost about N plain steps
 			// here, even if every draft were accepted: decode plainly.
 			out, pst, err := e.GeneratePlain(req)
@@ -446,7 +465,6 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	history := append([]int32(nil), req.Prompt...)
 	b := smp.Sample(logits, history)
 	var out []int32
-	ws := &workspace{}
 	var calib calibration // draft probability -> observed acceptance
 	skipUntil := 0        // rounds before drafting is tried again, when drafting did not pay
 	backoff := 8
@@ -502,7 +520,7 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 		}
 		if st.Rounds >= skipUntil && room > 1 && !probePlain {
 			td := time.Now()
-			full := grow(m, hd, h, b, draftOptions{TopK: opt.TopK, Width: opt.Width, Nodes: widths.nodes(opt)}, s.Pool, ws)
+			full := d.draft(h, b, history, widths.nodes(opt))
 			n := opt.Budget
 			probs := full.sortedProbs()
 			cheapDraft = costs != nil && time.Since(td).Seconds() < 0.2*costs.At(1)

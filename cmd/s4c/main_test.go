@@ -39,6 +39,10 @@ func TestCLI(t *testing.T) {
 	}{
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12"}, true, "Once upon a time, there was a little girl named Lily"},
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12"}, true, "generated 12 tokens"},
+		// No heads beside the shared model: n-gram drafting by default.
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12"}, true, "[n-gram | prompt"},
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "40", "--spec", "ngram", "--budget", "8", "--compare"}, true, "outputs identical"},
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12", "--spec", "none"}, true, "[plain | prompt"},
 		{[]string{"run", "-p", "x"}, false, "no model: give -m MODEL.gguf"},
 		{[]string{"run", "-m", model, "-p", "x", "--temp", "-1"}, false, "temperature -1"},
 		{[]string{"run", "-m", model, "-p", "x", "--bogus"}, false, "flag provided but not defined: -bogus"},
@@ -57,7 +61,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", badPrompts}, false, `want {"prompt": "..."}`},
 		{[]string{"heads", "eval", "-m", model, "--heads", "/no/h.gguf"}, false, "no such file"},
 		{[]string{"run", "-m", model, "-p", "x", "--spec", "s4c", "--heads", shared.Path(t, "vocab/ggml-vocab-gpt-2.gguf")}, false, "not a draft-heads file"},
-		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec \"magic\""},
+		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec \"magic\": want s4c, ngram or none"},
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "llama-15m", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "cannot hold the model"},
 		{[]string{"bench", "engine", "-m", model, "-n", "0"}, false, "want a comma-separated list"},

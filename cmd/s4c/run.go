@@ -56,7 +56,7 @@ func cmdRun(args []string) error {
 	system := fs.String("system", "", "system message (with --chat)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
 	headsPath := fs.String("heads", "", "S^4C draft heads (default: MODEL.s4c.gguf beside the model, if present)")
-	specMode := fs.String("spec", "", "decoding: s4c (speculative, needs heads) or none (plain); default s4c when heads are found")
+	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed) or none (plain); default s4c when heads are found, else ngram")
 	budget := fs.Int("budget", 0, "S^4C draft nodes per verification pass (0 = chosen from measured costs)")
 	compare := fs.Bool("compare", false, "also decode plainly in the same process and report the speed-up")
 	params := samplingFlags(fs)
@@ -93,7 +93,7 @@ func cmdRun(args []string) error {
 		return err
 	}
 	defer e.Close()
-	hd, err := findHeads(e, *modelPath, *headsPath, *specMode)
+	method, hd, err := findDecoder(e, *modelPath, *headsPath, *specMode)
 	if err != nil {
 		return err
 	}
@@ -148,10 +148,14 @@ func cmdRun(args []string) error {
 	var gotIDs []int32
 	var st engine.Stats
 	var sst spec.Stats
-	if hd != nil {
+	switch method {
+	case "s4c":
 		gotIDs, sst, err = spec.Generate(e, hd, req, spec.Options{Budget: *budget})
 		st = sst.Stats
-	} else {
+	case "ngram":
+		gotIDs, sst, err = spec.GenerateNgram(e, req, spec.Options{Budget: *budget})
+		st = sst.Stats
+	default:
 		gotIDs, st, err = e.GeneratePlain(req)
 	}
 	fmt.Fprint(out, dec.Flush())
@@ -160,13 +164,10 @@ func cmdRun(args []string) error {
 	if err != nil {
 		return err
 	}
-	mode := "plain"
-	if hd != nil {
-		mode = "S^4C"
-	}
+	mode := methodNames[method]
 	fmt.Fprintf(os.Stderr, "\n[%s | prompt %d tokens, %.1f tok/s | generated %d tokens, %.2f tok/s | stop: %s | KV cache %d tokens, %s (float16)]\n",
 		mode, st.PromptTokens, st.PromptRate(), st.GenTokens, st.GenRate(), st.StopReason, st.CacheTokens, human(uint64(st.CacheBytes)))
-	if hd != nil {
+	if method != "none" {
 		fmt.Fprintf(os.Stderr, "[%s]\n", sst.Summary())
 	}
 	if *compare {
@@ -174,24 +175,29 @@ func cmdRun(args []string) error {
 		if fmt.Sprint(plainIDs) != fmt.Sprint(gotIDs) {
 			same = "different"
 			if sp.Greedy() {
-				same = "DIFFERENT (a bug: greedy S^4C must equal plain decoding)"
+				same = "DIFFERENT (a bug: greedy speculative decoding must equal plain decoding)"
 			}
 		}
-		fmt.Fprintf(os.Stderr, "[compare: %s; outputs %s]\n", compareLine(plainSt, st, sst, hd != nil), same)
+		fmt.Fprintf(os.Stderr, "[compare: %s; outputs %s]\n", compareLine(plainSt, st, sst, method), same)
 	}
 	return nil
 }
 
-// findHeads loads the draft heads the flags ask for: an explicit --heads,
-// or MODEL.s4c.gguf beside the model. It returns nil for plain decoding.
-func findHeads(e *engine.Engine, modelPath, headsPath, mode string) (*heads.Heads, error) {
+// methodNames label the decoding methods in run's figures.
+var methodNames = map[string]string{"s4c": "S^4C", "ngram": "n-gram", "none": "plain"}
+
+// findDecoder picks the decoding method the flags ask for and loads the
+// draft heads it needs: S^4C with an explicit --heads or MODEL.s4c.gguf
+// beside the model; without heads (and without --spec), n-gram drafting,
+// which needs none; plain decoding with --spec none.
+func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *heads.Heads, error) {
 	switch mode {
-	case "", "s4c", "none":
+	case "", "s4c", "ngram", "none":
 	default:
-		return nil, fmt.Errorf("--spec %q: want s4c or none", mode)
+		return "", nil, fmt.Errorf("--spec %q: want s4c, ngram or none", mode)
 	}
-	if mode == "none" {
-		return nil, nil
+	if mode == "none" || mode == "ngram" {
+		return mode, nil, nil
 	}
 	if headsPath == "" {
 		beside := heads.PathFor(modelPath)
@@ -201,11 +207,12 @@ func findHeads(e *engine.Engine, modelPath, headsPath, mode string) (*heads.Head
 	}
 	if headsPath == "" {
 		if mode == "s4c" {
-			return nil, fmt.Errorf("--spec s4c needs draft heads: give --heads H.gguf, put MODEL.s4c.gguf beside the model, or make them with 's4c heads train -m %s'", modelPath)
+			return "", nil, fmt.Errorf("--spec s4c needs draft heads: give --heads H.gguf, put MODEL.s4c.gguf beside the model, or make them with 's4c heads train -m %s' (or use --spec ngram, which needs none)", modelPath)
 		}
-		return nil, nil
+		return "ngram", nil, nil
 	}
-	return heads.Load(headsPath, e.Model)
+	hd, err := heads.Load(headsPath, e.Model)
+	return "s4c", hd, err
 }
 
 func readAll(f *os.File) ([]byte, error) {
@@ -215,22 +222,24 @@ func readAll(f *os.File) ([]byte, error) {
 	return []byte(sb.String()), err
 }
 
-// compareLine states plain vs S^4C speed so that it cannot mislead: no
-// ratio where both decoded plainly, and a reason beside a ratio below 1.
-func compareLine(plain, got engine.Stats, sst spec.Stats, speculative bool) string {
+// compareLine states plain vs speculative speed so that it cannot
+// mislead: no ratio where both decoded plainly, and a reason beside a
+// ratio below 1.
+func compareLine(plain, got engine.Stats, sst spec.Stats, method string) string {
+	name := methodNames[method]
 	switch {
-	case !speculative:
-		return fmt.Sprintf("plain %.2f tok/s twice (no draft heads: nothing to compare)", plain.GenRate())
+	case method == "none":
+		return fmt.Sprintf("plain %.2f tok/s twice (--spec none: nothing to compare)", plain.GenRate())
 	case sst.Fallback:
-		return fmt.Sprintf("plain %.2f tok/s; S^4C measured that speculation cannot pay on this model and decoded plainly too, %.2f tok/s (the difference is run-to-run noise, not a speed-up)",
-			plain.GenRate(), got.GenRate())
+		return fmt.Sprintf("plain %.2f tok/s; %s measured that speculation cannot pay on this model and decoded plainly too, %.2f tok/s (the difference is run-to-run noise, not a speed-up)",
+			plain.GenRate(), name, got.GenRate())
 	}
 	ratio := got.GenRate() / plain.GenRate()
-	line := fmt.Sprintf("plain %.2f tok/s, S^4C %.2f tok/s, speed-up %.2fx", plain.GenRate(), got.GenRate(), ratio)
+	line := fmt.Sprintf("plain %.2f tok/s, %s %.2f tok/s, speed-up %.2fx", plain.GenRate(), name, got.GenRate(), ratio)
 	if ratio < 1 {
 		switch {
 		case sst.DraftRounds == 0:
-			line += " (S^4C drafted in no round: its measured costs said plain steps were faster, so the difference is run-to-run noise)"
+			line += fmt.Sprintf(" (%s drafted in no round: its measured costs said plain steps were faster, or the text never repeated, so the difference is run-to-run noise)", name)
 		case sst.Tau() < 1.5:
 			line += fmt.Sprintf(" (slower: the drafts were rarely accepted, τ %.2f tokens per pass, so drafting and verifying bigger batches did not pay)", sst.Tau())
 		default:
