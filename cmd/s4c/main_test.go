@@ -65,6 +65,13 @@ func TestCLI(t *testing.T) {
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "llama-15m", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "cannot hold the model"},
 		{[]string{"bench", "engine", "-m", model, "-n", "0"}, false, "want a comma-separated list"},
+		// The comparison harness on Spec-Bench questions (two turns each,
+		// the second after plain decoding's answer): every method, one
+		// question per category, no output differing from plain.
+		{[]string{"bench", "spec", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--questions", shared.Path(t, "specbench/question.jsonl"),
+			"--limit", "1", "-n", "12", "--methods", "s4c,ngram", "--budget", "4"}, true, "| all | "},
+		{[]string{"bench", "spec", "-m", model, "--questions", shared.Path(t, "specbench/question.jsonl"), "--methods", "none,medusa3"}, false, `unknown method "medusa3"`},
+		{[]string{"bench", "spec", "-m", model, "--questions", "q.jsonl", "--prompts", "p.jsonl"}, false, "one of --prompts FILE or --questions FILE"},
 	}
 	for _, c := range cases {
 		outb, err := exec.Command(bin, c.args...).CombinedOutput()

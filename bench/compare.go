@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"s4c/chat"
+	"s4c/engine"
+	"s4c/sample"
+	"s4c/spec"
+)
+
+// A Method is one way of decoding: "none" (plain), "s4c", "ngram", …,
+// behind one call.
+type Method struct {
+	Name string
+	Gen  func(req engine.Request) ([]int32, spec.Stats, error)
+}
+
+// Task is one benchmark item: a prompt of a category, or a Spec-Bench
+// question whose turns are asked one after the other, each after the
+// model's own answer to the one before (through the chat template).
+type Task struct {
+	Category string
+	Prompt   []int32  // a plain prompt, or
+	Turns    []string // the user's turns of a conversation
+}
+
+// Cell sums one method's runs in one category.
+type Cell struct {
+	Tokens  int           `json:"tokens"`
+	Seconds float64       `json:"seconds"`
+	Differ  int           `json:"differ"` // outputs that differ from plain decoding's
+	Runs    int           `json:"runs"`
+	Plainly int           `json:"fell_back_to_plain"` // runs where the method measured that speculation cannot pay
+	Stats   spec.Stats    `json:"-"`
+	Tau     float64       `json:"tau"`
+	Accept  []float64     `json:"accept_per_depth"`
+	Draft   time.Duration `json:"-"`
+	Verify  time.Duration `json:"-"`
+}
+
+// TokS is the cell's decoding speed.
+func (c *Cell) TokS() float64 { return float64(c.Tokens) / max(c.Seconds, 1e-9) }
+
+// CompareResult holds every method's cells by category ("all": overall).
+type CompareResult struct {
+	Methods    []string                    `json:"methods"`
+	Categories []string                    `json:"categories"`
+	Cells      map[string]map[string]*Cell `json:"cells"` // category -> method -> cell
+	MaxNew     int                         `json:"max_new"`
+	Skipped    map[string]int              `json:"skipped,omitempty"` // turns whose prompt did not fit the context, by category
+	Temp       float64                     `json:"temp"`
+	Machine    string                      `json:"machine,omitempty"`
+	Model      string                      `json:"model,omitempty"`
+}
+
+// Compare decodes every task with every method, the methods' order
+// rotating from task to task so that machine noise hits all alike. Plain
+// decoding ("none", which must be among the methods) is the reference:
+// every other method's output is compared with it (lossless methods
+// differ in none), and a conversation's next turn follows plain
+// decoding's answer, so every method sees the same prompts.
+func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sample.Params, progress func(done int)) (*CompareResult, error) {
+	plainAt := -1
+	for i, m := range methods {
+		if m.Name == "none" {
+			plainAt = i
+		}
+	}
+	if plainAt < 0 {
+		return nil, fmt.Errorf("the methods must include none (plain decoding, the reference)")
+	}
+	if maxNew < 1 || len(tasks) == 0 {
+		return nil, fmt.Errorf("want at least one task (%d) and one new token (%d)", len(tasks), maxNew)
+	}
+	r := &CompareResult{MaxNew: maxNew, Temp: float64(sp.Temp), Cells: map[string]map[string]*Cell{}, Skipped: map[string]int{}}
+	for _, m := range methods {
+		r.Methods = append(r.Methods, m.Name)
+	}
+	cell := func(cat, method string) *Cell {
+		if r.Cells[cat] == nil {
+			r.Cells[cat] = map[string]*Cell{}
+		}
+		if r.Cells[cat][method] == nil {
+			r.Cells[cat][method] = &Cell{}
+		}
+		return r.Cells[cat][method]
+	}
+	for ti, task := range tasks {
+		var msgs []chat.Message
+		for turn := 0; turn < max(1, len(task.Turns)); turn++ {
+			prompt := task.Prompt
+			if len(task.Turns) > 0 {
+				msgs = append(msgs, chat.Message{Role: "user", Content: task.Turns[turn]})
+				ids, err := e.EncodeChat(msgs)
+				if err != nil {
+					return nil, err
+				}
+				prompt = ids
+			}
+			s := sp
+			s.Seed = uint64(ti*8 + turn)
+			// Story-style prompts run to the full length (as plain benchmarks
+			// do); answers end where the model ends them.
+			req := engine.Request{Prompt: prompt, MaxTokens: maxNew, Sampling: s, IgnoreEOG: len(task.Turns) == 0}
+			if len(prompt) >= e.Model.CtxLen {
+				// A question longer than the model's context (a small
+				// model's vocabulary makes long texts long): skipped, and
+				// counted; its later turns would be longer still.
+				r.Skipped[task.Category]++
+				break
+			}
+			outs := make([][]int32, len(methods))
+			for k := range methods {
+				i := (k + ti + turn) % len(methods)
+				m := methods[i]
+				out, st, err := m.Gen(req)
+				if err != nil {
+					return nil, fmt.Errorf("%s on task %d: %w", m.Name, ti, err)
+				}
+				outs[i] = out
+				for _, cat := range []string{task.Category, "all"} {
+					c := cell(cat, m.Name)
+					c.Tokens += st.GenTokens
+					c.Seconds += st.GenTime.Seconds()
+					c.Runs++
+					c.Stats.Add(st)
+					if st.Fallback {
+						c.Plainly++
+					}
+				}
+			}
+			for i, m := range methods {
+				if i != plainAt && fmt.Sprint(outs[i]) != fmt.Sprint(outs[plainAt]) {
+					cell(task.Category, m.Name).Differ++
+					cell("all", m.Name).Differ++
+				}
+			}
+			if len(task.Turns) > 0 {
+				msgs = append(msgs, chat.Message{Role: "assistant", Content: e.Tok.Decode(outs[plainAt])})
+			}
+		}
+		if progress != nil {
+			progress(ti + 1)
+		}
+	}
+	for cat := range r.Cells {
+		if cat != "all" {
+			r.Categories = append(r.Categories, cat)
+		}
+	}
+	for cat := range r.Skipped {
+		if r.Cells[cat] == nil {
+			r.Categories = append(r.Categories, cat)
+		}
+	}
+	sort.Strings(r.Categories)
+	r.Categories = append(r.Categories, "all")
+	for _, byMethod := range r.Cells {
+		for _, c := range byMethod {
+			c.Tau = c.Stats.Tau()
+			c.Draft, c.Verify = c.Stats.DraftTime, c.Stats.VerifyTime
+			for _, a := range c.Stats.AcceptDepth {
+				c.Accept = append(c.Accept, float64(a)/float64(max(c.Stats.DraftRounds, 1)))
+			}
+		}
+	}
+	return r, nil
+}
+
+// Speedup is method's tokens/s over plain decoding's in a category.
+func (r *CompareResult) Speedup(cat, method string) float64 {
+	c, p := r.Cells[cat][method], r.Cells[cat]["none"]
+	if c == nil || p == nil {
+		return 0
+	}
+	return c.TokS() / p.TokS()
+}
+
+// Markdown writes the table: a row per category, for each method its
+// speed-up over plain, τ and outputs that differ from plain decoding.
+func (r *CompareResult) Markdown(w io.Writer) {
+	defer func() {
+		for _, cat := range r.Categories {
+			if n := r.Skipped[cat]; n > 0 {
+				fmt.Fprintf(w, "\n%s: %d turns skipped (prompt longer than the model's context)", cat, n)
+			}
+		}
+		fmt.Fprintln(w)
+	}()
+	fmt.Fprintf(w, "| category |")
+	for _, m := range r.Methods {
+		fmt.Fprintf(w, " %s |", m)
+	}
+	fmt.Fprintf(w, "\n|---|")
+	for range r.Methods {
+		fmt.Fprintf(w, "---|")
+	}
+	fmt.Fprintln(w)
+	for _, cat := range r.Categories {
+		fmt.Fprintf(w, "| %s |", cat)
+		for _, m := range r.Methods {
+			c := r.Cells[cat][m]
+			if c == nil {
+				fmt.Fprintf(w, " skipped |")
+				continue
+			}
+			if m == "none" {
+				fmt.Fprintf(w, " %.1f tok/s |", c.TokS())
+				continue
+			}
+			if c.Plainly == c.Runs {
+				fmt.Fprintf(w, " decoded plainly (speculation cannot pay on this model), differ %d |", c.Differ)
+				continue
+			}
+			fmt.Fprintf(w, " %.2fx, τ %.2f, differ %d |", r.Speedup(cat, m), c.Tau, c.Differ)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// JSON writes the result with speed-ups filled in.
+func (r *CompareResult) JSON(w io.Writer) error {
+	type out struct {
+		*CompareResult
+		Speedups map[string]map[string]float64 `json:"speedups"`
+	}
+	o := out{r, map[string]map[string]float64{}}
+	for _, cat := range r.Categories {
+		o.Speedups[cat] = map[string]float64{}
+		for _, m := range r.Methods {
+			o.Speedups[cat][m] = r.Speedup(cat, m)
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(o)
+}
