@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"sort"
+
 	"s4c/heads"
 	"s4c/model"
 	"s4c/tensor"
@@ -38,4 +40,75 @@ func (d *headsDrafter) cost(p *tensor.Pool) float64 { return draftCost(d.m, d.hd
 
 func (d *headsDrafter) draft(h []float32, b int32, _ []int32, nodes int) *tree {
 	return grow(d.m, d.hd, h, b, draftOptions{TopK: d.opt.TopK, Width: d.opt.Width, Nodes: nodes}, d.p, &d.ws)
+}
+
+// unionDrafter merges the heads' tree and the n-gram lookup's into one:
+// continuations found in the text become extra branches where they
+// disagree with the heads, and raise the heads' nodes they agree with, so
+// one pass verifies both (repetitive text gains what the heads miss).
+type unionDrafter struct {
+	heads *headsDrafter
+	ngram *ngramDrafter
+}
+
+func (d *unionDrafter) depth() int { return max(d.heads.depth(), d.ngram.depth()) }
+
+func (d *unionDrafter) cost(p *tensor.Pool) float64 { return d.heads.cost(p) }
+
+func (d *unionDrafter) draft(h []float32, b int32, history []int32, nodes int) *tree {
+	return mergeTrees(d.heads.draft(h, b, history, nodes), d.ngram.draft(h, b, history, nodes))
+}
+
+// mergeTrees is the union of two trees with the same root: a node in both
+// keeps the higher of its two path probabilities (never above its
+// parent's), and the result is ordered depth by depth, as prune requires.
+func mergeTrees(a, b *tree) *tree {
+	type tn struct {
+		nd       node
+		children map[int32]int
+	}
+	all := []tn{{nd: a.nodes[0], children: map[int32]int{}}}
+	all[0].nd.state = nil
+	add := func(t *tree) {
+		at := make([]int, len(t.nodes)) // t's node -> merged node
+		for i := 1; i < len(t.nodes); i++ {
+			nd := t.nodes[i]
+			par := at[nd.parent]
+			if j, ok := all[par].children[nd.tok]; ok {
+				all[j].nd.logp = max(all[j].nd.logp, nd.logp)
+				at[i] = j
+				continue
+			}
+			nd.state = nil
+			all = append(all, tn{nd: nd, children: map[int32]int{}})
+			at[i] = len(all) - 1
+			all[par].children[nd.tok] = at[i]
+			all[at[i]].nd.parent = par
+		}
+	}
+	add(a)
+	add(b)
+	out := &tree{nodes: []node{all[0].nd}}
+	remap := make([]int, len(all))
+	queue := []int{0}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		if i > 0 {
+			nd := all[i].nd
+			nd.parent = remap[nd.parent]
+			nd.logp = min(nd.logp, out.nodes[nd.parent].logp)
+			out.nodes = append(out.nodes, nd)
+			remap[i] = len(out.nodes) - 1
+		}
+		// Children in the order they were added (heads' first), for a
+		// deterministic tree.
+		kids := make([]int, 0, len(all[i].children))
+		for _, j := range all[i].children {
+			kids = append(kids, j)
+		}
+		sort.Ints(kids)
+		queue = append(queue, kids...)
+	}
+	return out
 }

@@ -76,3 +76,49 @@ func TestNgramDraft(t *testing.T) {
 		t.Fatalf("text without repeats gave %d draft nodes", len(tr.nodes)-1)
 	}
 }
+
+// TestUnionExact: the heads' and the lookup's drafts merged into one tree
+// still give plain decoding's tokens, greedy and sampled, and the merged
+// tree holds both trees' nodes once, depth by depth, no child more
+// probable than its parent.
+func TestUnionExact(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	prompts := storyPrompts(t)[:6]
+	sampled := sample.Params{Temp: 0.8, TopK: 40, TopP: 0.95, RepeatPenalty: 1.1, RepeatLastN: 64}
+	for _, sp := range []sample.Params{greedy(), sampled} {
+		var total Stats
+		for i, p := range prompts {
+			sp.Seed = uint64(i)
+			req := engine.Request{Prompt: e.Encode(p), MaxTokens: 160, Sampling: sp, IgnoreEOG: true}
+			want, _, err := e.GeneratePlain(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, st, err := GenerateUnion(e, hd, req, Options{Budget: 12})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("temp %v, prompt %d: s4c+ngram output differs from plain decoding\nunion: %v\nplain: %v", sp.Temp, i, got, want)
+			}
+			total.Add(st)
+		}
+		t.Logf("temp %v: %s", sp.Temp, total.Summary())
+		if total.Accepted == 0 {
+			t.Fatalf("temp %v: no draft accepted", sp.Temp)
+		}
+	}
+	a := &tree{nodes: []node{{tok: 1, parent: -1}, {tok: 2, parent: 0, depth: 1, logp: -0.1}, {tok: 3, parent: 0, depth: 1, logp: -2}, {tok: 4, parent: 1, depth: 2, logp: -0.5}}}
+	b := &tree{nodes: []node{{tok: 1, parent: -1}, {tok: 3, parent: 0, depth: 1, logp: -0.2}, {tok: 5, parent: 1, depth: 2, logp: -0.1}}}
+	m := mergeTrees(a, b)
+	var got []string
+	for _, nd := range m.nodes {
+		got = append(got, fmt.Sprintf("%d<-%d@%d:%.1f", nd.tok, nd.parent, nd.depth, nd.logp))
+	}
+	// 3 takes b's -0.2; its new child 5 is capped at its parent's -0.2.
+	want := "[1<--1@0:0.0 2<-0@1:-0.1 3<-0@1:-0.2 4<-1@2:-0.5 5<-2@2:-0.2]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("merged %v, want %s", got, want)
+	}
+}

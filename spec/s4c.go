@@ -418,6 +418,21 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 	}, req, opt)
 }
 
+// GenerateUnion decodes as Generate does with the heads' drafts and the
+// n-gram lookup's merged into one tree per round (see unionDrafter).
+func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
+	if hd.Dim != e.Model.Dim {
+		return nil, Stats{}, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
+	}
+	return generate(e, func(p *tensor.Pool) drafter {
+		opt.defaults()
+		return &unionDrafter{heads: &headsDrafter{m: e.Model, hd: hd, opt: opt, p: p}, ngram: newNgramDrafter()}
+	}, req, opt)
+}
+
 // GenerateNgram decodes as Generate does with drafts looked up in the text
 // so far instead of drafted by heads (see ngramDrafter): speculation for a
 // model that has no heads. Lossless as Generate is.

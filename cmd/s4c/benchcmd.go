@@ -76,7 +76,7 @@ func cmdBenchSpec(args []string) error {
 	headsPath := fs.String("heads", "", "heads (default MODEL.s4c.gguf)")
 	promptsPath := fs.String("prompts", "", "JSONL prompts ({\"prompt\": ...})")
 	questionsPath := fs.String("questions", "", "Spec-Bench questions (JSONL with category and turns: each turn asked after the model's answer to the one before, through the chat template)")
-	methodsFlag := fs.String("methods", "", "comma-separated methods to compare: none (plain), s4c, ngram (default none,s4c with heads, else none,ngram)")
+	methodsFlag := fs.String("methods", "", "comma-separated methods to compare: none (plain), s4c, ngram, s4c+ngram (default none,s4c with heads, else none,ngram)")
 	n := fs.Int("n", 256, "new tokens per prompt (per turn)")
 	maxPrompts := fs.Int("max-prompts", 0, "at most this many prompts (0 = all)")
 	limit := fs.Int("limit", 0, "at most this many questions per category (0 = all)")
@@ -100,7 +100,7 @@ func cmdBenchSpec(args []string) error {
 		for _, m := range strings.Split(*methodsFlag, ",") {
 			m = strings.TrimSpace(m)
 			if _, ok := methodNames[m]; !ok {
-				return usageError{fmt.Errorf("--methods: unknown method %q (want none, s4c, ngram)", m)}
+				return usageError{fmt.Errorf("--methods: unknown method %q (want none, s4c, ngram, s4c+ngram)", m)}
 			}
 			if !seen[m] {
 				methods = append(methods, m)
@@ -153,7 +153,7 @@ func cmdBenchSpec(args []string) error {
 	defer e.Close()
 	opt := spec.Options{Budget: *budget}
 	var h *heads.Heads
-	if methods == nil || slices.Contains(methods, "s4c") {
+	if methods == nil || slices.Contains(methods, "s4c") || slices.Contains(methods, "s4c+ngram") {
 		h, err = loadHeads(e, *modelPath, *headsPath)
 		switch {
 		case err == nil && methods == nil:
@@ -189,6 +189,8 @@ func cmdBenchSpec(args []string) error {
 			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) { return spec.Generate(e, h, req, opt) }
 		case "ngram":
 			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) { return spec.GenerateNgram(e, req, opt) }
+		case "s4c+ngram":
+			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) { return spec.GenerateUnion(e, h, req, opt) }
 		}
 		ms = append(ms, m)
 	}

@@ -61,7 +61,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", badPrompts}, false, `want {"prompt": "..."}`},
 		{[]string{"heads", "eval", "-m", model, "--heads", "/no/h.gguf"}, false, "no such file"},
 		{[]string{"run", "-m", model, "-p", "x", "--spec", "s4c", "--heads", shared.Path(t, "vocab/ggml-vocab-gpt-2.gguf")}, false, "not a draft-heads file"},
-		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec \"magic\": want s4c, ngram or none"},
+		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec \"magic\": want s4c, ngram, s4c+ngram or none"},
+		{[]string{"run", "-m", model, "-p", "x", "--spec", "s4c+ngram"}, false, "--spec s4c+ngram needs draft heads"},
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "llama-15m", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "cannot hold the model"},
 		{[]string{"bench", "engine", "-m", model, "-n", "0"}, false, "want a comma-separated list"},
@@ -69,7 +70,7 @@ func TestCLI(t *testing.T) {
 		// the second after plain decoding's answer): every method, one
 		// question per category, no output differing from plain.
 		{[]string{"bench", "spec", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--questions", shared.Path(t, "specbench/question.jsonl"),
-			"--limit", "1", "-n", "12", "--methods", "s4c,ngram", "--budget", "4"}, true, "| all | "},
+			"--limit", "1", "-n", "12", "--methods", "s4c,ngram,s4c+ngram", "--budget", "4"}, true, "| all | "},
 		{[]string{"bench", "spec", "-m", model, "--questions", shared.Path(t, "specbench/question.jsonl"), "--methods", "none,medusa3"}, false, `unknown method "medusa3"`},
 		{[]string{"bench", "spec", "-m", model, "--questions", "q.jsonl", "--prompts", "p.jsonl"}, false, "one of --prompts FILE or --questions FILE"},
 	}

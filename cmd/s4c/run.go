@@ -56,7 +56,7 @@ func cmdRun(args []string) error {
 	system := fs.String("system", "", "system message (with --chat)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
 	headsPath := fs.String("heads", "", "S^4C draft heads (default: MODEL.s4c.gguf beside the model, if present)")
-	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed) or none (plain); default s4c when heads are found, else ngram")
+	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed), s4c+ngram (both drafts in one tree) or none (plain); default s4c when heads are found, else ngram")
 	budget := fs.Int("budget", 0, "S^4C draft nodes per verification pass (0 = chosen from measured costs)")
 	compare := fs.Bool("compare", false, "also decode plainly in the same process and report the speed-up")
 	params := samplingFlags(fs)
@@ -155,6 +155,9 @@ func cmdRun(args []string) error {
 	case "ngram":
 		gotIDs, sst, err = spec.GenerateNgram(e, req, spec.Options{Budget: *budget})
 		st = sst.Stats
+	case "s4c+ngram":
+		gotIDs, sst, err = spec.GenerateUnion(e, hd, req, spec.Options{Budget: *budget})
+		st = sst.Stats
 	default:
 		gotIDs, st, err = e.GeneratePlain(req)
 	}
@@ -184,7 +187,7 @@ func cmdRun(args []string) error {
 }
 
 // methodNames label the decoding methods in run's figures.
-var methodNames = map[string]string{"s4c": "S^4C", "ngram": "n-gram", "none": "plain"}
+var methodNames = map[string]string{"s4c": "S^4C", "ngram": "n-gram", "s4c+ngram": "S^4C+n-gram", "none": "plain"}
 
 // findDecoder picks the decoding method the flags ask for and loads the
 // draft heads it needs: S^4C with an explicit --heads or MODEL.s4c.gguf
@@ -192,9 +195,9 @@ var methodNames = map[string]string{"s4c": "S^4C", "ngram": "n-gram", "none": "p
 // which needs none; plain decoding with --spec none.
 func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *heads.Heads, error) {
 	switch mode {
-	case "", "s4c", "ngram", "none":
+	case "", "s4c", "ngram", "s4c+ngram", "none":
 	default:
-		return "", nil, fmt.Errorf("--spec %q: want s4c, ngram or none", mode)
+		return "", nil, fmt.Errorf("--spec %q: want s4c, ngram, s4c+ngram or none", mode)
 	}
 	if mode == "none" || mode == "ngram" {
 		return mode, nil, nil
@@ -206,13 +209,16 @@ func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *
 		}
 	}
 	if headsPath == "" {
-		if mode == "s4c" {
-			return "", nil, fmt.Errorf("--spec s4c needs draft heads: give --heads H.gguf, put MODEL.s4c.gguf beside the model, or make them with 's4c heads train -m %s' (or use --spec ngram, which needs none)", modelPath)
+		if mode != "" {
+			return "", nil, fmt.Errorf("--spec %s needs draft heads: give --heads H.gguf, put MODEL.s4c.gguf beside the model, or make them with 's4c heads train -m %s' (or use --spec ngram, which needs none)", mode, modelPath)
 		}
 		return "ngram", nil, nil
 	}
 	hd, err := heads.Load(headsPath, e.Model)
-	return "s4c", hd, err
+	if mode == "" {
+		mode = "s4c"
+	}
+	return mode, hd, err
 }
 
 func readAll(f *os.File) ([]byte, error) {
