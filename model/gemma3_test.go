@@ -2,14 +2,8 @@ package model
 
 import (
 	"math"
-	"math/rand"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"s4c/gguf"
-	"s4c/internal/shared"
-	"s4c/tensor"
 )
 
 // TestGemma3AgainstFloat64: there is no llama.cpp reference for gemma3
@@ -23,48 +17,12 @@ import (
 // for prompts shorter and longer than the window. The test also fails if
 // the local and global layers' RoPE are swapped or the window ignored.
 func TestGemma3AgainstFloat64(t *testing.T) {
-	src, err := gguf.Open(shared.Path(t, "conformance/archs/gemma2/model.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	w := gguf.NewWriter()
-	w.CopyKV(src, func(k string) bool { return strings.HasPrefix(k, "gemma2.") })
-	for _, kv := range src.KV {
-		rest, ok := strings.CutPrefix(kv.Key, "gemma2.")
-		if !ok || strings.HasSuffix(rest, "softcapping") || rest == "attention.sliding_window" || rest == "rope.freq_base" {
-			continue
-		}
-		if err := w.Set("gemma3."+rest, kv.Value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Set("general.architecture", "gemma3")
-	w.Set("gemma3.attention.sliding_window", uint32(4))
-	w.Set("gemma3.rope.freq_base", float32(1e6))
-	w.Set("gemma3.rope.scaling.type", "linear")
-	w.Set("gemma3.rope.scaling.factor", float32(8))
-	hd := 32
-	rng := rand.New(rand.NewSource(9))
-	for i := range src.Tensors {
-		ti := &src.Tensors[i]
-		w.AddTensor(ti.Name, ti.Type, ti.Dims, src.TensorData(ti))
-		if strings.HasSuffix(ti.Name, ".attn_norm.weight") {
-			layer := strings.TrimSuffix(ti.Name, ".attn_norm.weight")
-			for _, n := range []string{"attn_q_norm", "attn_k_norm"} {
-				v := make([]float32, hd)
-				for j := range v {
-					v[j] = 1 + 0.3*float32(rng.NormFloat64())
-				}
-				data, _ := tensor.Quantize(gguf.F32, v)
-				w.AddTensor(layer+"."+n+".weight", gguf.F32, []uint64{uint64(hd)}, data)
-			}
-		}
-	}
-	path := filepath.Join(t.TempDir(), "gemma3.gguf")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	path := reexpress(t, "gemma2", "gemma3",
+		func(key string) bool {
+			return !strings.HasSuffix(key, "softcapping") && key != "attention.sliding_window" && key != "rope.freq_base"
+		},
+		map[string]any{"attention.sliding_window": uint32(4), "rope.freq_base": float32(1e6), "rope.scaling.type": "linear", "rope.scaling.factor": float32(8)},
+		func(string) bool { return true }, 32, 9)
 	m, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -76,25 +34,7 @@ func TestGemma3AgainstFloat64(t *testing.T) {
 			m.RopeSWA != nil, m.Layers[0].QNorm != nil, m.Layers[4].Windowed, m.Layers[5].Windowed, m.Layers[6].Windowed, m.Layers[23].Windowed)
 	}
 	for _, prompt := range [][]int32{{2, 403, 407}, {2, 306, 329, 261, 282, 415, 302, 261, 287, 268, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309}} {
-		s := m.NewState(64, 2)
-		if err := s.UseKVF32(); err != nil {
-			t.Fatal(err)
-		}
-		out, err := s.Forward(&Batch{Tokens: prompt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := out.Row(0)
-		want := gemma3Reference(t, m, prompt)
-		lo, hi, worst := want[0], want[0], 0.0
-		for j := range want {
-			lo, hi = math.Min(lo, want[j]), math.Max(hi, want[j])
-			worst = math.Max(worst, math.Abs(float64(got[j])-want[j]))
-		}
-		t.Logf("%d tokens: max |Δlogit| %.2g of range %.3g", len(prompt), worst, hi-lo)
-		if worst > 1e-3*(hi-lo) {
-			t.Errorf("%d tokens: logits differ from the float64 reference by %.3g (range %.3g)", len(prompt), worst, hi-lo)
-		}
+		checkAgainstFloat64(t, m, prompt, gemma3Reference(t, m, prompt))
 	}
 }
 
@@ -107,43 +47,8 @@ func TestGemma3AgainstFloat64(t *testing.T) {
 // output RMS-normalised before the residual add; final RMSNorm and the
 // (tied) output.
 func gemma3Reference(t *testing.T, m *Model, prompt []int32) []float64 {
-	f := m.File
-	get := func(name string) ([]float64, []uint64) {
-		ti, ok := f.Tensor(name)
-		if !ok {
-			t.Fatalf("no tensor %s", name)
-		}
-		v := make([]float32, ti.Elements())
-		tensor.Dequantize(ti.Type, f.TensorData(ti), v)
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out, ti.Dims
-	}
-	matvec := func(w []float64, dims []uint64, x []float64) []float64 {
-		cols, rows := int(dims[0]), int(dims[1])
-		y := make([]float64, rows)
-		for r := 0; r < rows; r++ {
-			for c := 0; c < cols; c++ {
-				y[r] += w[r*cols+c] * x[c]
-			}
-		}
-		return y
-	}
-	eps := float64(m.NormEps)
-	rms := func(x, w []float64) []float64 {
-		ss := 0.0
-		for _, v := range x {
-			ss += v * v
-		}
-		sc := 1 / math.Sqrt(ss/float64(len(x))+eps)
-		y := make([]float64, len(x))
-		for i := range x {
-			y[i] = x[i] * sc * w[i]
-		}
-		return y
-	}
+	r := ref64{t, m, float64(m.NormEps)}
+	get, rms := r.get, r.rms
 	const window, pattern = 4, 6
 	hd, H, KVH, n := m.HeadDim, m.Heads, m.KVHeads, len(prompt)
 	embd, _ := get("token_embd.weight")
@@ -154,13 +59,7 @@ func gemma3Reference(t *testing.T, m *Model, prompt []int32) []float64 {
 			xs[i][e] *= math.Sqrt(float64(m.Dim))
 		}
 	}
-	rope := func(v []float64, pos int, base, scale float64) {
-		for j := 0; j < hd/2; j++ {
-			th := float64(pos) * scale * math.Pow(base, -2*float64(j)/float64(hd))
-			a, b := v[j], v[j+hd/2]
-			v[j], v[j+hd/2] = a*math.Cos(th)-b*math.Sin(th), a*math.Sin(th)+b*math.Cos(th)
-		}
-	}
+	rope := ropeNeox
 	gelu := func(x float64) float64 {
 		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
 	}
@@ -240,10 +139,5 @@ func gemma3Reference(t *testing.T, m *Model, prompt []int32) []float64 {
 			}
 		}
 	}
-	on, _ := get("output_norm.weight")
-	out, dims := get("token_embd.weight")
-	if _, ok := f.Tensor("output.weight"); ok {
-		out, dims = get("output.weight")
-	}
-	return matvec(out, dims, rms(xs[n-1], on))
+	return r.output(xs[n-1])
 }

@@ -2,14 +2,8 @@ package model
 
 import (
 	"math"
-	"math/rand"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"s4c/gguf"
-	"s4c/internal/shared"
-	"s4c/tensor"
 )
 
 // TestQwen3AgainstFloat64: there is no llama.cpp reference for qwen3 here,
@@ -19,45 +13,9 @@ import (
 // definition written in this test: last-position logits within 1e-3 of
 // their range on every prompt.
 func TestQwen3AgainstFloat64(t *testing.T) {
-	src, err := gguf.Open(shared.Path(t, "conformance/archs/qwen2/model.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	w := gguf.NewWriter()
-	w.CopyKV(src, func(k string) bool { return strings.HasPrefix(k, "qwen2.") })
-	for _, kv := range src.KV {
-		if rest, ok := strings.CutPrefix(kv.Key, "qwen2."); ok {
-			if err := w.Set("qwen3."+rest, kv.Value); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	w.Set("general.architecture", "qwen3")
 	hd := 32
-	rng := rand.New(rand.NewSource(3))
-	for i := range src.Tensors {
-		ti := &src.Tensors[i]
-		if strings.HasSuffix(ti.Name, ".bias") {
-			continue
-		}
-		w.AddTensor(ti.Name, ti.Type, ti.Dims, src.TensorData(ti))
-		if strings.HasSuffix(ti.Name, ".attn_norm.weight") {
-			layer := strings.TrimSuffix(ti.Name, ".attn_norm.weight")
-			for _, n := range []string{"attn_q_norm", "attn_k_norm"} {
-				v := make([]float32, hd)
-				for j := range v {
-					v[j] = 1 + 0.3*float32(rng.NormFloat64())
-				}
-				data, _ := tensor.Quantize(gguf.F32, v)
-				w.AddTensor(layer+"."+n+".weight", gguf.F32, []uint64{uint64(hd)}, data)
-			}
-		}
-	}
-	path := filepath.Join(t.TempDir(), "qwen3.gguf")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	path := reexpress(t, "qwen2", "qwen3", func(string) bool { return true }, nil,
+		func(name string) bool { return !strings.HasSuffix(name, ".bias") }, hd, 3)
 	m, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -67,25 +25,7 @@ func TestQwen3AgainstFloat64(t *testing.T) {
 		t.Fatalf("loaded as %s, q norm %v, q bias %v, head dim %d", m.Arch, m.Layers[0].QNorm != nil, m.Layers[0].Bq != nil, m.HeadDim)
 	}
 	for _, prompt := range [][]int32{{1, 403, 407, 261, 378}, {1, 306, 329, 261, 282, 415, 302, 261, 287, 268, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309}} {
-		s := m.NewState(64, 2)
-		if err := s.UseKVF32(); err != nil {
-			t.Fatal(err)
-		}
-		out, err := s.Forward(&Batch{Tokens: prompt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := out.Row(0)
-		want := qwen3Reference(t, m, prompt)
-		lo, hi, worst := want[0], want[0], 0.0
-		for j := range want {
-			lo, hi = math.Min(lo, want[j]), math.Max(hi, want[j])
-			worst = math.Max(worst, math.Abs(float64(got[j])-want[j]))
-		}
-		t.Logf("%d tokens: max |Δlogit| %.2g of range %.3g", len(prompt), worst, hi-lo)
-		if worst > 1e-3*(hi-lo) {
-			t.Errorf("%d tokens: logits differ from the float64 reference by %.3g (range %.3g)", len(prompt), worst, hi-lo)
-		}
+		checkAgainstFloat64(t, m, prompt, qwen3Reference(t, m, prompt))
 	}
 }
 
@@ -93,56 +33,15 @@ func TestQwen3AgainstFloat64(t *testing.T) {
 // definition: RMSNorm, Q/K/V without bias, per-head RMSNorm of q and k,
 // Neox RoPE, causal grouped-query attention, SwiGLU, tied output.
 func qwen3Reference(t *testing.T, m *Model, prompt []int32) []float64 {
-	f := m.File
-	get := func(name string) ([]float64, []uint64) {
-		ti, ok := f.Tensor(name)
-		if !ok {
-			t.Fatalf("no tensor %s", name)
-		}
-		v := make([]float32, ti.Elements())
-		tensor.Dequantize(ti.Type, f.TensorData(ti), v)
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out, ti.Dims
-	}
-	matvec := func(w []float64, dims []uint64, x []float64) []float64 {
-		cols, rows := int(dims[0]), int(dims[1])
-		y := make([]float64, rows)
-		for r := 0; r < rows; r++ {
-			for c := 0; c < cols; c++ {
-				y[r] += w[r*cols+c] * x[c]
-			}
-		}
-		return y
-	}
-	eps := float64(m.NormEps)
-	rms := func(x, w []float64) []float64 {
-		ss := 0.0
-		for _, v := range x {
-			ss += v * v
-		}
-		sc := 1 / math.Sqrt(ss/float64(len(x))+eps)
-		y := make([]float64, len(x))
-		for i := range x {
-			y[i] = x[i] * sc * w[i]
-		}
-		return y
-	}
+	r := ref64{t, m, float64(m.NormEps)}
+	get, rms := r.get, r.rms
 	hd, H, KVH, n := m.HeadDim, m.Heads, m.KVHeads, len(prompt)
 	embd, _ := get("token_embd.weight")
 	xs := make([][]float64, n)
 	for i, id := range prompt {
 		xs[i] = append([]float64(nil), embd[int(id)*m.Dim:(int(id)+1)*m.Dim]...)
 	}
-	rope := func(v []float64, pos int) {
-		for j := 0; j < hd/2; j++ {
-			th := float64(pos) * math.Pow(m.Rope.Base, -2*float64(j)/float64(hd))
-			a, b := v[j], v[j+hd/2]
-			v[j], v[j+hd/2] = a*math.Cos(th)-b*math.Sin(th), a*math.Sin(th)+b*math.Cos(th)
-		}
-	}
+	rope := func(v []float64, pos int) { ropeNeox(v, pos, m.Rope.Base, 1) }
 	for l := 0; l < m.NLayers; l++ {
 		p := "blk." + itoa(l) + "."
 		an, _ := get(p + "attn_norm.weight")
@@ -208,10 +107,5 @@ func qwen3Reference(t *testing.T, m *Model, prompt []int32) []float64 {
 			}
 		}
 	}
-	on, _ := get("output_norm.weight")
-	out, dims := get("token_embd.weight")
-	if _, ok := f.Tensor("output.weight"); ok {
-		out, dims = get("output.weight")
-	}
-	return matvec(out, dims, rms(xs[n-1], on))
+	return r.output(xs[n-1])
 }

@@ -406,21 +406,20 @@ func allRows(n int) []int {
 // Generate decodes with S^4C. With greedy sampling its output equals
 // e.GeneratePlain's token for token.
 func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
-	if err := opt.Validate(); err != nil {
-		return nil, Stats{}, err
-	}
-	if hd.Dim != e.Model.Dim {
-		return nil, Stats{}, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
-	}
-	return generate(e, func(p *tensor.Pool) drafter {
-		opt.defaults()
-		return &headsDrafter{m: e.Model, hd: hd, opt: opt, p: p}
-	}, req, opt)
+	return generateWithHeads(e, hd, req, opt, func(h *headsDrafter) drafter { return h })
 }
 
 // GenerateUnion decodes as Generate does with the heads' drafts and the
 // n-gram lookup's merged into one tree per round (see unionDrafter).
 func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
+	return generateWithHeads(e, hd, req, opt, func(h *headsDrafter) drafter {
+		return &unionDrafter{heads: h, ngram: newNgramDrafter()}
+	})
+}
+
+// generateWithHeads checks the options and the heads, then runs the loop
+// with the drafter wrap makes of the heads' drafter.
+func generateWithHeads(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options, wrap func(*headsDrafter) drafter) ([]int32, Stats, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
@@ -428,8 +427,9 @@ func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Op
 		return nil, Stats{}, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
 	}
 	return generate(e, func(p *tensor.Pool) drafter {
-		opt.defaults()
-		return &unionDrafter{heads: &headsDrafter{m: e.Model, hd: hd, opt: opt, p: p}, ngram: newNgramDrafter()}
+		o := opt
+		o.defaults()
+		return wrap(&headsDrafter{m: e.Model, hd: hd, opt: o, p: p})
 	}, req, opt)
 }
 

@@ -150,9 +150,19 @@ func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) b
 		accumRows16AVX512(&rows[0], d, &p[0], &v[0], stride, n, a0)
 		return true
 	}
-	// Positions o, o+16, o+32 … all go to row (a0+o) mod 16: four such
-	// residues at a time keep their rows (64 columns of them) in
-	// registers while the positions stream past.
+	residues4(rows, d, n, a0, func(r [4]*float32, c, o, count, extra int) {
+		accum4AVX512(r[0], r[1], r[2], r[3], &p[o], &v[o*stride+c], stride, count, extra)
+	})
+	return true
+}
+
+// residues4 calls f for every 64 columns c of the 16 rows and every four
+// residues o..o+3 of the n positions (starting at residue a0): positions
+// o, o+16, o+32 … all go to row (a0+o) mod 16, so four such residues at
+// a time keep their rows (64 columns of them) in registers while the
+// positions stream past. count positions of each residue, then one more
+// for the first extra (0..3) of the four.
+func residues4(rows []float32, d, n, a0 int, f func(r [4]*float32, c, o, count, extra int)) {
 	for c := 0; c < d; c += 64 {
 		for o := 0; o < 16 && o < n; o += 4 {
 			count := 0
@@ -164,10 +174,9 @@ func accumRows16Fast(rows []float32, d int, p, v []float32, stride, n, a0 int) b
 			for j := range r {
 				r[j] = &rows[(a0+o+j)%16*d+c]
 			}
-			accum4AVX512(r[0], r[1], r[2], r[3], &p[o], &v[o*stride+c], stride, count, extra)
+			f(r, c, o, count, extra)
 		}
 	}
-	return true
 }
 
 //go:noescape
@@ -281,20 +290,9 @@ func accumRows16F16Fast(rows []float32, d int, p []float32, v []uint16, stride, 
 		accumRows16F16AVX512(&rows[0], d, &p[0], &v[0], stride, n, a0)
 		return true
 	}
-	for c := 0; c < d; c += 64 {
-		for o := 0; o < 16 && o < n; o += 4 {
-			count := 0
-			if n-o-3 > 0 {
-				count = (n - o - 3 + 15) / 16
-			}
-			extra := n - o - 16*count
-			var r [4]*float32
-			for j := range r {
-				r[j] = &rows[(a0+o+j)%16*d+c]
-			}
-			accum4F16AVX512(r[0], r[1], r[2], r[3], &p[o], &v[o*stride+c], stride, count, extra)
-		}
-	}
+	residues4(rows, d, n, a0, func(r [4]*float32, c, o, count, extra int) {
+		accum4F16AVX512(r[0], r[1], r[2], r[3], &p[o], &v[o*stride+c], stride, count, extra)
+	})
 	return true
 }
 
