@@ -15,6 +15,7 @@ import (
 // quoting their context. Nothing is trained and nothing is needed beside
 // the model: this is what a model without heads gets.
 type ngramDrafter struct {
+	minN     int // shortest suffix matched (tokens)
 	maxN     int // longest suffix matched (tokens)
 	maxLen   int // deepest draft
 	branches int // most continuations merged
@@ -22,7 +23,7 @@ type ngramDrafter struct {
 }
 
 func newNgramDrafter() *ngramDrafter {
-	return &ngramDrafter{maxN: 4, maxLen: 8, branches: 4, window: 8192}
+	return &ngramDrafter{minN: 1, maxN: 4, maxLen: 8, branches: 4, window: 8192}
 }
 
 func (d *ngramDrafter) depth() int { return d.maxLen }
@@ -49,7 +50,7 @@ func (d *ngramDrafter) draft(_ []float32, b int32, history []int32, nodes int) *
 	var conts []cont
 	seen := map[int]bool{} // continuation start positions taken
 	lo := max(0, L-d.window)
-	for n := min(d.maxN, L-1); n >= 1 && len(conts) < d.branches; n-- {
+	for n := min(d.maxN, L-1); n >= max(d.minN, 1) && len(conts) < d.branches; n-- {
 		suffix := history[L-n:]
 		for i := L - n - 1; i >= lo && len(conts) < d.branches; i-- {
 			if history[i] != suffix[0] || seen[i+n] {

@@ -413,7 +413,12 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 // n-gram lookup's merged into one tree per round (see unionDrafter).
 func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
 	return generateWithHeads(e, hd, req, opt, func(h *headsDrafter) drafter {
-		return &unionDrafter{heads: h, ngram: newNgramDrafter()}
+		// Beside the heads, only continuations of two or more matched
+		// tokens: the heads already guess from the last token alone,
+		// and one-token matches mostly took budget from them.
+		ng := newNgramDrafter()
+		ng.minN = 2
+		return &unionDrafter{heads: h, ngram: ng}
 	})
 }
 
