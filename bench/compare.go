@@ -55,6 +55,7 @@ type CompareResult struct {
 	Skipped    map[string]int              `json:"skipped,omitempty"` // turns whose prompt did not fit the context, by category
 	Temp       float64                     `json:"temp"`
 	Machine    string                      `json:"machine,omitempty"`
+	Build      string                      `json:"build,omitempty"`
 	Model      string                      `json:"model,omitempty"`
 }
 

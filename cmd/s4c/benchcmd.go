@@ -205,7 +205,12 @@ func cmdBenchSpec(args []string) error {
 		return err
 	}
 	r.Model = e.Model.Describe()
-	r.Machine = fmt.Sprintf("%d threads, kernel %s", e.Threads, tensor.Kernel)
+	nt := e.Threads
+	if nt <= 0 {
+		nt = runtime.NumCPU()
+	}
+	r.Machine, r.Build = bench.Machine(nt, tensor.Kernel), bench.Build()
+	fmt.Fprintf(stdout, "machine: %s; build %s\n", r.Machine, r.Build)
 	fmt.Fprintf(stdout, "%d tasks, up to %d new tokens each (per turn), temperature %g; methods in rotating order, speed-up over plain decoding in the same run\n\n", len(tasks), *n, sp.Temp)
 	r.Markdown(stdout)
 	if *outDir != "" {
