@@ -31,7 +31,7 @@ import (
 //	Q8_0 group (512 B): byte 64s + 4j + i = q_j[4s+i] + 128   (s < 8, j < 16, i < 4)
 //	Q4_0 group (256 B): byte 64p + 4j + i = q_j[8p+i] | q_j[8p+4+i]<<4   (p < 4)
 //	Q4_K group (256 B): as Q4_0, q_j the 4-bit values of sub-block j
-//	Q6_K group (384 B): the low nibbles as Q4_0's, then two 64-byte planes of the high 2 bits (see hiBits)
+//	Q6_K group (384 B): the low nibbles as Q4_0's, then two 64-byte planes of the high 2 bits (see planeBits)
 //	Q5_K group (320 B): the low nibbles as Q4_0's, then a 64-byte plane of the fifth bits
 //	Q2_K group (128 B): a plane of 2-bit values; Q3_K (192 B): 2-bit and 1-bit planes (see planeBits)
 //	IQ4_NL and IQ4_XS groups (256 B): as Q4_0, q_j the 4-bit grid indices
@@ -110,21 +110,19 @@ func planeBits(t gguf.TensorType) (lo, hi int) {
 }
 
 // packedMetaBytes is the size of one group's scales: 16 float16 d_w for
-// Q8_0 and Q4_0; for Q4_1 and Q5_1 16 float32 block scales then 16 float32
-// offsets (-m); Q6_K: 16 float32 d·sc of each block's first 16 values,
-// then 16 of its last 16.
+// Q8_0, Q4_0, Q5_0 and IQ4_NL; for Q4_1 and Q5_1 16 float32 block scales
+// then 16 float32 offsets (-m).
 //
-// Q4_K and Q5_K keep their scales as the file does, small
+// The K types (and IQ4_XS) keep their scales as the file does, small
 // integers per sub-block and a float per super-block (kMetaBytes): 16 int8
 // sc_j, 16 int8 m_j, then d and dmin of the group's two super-blocks (lanes
 // 0-7, 8-15) as float32. The kernels form d·sc_j and dmin·m_j themselves;
 // both are exact in float32 (an 11-bit mantissa times a 6-bit integer), so
 // the sums are the same as with precomputed float32 scales, at 48 bytes per
 // 512 values instead of 128: a packed Q4_K row is 6 % larger than in the
-// file rather than a third, and decoding reads that much less.
-// Q5_K keeps a byte per value, so its packed rows are about 1.5
-// times the file's (a 1.1B Q5_K model: 0.71 GiB file, ~1.1 GiB packed);
-// this buys the byte kernels' speed without a bit-plane unpacking step.
+// file rather than a third, and decoding reads that much less. Q6_K,
+// Q3_K, Q2_K and IQ4_XS do likewise (q6KMetaBytes, q2KMetaBytes,
+// iq4XSMetaBytes).
 func packedMetaBytes(t gguf.TensorType) int {
 	switch t {
 	case gguf.Q4_K, gguf.Q5_K:
@@ -215,19 +213,16 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 				le.PutUint32(q[64*s:], le.Uint32(blk[2+4*s:])^0x80808080)
 			}
 			continue
-		case gguf.Q4_0:
-			// Byte i of the block holds elements i (low) and i+16 (high).
-			blk := src[18*b : 18*b+18]
-			copy(meta[2*b:], blk[:2])
-			elems = legacyNibbles(blk[2:])
-		case gguf.IQ4_NL:
-			// Q4_0's layout of the indices, d as is.
+		case gguf.Q4_0, gguf.IQ4_NL:
+			// Byte i of the block holds elements i (low) and i+16 (high):
+			// Q4_0's values, IQ4_NL's grid indices; d as is.
 			blk := src[18*b : 18*b+18]
 			copy(meta[2*b:], blk[:2])
 			elems = legacyNibbles(blk[2:])
 		case gguf.Q3_K:
-			// Q6_K's layout: value v = q - (4 if its hmask bit is clear),
-			// stored as v+32, with the scales d·(sc-32) of its two halves.
+			// Value v = q - (4 if its hmask bit is clear), stored as v+4
+			// in 2-bit and 1-bit planes, with the scales sc-32 of its two
+			// halves and d (Q6_K's metadata).
 			sb := src[110*(b/8) : 110*(b/8)+110]
 			v0 := 32 * (b % 8)
 			sc := q3KScales(sb[96:108])
@@ -248,9 +243,9 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			le.PutUint32(mt[16+4*(j/8):], math.Float32bits(F16ToF32(le.Uint16(sb))))
 			elems = legacyNibbles(sb[8+16*ib:])
 		case gguf.Q2_K:
-			// 2-bit values 0..3, a byte each: element e of block b is
-			// value 32·(b%8)+e of its super-block, with the scale and
-			// min of its half (16 values).
+			// 2-bit values 0..3 in a plane: element e of block b is value
+			// 32·(b%8)+e of its super-block, with the scale and min of
+			// its half (16 values).
 			sb := src[84*(b/8) : 84*(b/8)+84]
 			v0 := 32 * (b % 8)
 			mt := meta[q2KMetaBytes*g:]
@@ -267,7 +262,8 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 			putPlaneQuants(q, 2, 0, vals[:])
 			continue
 		case gguf.Q6_K:
-			// 6-bit values 0..63 (value d·sc·(q-32)), a byte each.
+			// 6-bit values 0..63 (value d·sc·(q-32)) in nibble and 2-bit
+			// planes.
 			sb := src[210*(b/8) : 210*(b/8)+210]
 			v0 := 32 * (b % 8)
 			putQ6KMeta(meta[q6KMetaBytes*g:], j, int8(sb[192+v0/16]), int8(sb[192+v0/16+1]), F16ToF32(le.Uint16(sb[208:])))
@@ -380,8 +376,7 @@ func putQ6KMeta(meta []byte, j int, sc0, sc1 int8, d float32) {
 }
 
 // putMeta writes block j's float32 scale and offset into a group's
-// scale-and-offset metadata (Q4_1, Q5_1, Q4_K, Q5_K; Q6_K: its halves'
-// scales).
+// scale-and-offset metadata (Q4_1, Q5_1).
 func putMeta(meta []byte, j int, scale, offset float32) {
 	binary.LittleEndian.PutUint32(meta[4*j:], math.Float32bits(scale))
 	binary.LittleEndian.PutUint32(meta[64+4*j:], math.Float32bits(offset))
@@ -437,7 +432,9 @@ func q2KValue(sb []byte, v int) byte {
 }
 
 // q6KValues writes the 256 values of a Q6_K super-block as stored (0..63)
-// to out: q6K for every v, a 128-value half at a time.
+// to out, a 128-value half at a time: value 128h + 32·quarter + l is the
+// low or high nibble of ql[64h + l + 32·(quarter%2)] (quarters 0, 1 low;
+// 2, 3 high) with bits 2·quarter of qh[32h + l] above it.
 func q6KValues(sb []byte, out *[256]byte) {
 	for h := 0; h < 2; h++ {
 		ql, qh, o := sb[64*h:64*h+64], sb[128+32*h:128+32*h+32], out[128*h:128*h+128]
@@ -448,15 +445,6 @@ func q6KValues(sb []byte, out *[256]byte) {
 			o[l+96] = ql[l+32]>>4 | (qh[l]>>6)<<4
 		}
 	}
-}
-
-// q6K is value v (0..255) of a Q6_K super-block as stored, 0..63.
-func q6K(sb []byte, v int) byte {
-	h, w := v/128, v%128
-	quarter, l := w/32, w%32
-	ql := sb[64*h+l+32*(quarter%2)]
-	qh := sb[128+32*h+l] >> (2 * quarter) & 3
-	return ql>>(4*(quarter/2))&0xf | qh<<4
 }
 
 // alignedBytes returns n zeroed bytes starting on a 64-byte boundary, so
@@ -577,9 +565,14 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			case gguf.Q5_0:
 				s = corr >> 3 // -16·Σx
 			}
-			for e := 0; e < 32; e++ {
-				x := int32(int8(r[64*(e/4)+4*j+e%4]))
-				s += packedValue(t, q, j, e) * x
+			// dot is the exact integer product of values [e0, e1) of the
+			// block and its activations.
+			dot := func(e0, e1 int) int32 {
+				d := int32(0)
+				for e := e0; e < e1; e++ {
+					d += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
+				}
+				return d
 			}
 			dx := math.Float32frombits(le.Uint32(r[pkRecScales+4*j:]))
 			if t == gguf.Q2_K {
@@ -589,10 +582,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				d := math.Float32frombits(le.Uint32(meta[64+4*(j/8):]))
 				dmin := math.Float32frombits(le.Uint32(meta[72+4*(j/8):]))
 				for h, c := range [2]int32{half >> 7, (corr - half) >> 7} {
-					s := int32(0)
-					for e := 16 * h; e < 16*h+16; e++ {
-						s += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
-					}
+					s := dot(16*h, 16*h+16)
 					dw, mw := d*float32(int8(meta[16*h+j])), dmin*float32(int8(meta[32+16*h+j]))
 					acc[j] = FMA32(float32(s), dw*dx, acc[j])
 					acc[j] = FMA32(float32(c), mw*dx, acc[j])
@@ -610,15 +600,13 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				d := math.Float32frombits(le.Uint32(meta[32+4*(j/8):]))
 				half := int32(le.Uint32(r[pkRecHalf+4*j:]))
 				for h, c := range [2]int32{half >> shift, (corr - half) >> shift} {
-					s := c
-					for e := 16 * h; e < 16*h+16; e++ {
-						s += packedValue(t, q, j, e) * int32(int8(r[64*(e/4)+4*j+e%4]))
-					}
+					s := c + dot(16*h, 16*h+16)
 					dw := d * float32(int8(meta[16*h+j]))
 					acc[j] = FMA32(float32(s), dw*dx, acc[j])
 				}
 				continue
 			}
+			s += dot(0, 32)
 			if t == gguf.IQ4_XS {
 				meta := row[groups*qb+iq4XSMetaBytes*g:]
 				d := math.Float32frombits(le.Uint32(meta[16+4*(j/8):]))

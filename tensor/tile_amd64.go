@@ -267,9 +267,8 @@ func accum4F16AVX512(r0, r1, r2, r3 *float32, p *float32, v *uint16, vstride int
 //go:noescape
 func accumRows16F16AVX512(rows *float32, d int, p *float32, v *uint16, vstride int, n int, a0 int)
 
-// dotRowsF16Tiled is dotRowsTiled on float16 rows: blocks of 16 rows with
-// dotRows16F16AVX512, then blocks of 4 with the F16 weight tile kernels
-// (the same products as the float32 ones on the widened rows).
+// dotRowsF16Tiled is dotRowsTiled on float16 rows, blocks of 16 rows only
+// (dotRows16F16AVX512); DotRowsF16 takes the rest a row at a time.
 func dotRowsF16Tiled(out []float32, ostride int, q []float32, nq, d int, k []uint16, stride, n int) int {
 	if Kernel != "avx512" || d%16 != 0 {
 		return 0

@@ -30,7 +30,7 @@ type packedGeom struct {
 	// plane of their hiBits high bits (64·hiBits bytes), joined into bytes
 	// step by step (see planeValues).
 	lowBits, hiBits int
-	meta   int // scale bytes per group
+	meta            int // scale bytes per group
 	// How the integer accumulators start and the float step ends:
 	//   corr:    at the record's correction >> corrShift (Q8_0, Q4_0)
 	//   offsets: at zero; then + (-Σx)·(m_w·d_x) per block (Q4_K)
