@@ -116,9 +116,9 @@ func (s *State) attention(l, n int, visible [][]int32) {
 
 // scaleRound sets x[i] = round(x[i]·f), where rounding is to the precision
 // of the attention operands: float16 (llama.cpp's default cache type)
-// unless the state keeps float32.
+// unless the cache is float32 (State.UseKVF32).
 func (s *State) scaleRound(x []float32, f float32) {
-	if s.kvf32 {
+	if !s.Cache.f16Precision() {
 		if f != 1 {
 			for i := range x {
 				x[i] *= f

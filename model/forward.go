@@ -46,9 +46,6 @@ type State struct {
 	M     *Model
 	Cache *KVCache
 	Pool  *tensor.Pool
-	// kvf32 keeps keys, values, queries and attention weights in float32
-	// instead of llama.cpp's float16 cache precision (UseKVF32).
-	kvf32 bool
 
 	x, xb, q, k, v, att, gate, up []float32
 	rope, ropeSWA                 []float32
@@ -68,9 +65,8 @@ func (s *State) UseKVF32() error {
 	if s.Cache.Len != 0 {
 		return fmt.Errorf("UseKVF32: the cache already holds %d tokens", s.Cache.Len)
 	}
-	if !s.kvf32 {
+	if s.Cache.f16Precision() {
 		s.Cache = s.M.NewKVCacheF32(s.Cache.Cap)
-		s.kvf32 = true
 	}
 	return nil
 }

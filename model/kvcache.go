@@ -36,23 +36,31 @@ type KVCache struct {
 // more than the model's context: the context length).
 func (m *Model) NewKVCache(capacity int) *KVCache {
 	c := m.newKVCache(capacity)
-	c.k16, c.v16 = make([][]uint16, m.NLayers), make([][]uint16, m.NLayers)
-	for l := range c.k16 {
-		c.k16[l] = make([]uint16, c.Cap*c.kvDim)
-		c.v16[l] = make([]uint16, c.Cap*c.kvDim)
-	}
+	c.k16, c.v16 = layerRows[uint16](m.NLayers, c.Cap*c.kvDim), layerRows[uint16](m.NLayers, c.Cap*c.kvDim)
 	return c
 }
 
 // NewKVCacheF32 allocates a float32 cache for up to capacity tokens.
 func (m *Model) NewKVCacheF32(capacity int) *KVCache {
 	c := m.newKVCache(capacity)
-	c.k, c.v = make([][]float32, m.NLayers), make([][]float32, m.NLayers)
-	for l := range c.k {
-		c.k[l] = make([]float32, c.Cap*c.kvDim)
-		c.v[l] = make([]float32, c.Cap*c.kvDim)
-	}
+	c.k, c.v = layerRows[float32](m.NLayers, c.Cap*c.kvDim), layerRows[float32](m.NLayers, c.Cap*c.kvDim)
 	return c
+}
+
+// layerRows is a zeroed slice of n values for each of layers layers.
+func layerRows[T uint16 | float32](layers, n int) [][]T {
+	rows := make([][]T, layers)
+	for l := range rows {
+		rows[l] = make([]T, n)
+	}
+	return rows
+}
+
+// moveRow copies row src of every layer over row dst (n values a row).
+func moveRow[T uint16 | float32](rows [][]T, dst, src, n int) {
+	for _, r := range rows {
+		copy(r[dst*n:dst*n+n], r[src*n:src*n+n])
+	}
 }
 
 func (m *Model) newKVCache(capacity int) *KVCache {
@@ -69,6 +77,11 @@ func (m *Model) KVCacheBytes(capacity int) int64 {
 
 // F16 reports whether rows are stored as float16.
 func (c *KVCache) F16() bool { return c.k16 != nil }
+
+// f16Precision reports whether attention works at float16 precision with
+// this cache (queries and weights rounded as its rows are): with float16
+// rows, or float32 rows rounded to float16 (roundF16).
+func (c *KVCache) f16Precision() bool { return c.F16() || c.roundF16 }
 
 // Bytes is the memory the cache's rows take.
 func (c *KVCache) Bytes() int64 {
@@ -123,15 +136,10 @@ func (c *KVCache) Keep(rows []int) error {
 			return fmt.Errorf("kvcache: row %d is beyond the cache", r)
 		}
 		if src != dst {
-			d, s, n := dst*c.kvDim, src*c.kvDim, c.kvDim
-			for l := range c.k16 {
-				copy(c.k16[l][d:d+n], c.k16[l][s:s+n])
-				copy(c.v16[l][d:d+n], c.v16[l][s:s+n])
-			}
-			for l := range c.k {
-				copy(c.k[l][d:d+n], c.k[l][s:s+n])
-				copy(c.v[l][d:d+n], c.v[l][s:s+n])
-			}
+			moveRow(c.k16, dst, src, c.kvDim)
+			moveRow(c.v16, dst, src, c.kvDim)
+			moveRow(c.k, dst, src, c.kvDim)
+			moveRow(c.v, dst, src, c.kvDim)
 			c.Pos[dst] = c.Pos[src]
 		}
 		dst++
