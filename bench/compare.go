@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"time"
 
 	"s4c/chat"
 	"s4c/engine"
@@ -29,18 +28,18 @@ type Task struct {
 	Turns    []string // the user's turns of a conversation
 }
 
-// Cell sums one method's runs in one category.
+// Cell sums one method's runs in one category: Stats while running, the
+// figures derived from it (tokens, seconds, τ, acceptance per depth) once
+// Compare ends.
 type Cell struct {
-	Tokens  int           `json:"tokens"`
-	Seconds float64       `json:"seconds"`
-	Differ  int           `json:"differ"` // outputs that differ from plain decoding's
-	Runs    int           `json:"runs"`
-	Plainly int           `json:"fell_back_to_plain"` // runs where the method measured that speculation cannot pay
-	Stats   spec.Stats    `json:"-"`
-	Tau     float64       `json:"tau"`
-	Accept  []float64     `json:"accept_per_depth"`
-	Draft   time.Duration `json:"-"`
-	Verify  time.Duration `json:"-"`
+	Tokens  int        `json:"tokens"`
+	Seconds float64    `json:"seconds"`
+	Differ  int        `json:"differ"` // outputs that differ from plain decoding's
+	Runs    int        `json:"runs"`
+	Plainly int        `json:"fell_back_to_plain"` // runs where the method measured that speculation cannot pay
+	Stats   spec.Stats `json:"-"`
+	Tau     float64    `json:"tau"`
+	Accept  []float64  `json:"accept_per_depth"`
 }
 
 // TokS is the cell's decoding speed.
@@ -126,8 +125,6 @@ func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sa
 				outs[i] = out
 				for _, cat := range []string{task.Category, "all"} {
 					c := cell(cat, m.Name)
-					c.Tokens += st.GenTokens
-					c.Seconds += st.GenTime.Seconds()
 					c.Runs++
 					c.Stats.Add(st)
 					if st.Fallback {
@@ -163,8 +160,8 @@ func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sa
 	r.Categories = append(r.Categories, "all")
 	for _, byMethod := range r.Cells {
 		for _, c := range byMethod {
+			c.Tokens, c.Seconds = c.Stats.GenTokens, c.Stats.GenTime.Seconds()
 			c.Tau = c.Stats.Tau()
-			c.Draft, c.Verify = c.Stats.DraftTime, c.Stats.VerifyTime
 			for _, a := range c.Stats.AcceptDepth {
 				c.Accept = append(c.Accept, float64(a)/float64(max(c.Stats.DraftRounds, 1)))
 			}

@@ -18,7 +18,7 @@ type drafter interface {
 	depth() int
 	// cost is the seconds one draft takes (for the gate that falls back
 	// to plain decoding where drafting cannot pay).
-	cost(p *tensor.Pool) float64
+	cost() float64
 	// draft grows the tree after b, the last token of history, from the
 	// target's hidden state h at the token before b; nodes bounds the
 	// draft nodes worth growing.
@@ -36,7 +36,7 @@ type headsDrafter struct {
 
 func (d *headsDrafter) depth() int { return d.hd.K }
 
-func (d *headsDrafter) cost(p *tensor.Pool) float64 { return draftCost(d.m, d.hd, d.opt, p) }
+func (d *headsDrafter) cost() float64 { return draftCost(d.m, d.hd, d.opt, d.p) }
 
 func (d *headsDrafter) draft(h []float32, b int32, _ []int32, nodes int) *tree {
 	return grow(d.m, d.hd, h, b, draftOptions{TopK: d.opt.TopK, Width: d.opt.Width, Nodes: nodes}, d.p, &d.ws)
@@ -53,7 +53,7 @@ type unionDrafter struct {
 
 func (d *unionDrafter) depth() int { return max(d.heads.depth(), d.ngram.depth()) }
 
-func (d *unionDrafter) cost(p *tensor.Pool) float64 { return d.heads.cost(p) }
+func (d *unionDrafter) cost() float64 { return d.heads.cost() }
 
 func (d *unionDrafter) draft(h []float32, b int32, history []int32, nodes int) *tree {
 	return mergeTrees(d.heads.draft(h, b, history, nodes), d.ngram.draft(h, b, history, nodes))

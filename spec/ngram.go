@@ -1,10 +1,6 @@
 package spec
 
-import (
-	"math"
-
-	"s4c/tensor"
-)
+import "math"
 
 // ngramDrafter drafts without any model: the text so far is searched for
 // earlier occurrences of its last few tokens, and what followed them there
@@ -29,7 +25,7 @@ func newNgramDrafter() *ngramDrafter {
 func (d *ngramDrafter) depth() int { return d.maxLen }
 
 // cost is negligible next to a forward pass (a scan of the recent text).
-func (d *ngramDrafter) cost(*tensor.Pool) float64 { return 0 }
+func (d *ngramDrafter) cost() float64 { return 0 }
 
 // draft collects up to branches continuations: for suffix lengths maxN
 // down to 1, the latest earlier occurrences first. A node's draft

@@ -431,10 +431,8 @@ func generateWithHeads(e *engine.Engine, hd *heads.Heads, req engine.Request, op
 	if hd.Dim != e.Model.Dim {
 		return nil, Stats{}, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
 	}
-	return generate(e, func(p *tensor.Pool) drafter {
-		o := opt
-		o.defaults()
-		return wrap(&headsDrafter{m: e.Model, hd: hd, opt: o, p: p})
+	return generate(e, func(p *tensor.Pool, opt Options) drafter {
+		return wrap(&headsDrafter{m: e.Model, hd: hd, opt: opt, p: p})
 	}, req, opt)
 }
 
@@ -445,25 +443,27 @@ func GenerateNgram(e *engine.Engine, req engine.Request, opt Options) ([]int32, 
 	if err := opt.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
-	return generate(e, func(*tensor.Pool) drafter { return newNgramDrafter() }, req, opt)
+	return generate(e, func(*tensor.Pool, Options) drafter { return newNgramDrafter() }, req, opt)
 }
 
-// generate is the decoding loop shared by every drafter.
-func generate(e *engine.Engine, newDrafter func(*tensor.Pool) drafter, req engine.Request, opt Options) ([]int32, Stats, error) {
+// generate is the decoding loop shared by every drafter; newDrafter makes
+// the round's drafter for the state's pool and the options with their
+// defaults filled in.
+func generate(e *engine.Engine, newDrafter func(*tensor.Pool, Options) drafter, req engine.Request, opt Options) ([]int32, Stats, error) {
 	opt.defaults()
 	m := e.Model
 	s, err := e.NewState(&req)
 	if err != nil {
 		return nil, Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}}, err
 	}
-	d := newDrafter(s.Pool)
+	d := newDrafter(s.Pool, opt)
 	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, d.depth())}
 	st.SetCache(s)
 	var costs *liveCosts
 	if opt.Budget == 0 {
 		table := MeasureCosts(m, e.Threads)
 		costs = newLive(table)
-		if table.MaxGain(d.depth(), d.cost(s.Pool)) < minGain {
+		if table.MaxGain(d.depth(), d.cost()) < minGain {
 			// Drafting and verifying N tokens cost about N plain steps
 			// here, even if every draft were accepted: decode plainly.
 			out, pst, err := e.GeneratePlain(req)
