@@ -6,8 +6,9 @@ import (
 	"s4c/tensor"
 )
 
-// attention computes, for every batch token i and head h, softmax(q·Kᵀ/√d)·V
-// over the cache rows visible[i], writing s.att.
+// attention computes, for every pass row i and head h, softmax(q·Kᵀ/√d)·V
+// over the cache rows row i sees in its own sequence's cache (its part's
+// visible list, or the sliding window's on windowed layers), writing s.att.
 //
 // By default keys and values are stored as float16 (as llama.cpp's default
 // cache does), queries and attention weights are rounded to float16 before
@@ -15,8 +16,8 @@ import (
 // accumulated in float64: this reproduces the
 // reference engine's numerics closely, and every (token, head) is computed by
 // the same ordered arithmetic whatever the batch (batch invariance).
-func (s *State) attention(l, n int, visible [][]int32) {
-	m, c := s.M, s.Cache
+func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool) {
+	m := s.M
 	hd, kvd := m.HeadDim, m.KVDim()
 	qd := m.Heads * hd
 	group := m.Heads / m.KVHeads
@@ -39,7 +40,12 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				it = items - 1 - j/2
 			}
 			i, g := it/m.KVHeads, it%m.KVHeads
-			vis := visible[i]
+			pt := &parts[rowPart[i]]
+			c := pt.s.Cache
+			vis := pt.visible[i-pt.off]
+			if windowed {
+				vis = pt.visibleW[i-pt.off]
+			}
 			nv := len(vis)
 			buf := sc.Floats(group*nv + group*hd + 4*16*hd)
 			all := buf[:group*nv] // all[k·nv+a]: head k of the group, row a
@@ -47,7 +53,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 			rows := buf[group*nv+group*hd:][:4*16*hd]
 			h0 := g * group
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
-			s.scaleRound(qs, 1)
+			scaleRound(c, qs, 1)
 			ko := g * hd
 			// Runs of consecutive cache rows (the prompt, then each tree
 			// path) are read as strided matrices.
@@ -78,7 +84,7 @@ func (s *State) attention(l, n int, visible [][]int32) {
 				tensor.ExpShift(scores, scores, mx)
 				// Summed in blocks of 16 lanes, as a vector unit does.
 				sum := tensor.SumBlocks16(scores)
-				s.scaleRound(scores, float32(1/sum))
+				scaleRound(c, scores, float32(1/sum))
 			}
 			// Sixteen accumulator rows per head: position a adds into row
 			// a%16 (the lanes of llama.cpp's AVX-512 kernel), then rows
@@ -117,8 +123,8 @@ func (s *State) attention(l, n int, visible [][]int32) {
 // scaleRound sets x[i] = round(x[i]·f), where rounding is to the precision
 // of the attention operands: float16 (llama.cpp's default cache type)
 // unless the cache is float32 (State.UseKVF32).
-func (s *State) scaleRound(x []float32, f float32) {
-	if !s.Cache.f16Precision() {
+func scaleRound(c *KVCache, x []float32, f float32) {
+	if !c.f16Precision() {
 		if f != 1 {
 			for i := range x {
 				x[i] *= f

@@ -3,7 +3,11 @@ package model
 import (
 	"math"
 	"math/rand"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"s4c/internal/shared"
 )
 
 func bitsEqual(a, b []float32) bool {
@@ -153,5 +157,96 @@ func TestForwardErrors(t *testing.T) {
 	}
 	if _, err := s.Forward(&Batch{Tokens: []int32{1, 2}, Parent: []int32{-1, 1}}); err == nil {
 		t.Error("self-parent accepted")
+	}
+}
+
+// TestForwardMany: sequences run together in one pass (a prompt chunk, a
+// single token, a draft tree, each on its own cache) get bitwise the
+// logits and hidden states each gets in a pass of its own, over several
+// rounds in which sequences join, leave and keep parts of a tree; on the
+// story model and on gemma2's conformance model (sliding window on
+// alternate layers, soft-capping).
+func TestForwardMany(t *testing.T) {
+	models := map[string]*Model{"stories": loadStories(t)}
+	g, err := Load(filepath.Join(filepath.Dir(shared.Path(t, "conformance/archs/index.json")), "gemma2", "model.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	models["gemma2"] = g
+	for name, m := range models {
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewSource(7))
+			tok := func() int32 { return int32(rng.Intn(m.Vocab)) }
+			const seqs = 4
+			together := make([]*State, seqs) // run in shared passes
+			alone := make([]*State, seqs)    // the same batches, one pass each
+			for j := range together {
+				together[j], alone[j] = m.NewState(256, 2), m.NewState(256, 1)
+			}
+			for round := 0; round < 12; round++ {
+				var ss []*State
+				var bs []*Batch
+				var who []int
+				for j := 0; j < seqs; j++ {
+					if (round+j)%5 == 4 { // this sequence sits this round out
+						continue
+					}
+					var b *Batch
+					switch {
+					case together[j].Cache.Len == 0 || (round+j)%7 == 3: // a prompt (chunk)
+						n := 3 + rng.Intn(20)
+						b = &Batch{Tokens: make([]int32, n), Logits: allRows(n), Hidden: true}
+						for i := range b.Tokens {
+							b.Tokens[i] = tok()
+						}
+					case (round+j)%2 == 0: // one token
+						b = &Batch{Tokens: []int32{tok()}, Hidden: true}
+					default: // a tree: root, two children, a grandchild
+						base := together[j].Cache.Pos[together[j].Cache.Len-1] + 1
+						b = &Batch{Tokens: []int32{tok(), tok(), tok(), tok()}, Pos: []int32{base, base + 1, base + 1, base + 2},
+							Parent: []int32{-1, 0, 0, 2}, Logits: allRows(4), Hidden: true}
+					}
+					ss, bs, who = append(ss, together[j]), append(bs, b), append(who, j)
+				}
+				outs, err := ForwardMany(ss, bs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, j := range who {
+					want, err := alone[j].Forward(bs[k])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bitsEqual(outs[k].Logits, want.Logits) || !bitsEqual(outs[k].Hidden, want.Hidden) {
+						t.Fatalf("round %d: sequence %d in a pass of %d sequences differs from its pass alone", round, j, len(ss))
+					}
+					keep := allRows(len(bs[k].Tokens))
+					if bs[k].Parent != nil {
+						keep = []int{0, 2, 3} // root, second child, grandchild
+					}
+					for _, s := range []*State{together[j], alone[j]} {
+						if err := s.Cache.Keep(keep); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+		})
+	}
+	// Misuse is an error, not a wrong answer.
+	m := models["stories"]
+	a, b := m.NewState(8, 1), m.NewState(8, 1)
+	if _, err := ForwardMany([]*State{a, a}, []*Batch{{Tokens: []int32{1}}, {Tokens: []int32{2}}}); err == nil {
+		t.Error("one state twice in a pass: no error")
+	}
+	if _, err := ForwardMany([]*State{a, b}, []*Batch{{Tokens: []int32{1}}}); err == nil {
+		t.Error("two states, one batch: no error")
+	}
+	if _, err := ForwardMany([]*State{a, b}, []*Batch{{Tokens: []int32{1}}, {Tokens: make([]int32, 9)}}); err == nil || !strings.Contains(err.Error(), "sequence 1") {
+		t.Errorf("second sequence over its cache: %v, want an error naming sequence 1", err)
+	}
+	if _, err := ForwardMany([]*State{a, g.NewState(8, 1)}, []*Batch{{Tokens: []int32{1}}, {Tokens: []int32{1}}}); err == nil {
+		t.Error("states of two models in one pass: no error")
 	}
 }

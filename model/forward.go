@@ -89,50 +89,109 @@ func (e ErrContextFull) Error() string {
 // to the cache rows after the committed ones; they become committed only
 // through Commit (all of them) or Cache.Keep (a subset).
 func (s *State) Forward(b *Batch) (*Output, error) {
-	m, c := s.M, s.Cache
-	n := len(b.Tokens)
-	if n == 0 {
-		return nil, fmt.Errorf("forward: empty batch")
-	}
-	if c.Len+n > c.Cap {
-		return nil, ErrContextFull{c.Len, n, c.Cap}
-	}
-	for i, t := range b.Tokens {
-		if t < 0 || int(t) >= m.Vocab {
-			return nil, fmt.Errorf("forward: token %d at batch row %d is outside the vocabulary (0..%d)", t, i, m.Vocab-1)
-		}
-	}
-	if b.Pos != nil && len(b.Pos) != n || b.Parent != nil && len(b.Parent) != n {
-		return nil, fmt.Errorf("forward: batch of %d tokens has %d positions and %d parents", n, len(b.Pos), len(b.Parent))
-	}
-	logitRows := b.Logits
-	if logitRows == nil {
-		logitRows = []int{n - 1}
-	}
-	for _, r := range logitRows {
-		if r < 0 || r >= n {
-			return nil, fmt.Errorf("forward: logits asked for row %d of a batch of %d", r, n)
-		}
-	}
-	base := c.Len
-	next := int32(0)
-	if base > 0 {
-		next = c.Pos[base-1] + 1
-	}
-	for i := 0; i < n; i++ {
-		if b.Pos != nil {
-			c.Pos[base+i] = b.Pos[i]
-		} else {
-			c.Pos[base+i] = next + int32(i)
-		}
-	}
-	visible, err := s.visibility(b)
+	outs, err := ForwardMany([]*State{s}, []*Batch{b})
 	if err != nil {
 		return nil, err
 	}
-	visibleW := visible // for the layers with a sliding window
+	return outs[0], nil
+}
+
+// part is one sequence's share of a pass: its state (for its cache), its
+// batch, its rows in the pass and the cache rows each of them sees.
+type part struct {
+	s         *State
+	b         *Batch
+	off, n    int // rows off..off+n-1 of the pass
+	base      int // the cache's committed length when the pass began
+	visible   [][]int32
+	visibleW  [][]int32 // visible within the sliding window
+	logitRows []int
+}
+
+// check validates a batch against its state and fills in the part's
+// positions and visibility.
+func (pt *part) check(m *Model) error {
+	s, b := pt.s, pt.b
+	c := s.Cache
+	n := len(b.Tokens)
+	if n == 0 {
+		return fmt.Errorf("forward: empty batch")
+	}
+	if s.M != m {
+		return fmt.Errorf("forward: states of different models in one pass")
+	}
+	if c.Len+n > c.Cap {
+		return ErrContextFull{c.Len, n, c.Cap}
+	}
+	for i, t := range b.Tokens {
+		if t < 0 || int(t) >= m.Vocab {
+			return fmt.Errorf("forward: token %d at batch row %d is outside the vocabulary (0..%d)", t, i, m.Vocab-1)
+		}
+	}
+	if b.Pos != nil && len(b.Pos) != n || b.Parent != nil && len(b.Parent) != n {
+		return fmt.Errorf("forward: batch of %d tokens has %d positions and %d parents", n, len(b.Pos), len(b.Parent))
+	}
+	pt.logitRows = b.Logits
+	if pt.logitRows == nil {
+		pt.logitRows = []int{n - 1}
+	}
+	for _, r := range pt.logitRows {
+		if r < 0 || r >= n {
+			return fmt.Errorf("forward: logits asked for row %d of a batch of %d", r, n)
+		}
+	}
+	pt.n, pt.base = n, c.Len
+	next := int32(0)
+	if c.Len > 0 {
+		next = c.Pos[c.Len-1] + 1
+	}
+	for i := 0; i < n; i++ {
+		if b.Pos != nil {
+			c.Pos[c.Len+i] = b.Pos[i]
+		} else {
+			c.Pos[c.Len+i] = next + int32(i)
+		}
+	}
+	var err error
+	if pt.visible, err = s.visibility(b); err != nil {
+		return err
+	}
+	pt.visibleW = pt.visible
 	if m.SlidingWindow > 0 {
-		visibleW = s.windowed(visible, n)
+		pt.visibleW = s.windowed(pt.visible, n)
+	}
+	return nil
+}
+
+// ForwardMany runs several sequences' batches in one pass, as a server
+// batches its users: the matrix products take all their rows at once (the
+// weights are read once for all of them), and each row attends to its own
+// sequence's cache only. Every row's results are bitwise those of a pass
+// of its own sequence alone (batch invariance holds across sequences).
+// The states must be distinct and of one model; the first lends its pool
+// and working buffers to the pass. Outputs are in the order of the states.
+func ForwardMany(states []*State, batches []*Batch) ([]*Output, error) {
+	if len(states) == 0 || len(states) != len(batches) {
+		return nil, fmt.Errorf("forward: %d states for %d batches", len(states), len(batches))
+	}
+	s := states[0]
+	m := s.M
+	parts := make([]part, len(states))
+	n := 0
+	seen := make(map[*State]bool, len(states))
+	for j := range states {
+		if seen[states[j]] {
+			return nil, fmt.Errorf("forward: one state twice in a pass")
+		}
+		seen[states[j]] = true
+		parts[j] = part{s: states[j], b: batches[j], off: n}
+		if err := parts[j].check(m); err != nil {
+			if len(states) > 1 {
+				return nil, fmt.Errorf("sequence %d: %w", j, err)
+			}
+			return nil, err
+		}
+		n += parts[j].n
 	}
 
 	dim, kvd, hd := m.Dim, m.KVDim(), m.HeadDim
@@ -152,14 +211,22 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 		s.ropeSWA = grow(s.ropeSWA, n*rd)
 		ropeW = s.ropeSWA
 	}
-	for i, t := range b.Tokens {
-		m.Embed.RowF32(int(t), s.x[i*dim:(i+1)*dim])
-		if m.EmbedScale != 0 {
-			tensor.Scale(s.x[i*dim:(i+1)*dim], m.EmbedScale)
-		}
-		m.Rope.Angles(int(c.Pos[base+i]), s.rope[i*rd:(i+1)*rd])
-		if m.RopeSWA != nil {
-			m.RopeSWA.Angles(int(c.Pos[base+i]), ropeW[i*rd:(i+1)*rd])
+	// rowPart[i] is the part pass row i belongs to.
+	rowPart := make([]int32, n)
+	for j := range parts {
+		pt := &parts[j]
+		c := pt.s.Cache
+		for k, t := range pt.b.Tokens {
+			i := pt.off + k
+			rowPart[i] = int32(j)
+			m.Embed.RowF32(int(t), s.x[i*dim:(i+1)*dim])
+			if m.EmbedScale != 0 {
+				tensor.Scale(s.x[i*dim:(i+1)*dim], m.EmbedScale)
+			}
+			m.Rope.Angles(int(c.Pos[pt.base+k]), s.rope[i*rd:(i+1)*rd])
+			if m.RopeSWA != nil {
+				m.RopeSWA.Angles(int(c.Pos[pt.base+k]), ropeW[i*rd:(i+1)*rd])
+			}
 		}
 	}
 	p := s.Pool
@@ -195,14 +262,11 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 				cs := angles[i*rd : (i+1)*rd]
 				m.Rope.ApplyHeads(q, m.Heads, hd, cs)
 				m.Rope.ApplyHeads(k, m.KVHeads, hd, cs)
-				c.Put(l, base+i, k, v)
+				pt := &parts[rowPart[i]]
+				pt.s.Cache.Put(l, pt.base+i-pt.off, k, v)
 			}
 		})
-		if L.Windowed {
-			s.attention(l, n, visibleW)
-		} else {
-			s.attention(l, n, visible)
-		}
+		s.attention(l, n, parts, rowPart, L.Windowed)
 		L.Wo.Mul(s.xb, s.att[:n*qd], n, p)
 		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
 			for i := lo; i < hi; i++ {
@@ -236,21 +300,39 @@ func (s *State) Forward(b *Batch) (*Output, error) {
 			tensor.Add(s.x[lo:hi], s.xb[lo:hi])
 		})
 	}
-	out := &Output{Vocab: m.Vocab}
-	if b.Hidden {
-		out.Hidden = append([]float32(nil), s.x[:n*dim]...)
+	// The logits of every part's asked-for rows in one product.
+	nr := 0
+	for j := range parts {
+		nr += len(parts[j].logitRows)
 	}
-	nr := len(logitRows)
 	normed := s.xb[:nr*dim]
-	for k, r := range logitRows {
-		tensor.RMSNorm(normed[k*dim:(k+1)*dim], s.x[r*dim:(r+1)*dim], m.OutNorm, m.NormEps)
+	k := 0
+	for j := range parts {
+		for _, r := range parts[j].logitRows {
+			i := parts[j].off + r
+			tensor.RMSNorm(normed[k*dim:(k+1)*dim], s.x[i*dim:(i+1)*dim], m.OutNorm, m.NormEps)
+			k++
+		}
 	}
-	out.Logits = make([]float32, nr*m.Vocab)
-	m.Output.Mul(out.Logits, normed, nr, p)
+	logits := make([]float32, nr*m.Vocab)
+	m.Output.Mul(logits, normed, nr, p)
 	if m.FinalSoftcap > 0 {
-		tensor.Softcap(out.Logits, m.FinalSoftcap)
+		tensor.Softcap(logits, m.FinalSoftcap)
 	}
-	return out, nil
+	outs := make([]*Output, len(parts))
+	k = 0
+	for j := range parts {
+		pt := &parts[j]
+		o := &Output{Vocab: m.Vocab}
+		nl := len(pt.logitRows)
+		o.Logits = logits[k*m.Vocab : (k+nl)*m.Vocab : (k+nl)*m.Vocab]
+		k += nl
+		if pt.b.Hidden {
+			o.Hidden = append([]float32(nil), s.x[pt.off*dim:(pt.off+pt.n)*dim]...)
+		}
+		outs[j] = o
+	}
+	return outs, nil
 }
 
 // visibility lists, for every batch token, the cache rows it attends to (in
