@@ -41,7 +41,6 @@ import (
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/model"
-	"s4c/sample"
 	"s4c/tensor"
 )
 
@@ -473,186 +472,26 @@ func generate(e *engine.Engine, newDrafter func(*tensor.Pool, Options) drafter, 
 			return out, st, err
 		}
 	}
-	smp := sample.New(req.Sampling)
-	t0 := time.Now()
-	logits, h, err := engine.Prefill(s, req.Prompt, true)
-	if err != nil {
-		return nil, st, err
-	}
-	h = append([]float32(nil), h...)
-	st.PromptTime = time.Since(t0)
-	t1 := time.Now()
-	history := append([]int32(nil), req.Prompt...)
-	b := smp.Sample(logits, history)
-	var out []int32
-	var calib calibration // draft probability -> observed acceptance
-	skipUntil := 0        // rounds before drafting is tried again, when drafting did not pay
-	backoff := 8
-	if costs != nil && costs.c.idle.Load() > 0 {
-		skipUntil, backoff = 32, 128
-	}
-	// Seconds per emitted token, measured, in plain rounds [0] and in
-	// drafting rounds [1]: drafting continues only while it is faster.
-	var spt [2]float64
-	var nspt [2]int
-	cheapDraft := false // a draft costs under a fifth of a pass (measured)
-	widths := newWidthHint(opt.Width)
-	st.StopReason = "length"
-	emit := func(id int32) bool { // false: stop
-		out = append(out, id)
-		history = append(history, id)
-		if req.OnToken != nil && !req.OnToken(id) {
-			st.StopReason = "callback"
-			return false
-		}
-		if !req.IgnoreEOG && e.Tok.IsEOG(id) {
-			st.StopReason = "eog"
-			return false
-		}
-		return len(out) < req.MaxTokens
-	}
-	if req.MaxTokens <= 0 {
-		// Nothing to emit (plain decoding samples nothing either): the
-		// first token is not even drawn.
-		st.GenTime = time.Since(t1)
-		return nil, st, nil
-	}
-	for emit(b) {
-		room := s.Cache.Cap - s.Cache.Len
-		if room < 1 {
-			st.StopReason = "context"
-			break
-		}
-		// Draft, unless measurements say plain steps are faster now.
-		roundStart := time.Now()
-		tr := &tree{nodes: []node{{tok: b, parent: -1}}}
-		// Plain probes time plain steps for the seconds-per-token gate,
-		// which only judges drafts that cost a good part of a pass.
-		probePlain := opt.Budget == 0 && !cheapDraft && (st.Rounds == 4 || st.Rounds == 5 || st.Rounds%64 == 63)
-		// (Eight drafted rounds at least: the first ones also pay for
-		// warming up buffers of tree-sized batches.)
-		// Only where a draft costs a good part of a pass: cheap drafts are
-		// judged round by round by chooseBudget.
-		if opt.Budget == 0 && !cheapDraft && nspt[0] >= 2 && nspt[1] >= 8 && spt[1] > spt[0] && st.Rounds >= skipUntil {
-			skipUntil = st.Rounds + backoff
-			backoff = min(2*backoff, 256)
-			spt[1] = spt[0] // next probe starts from parity
-		}
-		if st.Rounds >= skipUntil && room > 1 && !probePlain {
-			td := time.Now()
-			full := d.draft(h, b, history, widths.nodes(opt))
-			n := opt.Budget
-			probs := full.sortedProbs()
-			cheapDraft = costs != nil && time.Since(td).Seconds() < 0.2*costs.At(1)
-			if n == 0 {
-				n = chooseBudget(costs, probs, &calib, opt.MaxBudget, time.Since(td).Seconds())
-			}
-			widths.note(n)
-			n = min(n, room-1, req.MaxTokens-len(out))
-			tr = full.prune(n)
-			st.DraftTime += time.Since(td)
-			if n == 0 {
-				// Drafting did not pay this round. If a draft costs a good
-				// part of a pass (small models), try again later, ever more
-				// rarely; if it is cheap, the draft was merely unsure here
-				// (the text is hard to guess at this point): draft again
-				// next round.
-				if !cheapDraft {
-					skipUntil = st.Rounds + backoff
-					backoff = min(4*backoff, 256)
-				}
-			} else {
-				backoff = 8
-				st.DraftRounds++
-				st.TreeNodes += len(tr.nodes) - 1
-			}
-		}
-		// Verify the whole tree in one pass.
-		tv := time.Now()
-		nn := len(tr.nodes)
-		var batch *model.Batch
-		if nn == 1 { // no drafts: a plain step (the same computation as a one-node tree)
-			batch = &model.Batch{Tokens: []int32{b}, Hidden: true}
-		} else {
-			batch = &model.Batch{Tokens: make([]int32, nn), Pos: make([]int32, nn), Parent: make([]int32, nn), Logits: allRows(nn), Hidden: true}
-			base := int32(0)
-			if s.Cache.Len > 0 {
-				base = s.Cache.Pos[s.Cache.Len-1] + 1
-			}
-			for i, nd := range tr.nodes {
-				batch.Tokens[i], batch.Pos[i], batch.Parent[i] = nd.tok, base+int32(nd.depth), int32(nd.parent)
-			}
-		}
-		o, err := s.Forward(batch)
+	q := newSeq(e, s, d, costs, req, opt)
+	for !q.Done() {
+		b := q.Batch(q.Budget(q.Draft()))
+		t0 := time.Now()
+		o, err := s.Forward(b)
 		if err != nil {
-			return out, st, err
+			st = q.Stats()
+			return q.out, st, err
 		}
-		vt := time.Since(tv)
-		st.VerifyTime += vt
-		if costs != nil {
-			costs.observe(nn, vt.Seconds())
+		sec := time.Since(t0).Seconds()
+		if costs != nil && !q.Prefilling() {
+			costs.observe(len(b.Tokens), sec)
 		}
-		st.Rounds++
-		// Accept the longest path the target agrees with.
-		cur := 0
-		keep := []int{0}
-		stop := false
-		var y int32
-		for {
-			y = smp.Sample(o.Row(cur), history)
-			child := -1
-			for i := cur + 1; i < nn; i++ {
-				if tr.nodes[i].parent == cur && tr.nodes[i].tok == y {
-					child = i
-					break
-				}
-			}
-			if child < 0 {
-				break
-			}
-			cur = child
-			keep = append(keep, child)
-			st.Accepted++
-			st.AcceptDepth[tr.nodes[child].depth-1]++
-			if !emit(y) {
-				stop = true
-				break
-			}
+		if err := q.Accept(o, sec); err != nil {
+			st = q.Stats()
+			return q.out, st, err
 		}
-		if len(tr.nodes) > 1 {
-			kept := make(map[int]bool, len(keep))
-			for _, k := range keep {
-				kept[k] = true
-			}
-			for k := 1; k < len(tr.nodes); k++ {
-				calib.observe(math.Exp(tr.nodes[k].logp), kept[k])
-			}
-		}
-		if keep[len(keep)-1] != len(keep)-1 {
-			st.Compactions++
-		}
-		if err := s.Cache.Keep(keep); err != nil {
-			return out, st, err
-		}
-		copy(h, o.Hidden[cur*m.Dim:(cur+1)*m.Dim])
-		kind := 0
-		if nn > 1 {
-			kind = 1
-		}
-		per := time.Since(roundStart).Seconds() / float64(len(keep))
-		if nspt[kind] == 0 {
-			spt[kind] = per
-		} else {
-			spt[kind] = 0.8*spt[kind] + 0.2*per
-		}
-		nspt[kind]++
-		if stop {
-			break
-		}
-		b = y
 	}
-	st.GenTokens = len(out)
-	st.GenTime = time.Since(t1)
+	st = q.Stats()
+	out := q.out
 	if costs != nil {
 		was := costs.c.idle.Load() > 0
 		if st.DraftRounds == 0 {
