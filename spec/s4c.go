@@ -411,14 +411,17 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 // GenerateUnion decodes as Generate does with the heads' drafts and the
 // n-gram lookup's merged into one tree per round (see unionDrafter).
 func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
-	return generateWithHeads(e, hd, req, opt, func(h *headsDrafter) drafter {
-		// Beside the heads, only continuations of two or more matched
-		// tokens: the heads already guess from the last token alone,
-		// and one-token matches mostly took budget from them.
-		ng := newNgramDrafter()
-		ng.minN = 2
-		return &unionDrafter{heads: h, ngram: ng}
-	})
+	return generateWithHeads(e, hd, req, opt, unionOf)
+}
+
+// unionOf is the union of the heads' drafts and the n-gram lookup's.
+func unionOf(h *headsDrafter) drafter {
+	// Beside the heads, only continuations of two or more matched tokens:
+	// the heads already guess from the last token alone, and one-token
+	// matches mostly took budget from them.
+	ng := newNgramDrafter()
+	ng.minN = 2
+	return &unionDrafter{heads: h, ngram: ng}
 }
 
 // generateWithHeads checks the options and the heads, then runs the loop

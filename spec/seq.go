@@ -32,6 +32,8 @@ type Seq struct {
 	req   engine.Request
 	st    Stats
 
+	id      int     // tests: which request
+	reused  int     // prompt tokens found in the cache already
 	pending []int32 // prompt tokens not yet run
 	h       []float32
 	b       int32 // the token the next round's tree grows from
@@ -62,15 +64,16 @@ type Seq struct {
 }
 
 // newSeq starts a generation on s, whose cache may already hold the
-// prompt's first s.Cache.Len tokens (a reused prefix): only the rest is
-// run. At least the prompt's last token is always run, for its logits.
+// prompt's first s.Cache.Len tokens (a reused prefix; the caller knows the
+// cache holds exactly those): only the rest is run. At least the prompt's
+// last token is always run, for its logits.
 func newSeq(e *engine.Engine, s *model.State, d drafter, costs *liveCosts, req engine.Request, opt Options) *Seq {
 	reuse := min(s.Cache.Len, len(req.Prompt)-1)
 	s.Cache.Truncate(reuse)
 	q := &Seq{e: e, s: s, d: d, opt: opt, costs: costs, smp: sample.New(req.Sampling), req: req,
 		st:      Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, d.depth())},
 		pending: req.Prompt[reuse:], history: append([]int32(nil), req.Prompt...),
-		backoff: 8, widths: newWidthHint(opt.Width), tPrompt: time.Now()}
+		reused: reuse, backoff: 8, widths: newWidthHint(opt.Width), tPrompt: time.Now()}
 	q.st.SetCache(s)
 	q.st.StopReason = "length"
 	if costs != nil && costs.c.idle.Load() > 0 {
@@ -78,6 +81,10 @@ func newSeq(e *engine.Engine, s *model.State, d drafter, costs *liveCosts, req e
 	}
 	return q
 }
+
+// Reused is the number of prompt tokens found in the cache at the start
+// (not run again).
+func (q *Seq) Reused() int { return q.reused }
 
 // State is the sequence's model state (its KV cache).
 func (q *Seq) State() *model.State { return q.s }

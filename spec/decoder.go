@@ -1,0 +1,237 @@
+package spec
+
+import (
+	"fmt"
+	"time"
+
+	"s4c/engine"
+	"s4c/heads"
+	"s4c/model"
+	"s4c/tensor"
+)
+
+// Methods are the decoding methods a Decoder runs.
+var Methods = []string{"s4c", "ngram", "s4c+ngram", "none"}
+
+// Decoder decodes many sequences together, each round of all of them in
+// one forward pass (continuous batching: sequences join and leave between
+// passes). It holds what they share: the engine, the drafting method, the
+// options and the measured cost of passes, from which the tree budget is
+// chosen for the whole batch. A Decoder is used by one goroutine at a time.
+type Decoder struct {
+	e          *engine.Engine
+	newDrafter func(*tensor.Pool, Options) drafter
+	opt        Options
+	costs      *liveCosts // nil with a fixed budget
+	// Method is the decoding method ("s4c", "ngram", "s4c+ngram" or "none").
+	Method string
+	// Plain is set when the method is "none", or when the measured costs
+	// show that drafting cannot pay on this model (MaxGain): sequences are
+	// then decoded one token per pass, batched.
+	Plain bool
+}
+
+// NewDecoder makes a decoder for method; hd are the heads for the methods
+// that need them.
+func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (*Decoder, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	opt.defaults()
+	d := &Decoder{e: e, opt: opt, Method: method}
+	withHeads := func(wrap func(*headsDrafter) drafter) error {
+		if hd == nil {
+			return fmt.Errorf("decoding method %q needs draft heads (give a heads file, or use ngram or none)", method)
+		}
+		if hd.Dim != e.Model.Dim {
+			return fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
+		}
+		d.newDrafter = func(p *tensor.Pool, opt Options) drafter {
+			return wrap(&headsDrafter{m: e.Model, hd: hd, opt: opt, p: p})
+		}
+		return nil
+	}
+	var err error
+	switch method {
+	case "s4c":
+		err = withHeads(func(h *headsDrafter) drafter { return h })
+	case "s4c+ngram":
+		err = withHeads(func(h *headsDrafter) drafter { return unionOf(h) })
+	case "ngram":
+		d.newDrafter = func(*tensor.Pool, Options) drafter { return newNgramDrafter() }
+	case "none":
+		d.newDrafter = func(*tensor.Pool, Options) drafter { return noDrafter{} }
+		d.Plain = true
+	default:
+		err = fmt.Errorf("unknown decoding method %q: want one of %v", method, Methods)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opt.Budget == 0 && !d.Plain {
+		table := MeasureCosts(e.Model, e.Threads)
+		d.costs = newLive(table)
+		dr := d.newDrafter(tensor.NewPool(e.Threads), opt)
+		d.Plain = table.MaxGain(dr.depth(), dr.cost()) < minGain
+	}
+	return d, nil
+}
+
+// noDrafter drafts nothing: plain decoding through the same loop.
+type noDrafter struct{}
+
+func (noDrafter) depth() int    { return 0 }
+func (noDrafter) cost() float64 { return 0 }
+func (noDrafter) draft(_ []float32, b int32, _ []int32, _ int) *tree {
+	return &tree{nodes: []node{{tok: b, parent: -1}}}
+}
+
+// Start begins a generation on s (its own KV cache). The cache may hold a
+// prefix of the prompt, which is then not run again: the caller keeps
+// track of what its rows hold, and truncates it to the common prefix
+// (Cache.Truncate) before it starts. The request's
+// sampling parameters are checked here.
+func (d *Decoder) Start(s *model.State, req engine.Request) (*Seq, error) {
+	if len(req.Prompt) == 0 {
+		return nil, fmt.Errorf("empty prompt: give at least one token")
+	}
+	if err := req.Sampling.Validate(); err != nil {
+		return nil, err
+	}
+	if len(req.Prompt) >= s.Cache.Cap {
+		return nil, fmt.Errorf("%w: %d tokens, but the context holds %d; shorten the prompt", engine.ErrPromptTooLong, len(req.Prompt), s.Cache.Cap)
+	}
+	return newSeq(d.e, s, d.newDrafter(s.Pool, d.opt), d.costs, req, d.opt), nil
+}
+
+// PassStats describe one Step.
+type PassStats struct {
+	Seqs    int // sequences in the pass
+	Tokens  int // rows of the pass (prompt chunks, roots and draft nodes)
+	Drafted int // draft nodes among them
+	Sec     float64
+}
+
+// Step runs one round of every sequence not done in one forward pass:
+// each drafts, the budget is chosen for the whole batch, the pass
+// verifies every tree (and runs every prompt chunk), and each sequence
+// accepts its longest agreed path. A sequence whose pass fails is stopped
+// with the error as its reason; the error is returned.
+func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
+	var live []*Seq
+	for _, q := range seqs {
+		if !q.Done() {
+			live = append(live, q)
+		}
+	}
+	var ps PassStats
+	if len(live) == 0 {
+		return ps, nil
+	}
+	probs := make([][]float64, len(live))
+	if !d.Plain {
+		for i, q := range live {
+			probs[i] = q.Draft()
+		}
+	}
+	n := d.budgets(live, probs)
+	states := make([]*model.State, len(live))
+	batches := make([]*model.Batch, len(live))
+	prefill := false
+	for i, q := range live {
+		states[i], batches[i] = q.s, q.Batch(n[i])
+		prefill = prefill || q.Prefilling()
+		ps.Tokens += len(batches[i].Tokens)
+		if !q.Prefilling() {
+			ps.Drafted += len(batches[i].Tokens) - 1
+		}
+	}
+	ps.Seqs = len(live)
+	t0 := time.Now()
+	outs, err := model.ForwardMany(states, batches)
+	ps.Sec = time.Since(t0).Seconds()
+	if err != nil {
+		for _, q := range live {
+			q.Stop("error")
+		}
+		return ps, err
+	}
+	if d.costs != nil && !prefill {
+		d.costs.observe(ps.Tokens, ps.Sec)
+	}
+	for i, q := range live {
+		if err := q.Accept(outs[i], ps.Sec); err != nil {
+			q.Stop("error")
+			return ps, err
+		}
+	}
+	return ps, nil
+}
+
+// budgets chooses each sequence's draft nodes for one shared pass: the
+// allocation that maximises the batch's expected tokens per second,
+//
+//	(Σ_j (1 + Σ_{i<n_j} a_j(p_ji))) / (t(N₀ + Σ_j n_j) + draft)
+//
+// where N₀ counts the rows the pass runs anyway (prompt chunks, one root
+// per decoding sequence), a_j is sequence j's calibrated acceptance of a
+// draft of path probability p, and draft the seconds drafting took. Nodes
+// are added greedily, the most likely accepted next among all sequences
+// (each sequence's in its own order, as its tree prunes), and the best
+// prefix is kept. As the batch grows a pass costs more per added row, so
+// drafting shrinks by itself, down to plain batched decoding. With one
+// sequence this is chooseBudget; with a fixed budget, every sequence gets
+// it.
+func (d *Decoder) budgets(live []*Seq, probs [][]float64) []int {
+	n := make([]int, len(live))
+	if d.opt.Budget > 0 {
+		for i := range n {
+			n[i] = d.opt.Budget
+		}
+		return n
+	}
+	if d.Plain || d.costs == nil {
+		return n
+	}
+	if len(live) == 1 {
+		n[0] = live[0].Budget(probs[0])
+		return n
+	}
+	n0, tokens, draft := 0, 0.0, 0.0
+	for _, q := range live {
+		if q.Prefilling() {
+			n0 += min(engine.PromptChunk, len(q.pending))
+			continue
+		}
+		n0++
+		tokens++
+		draft += q.draftSec
+	}
+	best, bestK := tokens/d.costs.At(n0), 0
+	taken := make([]int, len(live))
+	var order []int // the sequence each added node belongs to
+	sum := tokens
+	for k := 1; k <= MaxTreeBudget; k++ {
+		pick, pa := -1, -1.0
+		for j, q := range live {
+			if taken[j] < min(len(probs[j]), d.opt.MaxBudget) {
+				if a := q.calib.at(probs[j][taken[j]]); a > pa {
+					pick, pa = j, a
+				}
+			}
+		}
+		if pick < 0 {
+			break
+		}
+		taken[pick]++
+		order = append(order, pick)
+		sum += pa
+		if r := sum / (d.costs.At(n0+k) + draft); r > best {
+			best, bestK = r, k
+		}
+	}
+	for _, j := range order[:bestK] {
+		n[j]++
+	}
+	return n
+}
