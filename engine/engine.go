@@ -19,6 +19,7 @@ type Engine struct {
 	Model   *model.Model
 	Tok     *tokenizer.Tokenizer
 	Threads int
+	Path    string // the file it was loaded from
 }
 
 // Load opens a GGUF model file.
@@ -36,7 +37,7 @@ func Load(path string, threads int) (*Engine, error) {
 		m.Close()
 		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the output layer has %d", path, tok.Len(), m.Vocab)
 	}
-	return &Engine{Model: m, Tok: tok, Threads: threads}, nil
+	return &Engine{Model: m, Tok: tok, Threads: threads, Path: path}, nil
 }
 
 // Close releases the model.

@@ -22,6 +22,7 @@ var commands = []struct {
 	group         bool // has subcommands ('s4c heads train')
 }{
 	{"run", "generate text from a prompt", cmdRun, false},
+	{"serve", "serve a model over HTTP: OpenAI and ollama APIs, a chat page, metrics", cmdServe, false},
 	{"inspect", "print a GGUF file's metadata and tensor table", cmdInspect, false},
 	{"heads", "train (self-distillation), evaluate or inflate S^4C draft heads", cmdHeads, true},
 	{"model", "write synthetic or inflated models (synth, inflate)", cmdModel, true},
