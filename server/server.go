@@ -238,7 +238,7 @@ type job struct {
 	done   bool
 	stats  spec.Stats
 	err    error
-	reused int // prompt tokens found in the slot's cache
+	reused int           // prompt tokens found in the slot's cache
 	notify chan struct{} // a token or the end is waiting
 }
 
