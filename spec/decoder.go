@@ -29,6 +29,53 @@ type Decoder struct {
 	// show that drafting cannot pay on this model (MaxGain): sequences are
 	// then decoded one token per pass, batched.
 	Plain bool
+
+	gates map[int]*batchGate // by batch size class (batchClass)
+	turn  int                // which sequence drafts first in the next pass
+}
+
+// batchGate judges drafting at one batch size by what it yields: the
+// tokens per second of passes that drafted against passes that did not
+// (moving averages, plain passes probed now and then). The budget
+// estimate alone missed what drafting for many sequences costs beside a
+// pass; where drafting yields less, passes at that size skip it, and try
+// again ever more rarely.
+type batchGate struct {
+	pass, skipUntil, backoff int
+	rate                     [2]float64 // tokens/s: plain [0], drafted [1]
+	n                        [2]int
+}
+
+// batchClass groups batch sizes whose passes cost alike: 2, 3-4, 5-8, …
+func batchClass(b int) int {
+	c := 2
+	for c < b {
+		c *= 2
+	}
+	return c
+}
+
+func (g *batchGate) allow() bool {
+	g.pass++
+	if g.pass < g.skipUntil || g.pass == 3 || g.pass == 4 || g.pass%64 == 0 {
+		return false
+	}
+	if g.n[0] >= 2 && g.n[1] >= 4 && g.rate[1] < g.rate[0] {
+		g.skipUntil = g.pass + g.backoff
+		g.backoff = min(2*g.backoff, 256)
+		g.rate[1] = g.rate[0] // the next try starts from parity
+		return false
+	}
+	return true
+}
+
+func (g *batchGate) observe(kind int, rate float64) {
+	if g.n[kind] == 0 {
+		g.rate[kind] = rate
+	} else {
+		g.rate[kind] = 0.8*g.rate[kind] + 0.2*rate
+	}
+	g.n[kind]++
 }
 
 // NewDecoder makes a decoder for method; hd are the heads for the methods
@@ -128,10 +175,64 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 	if len(live) == 0 {
 		return ps, nil
 	}
+	// Several sequences decoding (not only running prompts): the batch
+	// gate decides whether this pass drafts.
+	decoding := 0
+	before := 0
+	for _, q := range live {
+		if !q.Prefilling() {
+			decoding++
+			before += len(q.out)
+		}
+	}
+	draft := !d.Plain
+	var g *batchGate
+	if draft && decoding > 1 && d.opt.Budget == 0 {
+		if d.gates == nil {
+			d.gates = map[int]*batchGate{}
+		}
+		if g = d.gates[batchClass(decoding)]; g == nil {
+			g = &batchGate{backoff: 8}
+			d.gates[batchClass(decoding)] = g
+		}
+		draft = g.allow()
+	}
+	tRound := time.Now()
 	probs := make([][]float64, len(live))
-	if !d.Plain {
+	switch {
+	case draft && decoding > 1 && d.costs != nil:
+		// Drafting is per sequence, and for many sequences it would cost
+		// more than the pass it saves: only some sequences draft each
+		// pass (taking turns), as many as fit in a fifth of the pass.
+		n0 := 0
+		for _, q := range live {
+			n0 += len(q.pending[:min(engine.PromptChunk, len(q.pending))])
+			if !q.Prefilling() {
+				n0++
+			}
+		}
+		allowance, spent := 0.2*d.costs.At(n0), 0.0
+		for k := range live {
+			i := (d.turn + k) % len(live)
+			if live[i].Prefilling() {
+				continue
+			}
+			if spent >= allowance {
+				break
+			}
+			t0 := time.Now()
+			probs[i] = live[i].Draft()
+			spent += time.Since(t0).Seconds()
+		}
+		d.turn++
+	case draft:
 		for i, q := range live {
 			probs[i] = q.Draft()
+		}
+	}
+	for i, q := range live {
+		if probs[i] == nil && !q.Prefilling() {
+			q.noDraft(tRound)
 		}
 	}
 	n := d.budgets(live, probs)
@@ -159,11 +260,23 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 	if d.costs != nil && !prefill {
 		d.costs.observe(ps.Tokens, ps.Sec)
 	}
+	after := 0
 	for i, q := range live {
+		wasPrefill := q.Prefilling()
 		if err := q.Accept(outs[i], ps.Sec); err != nil {
 			q.Stop("error")
 			return ps, err
 		}
+		if !wasPrefill {
+			after += len(q.out)
+		}
+	}
+	if g != nil && !prefill {
+		kind := 0
+		if draft {
+			kind = 1
+		}
+		g.observe(kind, float64(after-before)/time.Since(tRound).Seconds())
 	}
 	return ps, nil
 }
@@ -207,7 +320,10 @@ func (d *Decoder) budgets(live []*Seq, probs [][]float64) []int {
 		tokens++
 		draft += q.draftSec
 	}
-	best, bestK := tokens/d.costs.At(n0), 0
+	// Drafts must beat plain batched decoding by a margin: the estimate
+	// is noisy, and a loss at a large batch is a loss for every user.
+	const margin = 1.03
+	best, bestK := margin*tokens/d.costs.At(n0), 0
 	taken := make([]int, len(live))
 	var order []int // the sequence each added node belongs to
 	sum := tokens

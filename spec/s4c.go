@@ -34,6 +34,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,11 +210,14 @@ func MeasureCosts(m *model.Model, threads int) *Costs {
 				if c.disk.Idle {
 					c.idle.Store(1)
 				}
-				costCache.Store(m, &c)
-				return &c
+				if c.agrees(s) {
+					costCache.Store(m, &c)
+					return &c
+				}
 			}
 		}
 	}
+	s.Cache.Truncate(0)
 	ctxToks := make([]int32, 64)
 	s.Forward(&model.Batch{Tokens: ctxToks})
 	s.Commit(len(ctxToks))
@@ -336,6 +340,48 @@ func draftCost(m *model.Model, hd *heads.Heads, opt Options, p *tensor.Pool) flo
 	}
 	draftCosts.Store(key, best)
 	return best
+}
+
+// agrees times a few pass sizes again and reports whether the cached table
+// still holds on this machine now: a table cached in a busy minute (one
+// had t(12) at 2.4x what calm passes take, and every larger size with it)
+// or on another CPU would otherwise steer every later run. Each size's
+// t(N)/t(1) must be within 0.7-1.4x of the table's (runs differ by up to 20 %).
+func (c *Costs) agrees(s *model.State) bool {
+	ctxToks := make([]int32, 64)
+	if _, err := s.Forward(&model.Batch{Tokens: ctxToks}); err != nil {
+		return false
+	}
+	s.Commit(len(ctxToks))
+	defer s.Cache.Truncate(0)
+	var t1 float64
+	for k, n := range []int{1, 8, 16} {
+		i := slices.Index(c.n, n)
+		if i < 0 {
+			return false
+		}
+		toks, pos, par := make([]int32, n), make([]int32, n), make([]int32, n)
+		for j := range par {
+			par[j], pos[j] = int32(j)-1, int32(64+j)
+		}
+		b := &model.Batch{Tokens: toks, Pos: pos, Parent: par, Logits: allRows(n), Hidden: true}
+		best := math.Inf(1)
+		for r := 0; r < 3; r++ {
+			t0 := time.Now()
+			s.Forward(b)
+			if r > 0 {
+				best = min(best, time.Since(t0).Seconds())
+			}
+		}
+		if k == 0 {
+			t1 = best
+			continue
+		}
+		if r := (best / t1) / (c.t[i] / c.t[0]); r < 0.7 || r > 1.4 {
+			return false
+		}
+	}
+	return true
 }
 
 // measured interpolates the cost table.
@@ -562,4 +608,9 @@ func chooseBudget(c *liveCosts, probs []float64, cal *calibration, maxN int, dra
 		}
 	}
 	return bestN
+}
+
+// Curve is the measured cost table: pass sizes and their seconds.
+func (c *Costs) Curve() (n []int, sec []float64) {
+	return append([]int(nil), c.n...), append([]float64(nil), c.t...)
 }

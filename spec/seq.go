@@ -181,6 +181,12 @@ func (q *Seq) Draft() []float64 {
 	return q.full.sortedProbs()
 }
 
+// noDraft starts a round without a draft (another sequence's turn to
+// draft, or the batch does not draft): a plain step.
+func (q *Seq) noDraft(start time.Time) {
+	q.full, q.draftSec, q.roundStart = nil, 0, start
+}
+
 // Budget is the number of draft nodes that maximises this sequence's
 // expected tokens per second on its own (chooseBudget), or the fixed
 // budget.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,12 +17,174 @@ import (
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/model"
+	"s4c/server"
 	"s4c/spec"
 	"s4c/tensor"
 )
 
 func cmdBench(args []string) error {
-	return dispatch("bench", args, []subcommand{{"engine", cmdBenchEngine}, {"spec", cmdBenchSpec}})
+	return dispatch("bench", args, []subcommand{{"engine", cmdBenchEngine}, {"spec", cmdBenchSpec}, {"serve", cmdBenchServe}})
+}
+
+// parseMethods reads --methods: known names, each once, plain decoding
+// ("none", the reference) first. Empty means the command's default.
+func parseMethods(flag string) ([]string, error) {
+	if flag == "" {
+		return nil, nil
+	}
+	var methods []string
+	seen := map[string]bool{}
+	for _, m := range strings.Split(flag, ",") {
+		m = strings.TrimSpace(m)
+		if _, ok := methodNames[m]; !ok {
+			return nil, usageError{fmt.Errorf("--methods: unknown method %q (want none, s4c, ngram, s4c+ngram)", m)}
+		}
+		if !seen[m] {
+			methods = append(methods, m)
+			seen[m] = true
+		}
+	}
+	if !seen["none"] {
+		methods = append([]string{"none"}, methods...) // the reference
+	}
+	return methods, nil
+}
+
+// intList reads a comma-separated list of integers from lo to hi.
+func intList(name, flag string, lo, hi int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(flag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < lo || n > hi {
+			return nil, usageError{fmt.Errorf("--%s %q: want a comma-separated list of whole numbers from %d to %d", name, flag, lo, hi)}
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func cmdBenchServe(args []string) error {
+	fs := newFlags("bench serve", "-m MODEL.gguf [--heads H.gguf] --prompts FILE [flags]")
+	modelPath := fs.String("m", "", "model (GGUF)")
+	headsPath := fs.String("heads", "", "heads (default MODEL.s4c.gguf)")
+	promptsPath := fs.String("prompts", "", "JSONL prompts ({\"prompt\": ...} continued as text, or {\"turns\": [...]} asked as a chat)")
+	methodsFlag := fs.String("methods", "", "comma-separated methods: none (plain batched decoding), s4c, ngram, s4c+ngram (default none,s4c with heads, else none,ngram)")
+	concFlag := fs.String("concurrency", "1,4,16", "numbers of clients streaming at once")
+	n := fs.Int("n", 128, "new tokens per request")
+	requests := fs.Int("requests", 0, "requests per concurrency level and method (0 = twice the concurrency, at least 4)")
+	ctx := fs.Int("ctx", 1024, "KV cache tokens per slot")
+	budget := fs.Int("budget", 0, "draft nodes per sequence and pass (0 = chosen for the batch)")
+	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
+	outDir := fs.String("out", "", "also write serve.md and serve.json here")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" || *promptsPath == "" {
+		return usageError{fmt.Errorf("give -m MODEL.gguf and --prompts FILE")}
+	}
+	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"requests", *requests, 0, 1 << 20}, intFlag{"ctx", *ctx, 8, 1 << 24},
+		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		return err
+	}
+	conc, err := intList("concurrency", *concFlag, 1, 256)
+	if err != nil {
+		return err
+	}
+	methods, err := parseMethods(*methodsFlag)
+	if err != nil {
+		return err
+	}
+	reqs, err := readServeRequests(*promptsPath)
+	if err != nil {
+		return err
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		if err := checkWritable(filepath.Join(*outDir, "serve.json")); err != nil {
+			return err
+		}
+	}
+	e, err := engine.Load(*modelPath, *threads)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	method, hd, err := findDecoder(e, *modelPath, *headsPath, "")
+	if err != nil {
+		return err
+	}
+	if methods == nil {
+		methods = []string{"none", method}
+	}
+	if *n >= *ctx {
+		return usageError{fmt.Errorf("-n %d does not fit a slot of --ctx %d tokens with its prompt", *n, *ctx)}
+	}
+	nt := *threads
+	if nt <= 0 {
+		nt = runtime.NumCPU()
+	}
+	r, err := bench.Serve(bench.ServeConfig{
+		Server:  server.Config{Engine: e, Heads: hd, Ctx: *ctx, Options: spec.Options{Budget: *budget}},
+		Methods: methods, Concurrency: conc, Requests: reqs, PerLevel: *requests, MaxNew: *n,
+		Progress: func(m string, c, done, total int) {
+			fmt.Fprintf(os.Stderr, "\r%-10s concurrency %3d: %d/%d requests", m, c, done, total)
+			if done == total {
+				fmt.Fprintln(os.Stderr)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	r.Machine, r.Build, r.Model = bench.Machine(nt, tensor.Kernel), bench.Build(), filepath.Base(*modelPath)
+	var md strings.Builder
+	r.Markdown(&md)
+	fmt.Fprint(stdout, md.String())
+	if *outDir != "" {
+		js, _ := json.MarshalIndent(r, "", "  ")
+		for name, b := range map[string][]byte{"serve.md": []byte(md.String()), "serve.json": js} {
+			if err := os.WriteFile(filepath.Join(*outDir, name), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readServeRequests reads the serving benchmark's prompts: {"prompt": …}
+// lines are continued as text, {"turns": […]} lines ask their first turn
+// as a chat.
+func readServeRequests(path string) ([]bench.ServeRequest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("prompts file: %w", err)
+	}
+	var out []bench.ServeRequest
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var rec struct {
+			Prompt *string  `json:"prompt"`
+			Turns  []string `json:"turns"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, i+1, err)
+		}
+		switch {
+		case rec.Prompt != nil && *rec.Prompt != "":
+			out = append(out, bench.ServeRequest{Text: *rec.Prompt})
+		case len(rec.Turns) > 0 && rec.Turns[0] != "":
+			out = append(out, bench.ServeRequest{Text: rec.Turns[0], Chat: true})
+		default:
+			return nil, fmt.Errorf(`%s:%d: want {"prompt": "..."} or {"turns": ["..."]}`, path, i+1)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return out, nil
 }
 
 func cmdBenchEngine(args []string) error {
@@ -94,22 +257,9 @@ func cmdBenchSpec(args []string) error {
 		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
 		return err
 	}
-	var methods []string
-	if *methodsFlag != "" {
-		seen := map[string]bool{}
-		for _, m := range strings.Split(*methodsFlag, ",") {
-			m = strings.TrimSpace(m)
-			if _, ok := methodNames[m]; !ok {
-				return usageError{fmt.Errorf("--methods: unknown method %q (want none, s4c, ngram, s4c+ngram)", m)}
-			}
-			if !seen[m] {
-				methods = append(methods, m)
-				seen[m] = true
-			}
-		}
-		if !seen["none"] {
-			methods = append([]string{"none"}, methods...) // the reference
-		}
+	methods, err := parseMethods(*methodsFlag)
+	if err != nil {
+		return err
 	}
 	if *promptsPath != "" {
 		if _, err := readPrompts(*promptsPath, nil); err != nil {

@@ -1,0 +1,315 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"s4c/server"
+	"s4c/spec"
+)
+
+// ServeRequest is one request of the serving benchmark: a prompt to
+// continue (/v1/completions) or, with Chat, a user message.
+type ServeRequest struct {
+	Text string
+	Chat bool
+}
+
+// ServeCell is one method at one concurrency.
+type ServeCell struct {
+	Method      string
+	Concurrency int
+	Requests    int
+	Tokens      int
+	Seconds     float64   // wall time of the whole load
+	TTFT        []float64 // seconds, per request
+	PerRequest  []float64 // tokens per second after the first token, per request
+	Passes      float64   // tokens per verification pass (τ), over the requests
+	Errors      int
+	Texts       []string // per request index, for the identity check
+	MeanSeqs    float64  // sequences per forward pass
+	PlainFell   bool     // the method measured that speculation cannot pay and decoded plainly
+}
+
+// TokS is the aggregate generation rate.
+func (c *ServeCell) TokS() float64 { return float64(c.Tokens) / max(c.Seconds, 1e-9) }
+
+// ServeResult is a serving benchmark: every method at every concurrency,
+// run alternately in one process on one machine.
+type ServeResult struct {
+	Machine string
+	Build   string
+	Model   string
+	MaxNew  int
+	CurveN  []int
+	CurveT  []float64 // seconds per pass of CurveN[i] tokens
+	Cells   []*ServeCell
+	Differ  map[string]int // outputs differing from the first method's, by method
+}
+
+// ServeConfig configures Serve.
+type ServeConfig struct {
+	Server      server.Config // Engine, Heads, Parallel, Ctx, Options; Method is set per run
+	Methods     []string
+	Concurrency []int
+	Requests    []ServeRequest
+	PerLevel    int // requests per concurrency level (0: 2 × the level, at least 4)
+	MaxNew      int
+	Progress    func(method string, conc, done, total int)
+}
+
+// Serve runs the serving benchmark: for each concurrency c, for each
+// method in turn, a real server on loopback and c clients streaming
+// greedy completions until PerLevel requests are done; aggregate tokens
+// per second, time to first token and per-request speed are measured, and
+// outputs are compared across methods (greedy: they must agree).
+func Serve(cfg ServeConfig) (*ServeResult, error) {
+	e := cfg.Server.Engine
+	r := &ServeResult{MaxNew: cfg.MaxNew, Differ: map[string]int{}}
+	r.CurveN, r.CurveT = spec.MeasureCosts(e.Model, e.Threads).Curve()
+	for _, c := range cfg.Concurrency {
+		n := cfg.PerLevel
+		if n == 0 {
+			n = max(4, 2*c)
+		}
+		var first *ServeCell
+		for k, method := range cfg.Methods {
+			sc := cfg.Server
+			sc.Method = method
+			sc.Parallel = max(sc.Parallel, c)
+			sc.Queue = max(64, 2*c)
+			cell, err := serveLevel(sc, method, c, n, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s at concurrency %d: %w", method, c, err)
+			}
+			r.Cells = append(r.Cells, cell)
+			if k == 0 {
+				first = cell
+				continue
+			}
+			for i := range cell.Texts {
+				if cell.Texts[i] != first.Texts[i] {
+					r.Differ[method]++
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func serveLevel(sc server.Config, method string, conc, total int, cfg ServeConfig) (*ServeCell, error) {
+	srv, err := server.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	_, plain := srv.Decoder()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Drain(ctx)
+		hs.Shutdown(ctx)
+	}()
+	base := "http://" + ln.Addr().String()
+	cell := &ServeCell{Method: method, Concurrency: conc, Requests: total, Texts: make([]string, total), PlainFell: plain && method != "none"}
+	passes0, seqs0 := passCounts(base)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var rounds, emitted float64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	var done atomic.Int64
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= total {
+					return
+				}
+				q := cfg.Requests[i%len(cfg.Requests)]
+				res, err := streamOne(base, q, cfg.MaxNew)
+				mu.Lock()
+				if err != nil {
+					cell.Errors++
+				} else {
+					cell.Tokens += res.tokens
+					cell.TTFT = append(cell.TTFT, res.ttft)
+					if res.tokens > 1 {
+						cell.PerRequest = append(cell.PerRequest, float64(res.tokens-1)/max(res.rest, 1e-9))
+					}
+					cell.Texts[i] = res.text
+					rounds += res.passes
+					emitted += float64(res.tokens)
+				}
+				mu.Unlock()
+				if cfg.Progress != nil {
+					cfg.Progress(method, conc, int(done.Add(1)), total)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	cell.Seconds = time.Since(t0).Seconds()
+	if rounds > 0 {
+		cell.Passes = emitted / rounds
+	}
+	passes1, seqs1 := passCounts(base)
+	if passes1 > passes0 {
+		cell.MeanSeqs = (seqs1 - seqs0) / (passes1 - passes0)
+	}
+	return cell, nil
+}
+
+// passCounts reads the server's pass count and the sum of sequences over
+// passes from /metrics.
+func passCounts(base string) (passes, seqs float64) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		fmt.Sscanf(sc.Text(), "s4c_pass_sequences_count %g", &passes)
+		fmt.Sscanf(sc.Text(), "s4c_pass_sequences_sum %g", &seqs)
+	}
+	return
+}
+
+type streamed struct {
+	text   string
+	tokens int
+	ttft   float64 // seconds to the first content
+	rest   float64 // seconds from the first content to the end
+	passes float64 // verification passes (timings)
+}
+
+// streamOne sends one greedy streaming request and reads it to the end.
+func streamOne(base string, q ServeRequest, maxNew int) (*streamed, error) {
+	body := map[string]any{"max_tokens": maxNew, "temperature": 0, "stream": true, "stream_options": map[string]any{"include_usage": true}}
+	path := "/v1/completions"
+	if q.Chat {
+		path = "/v1/chat/completions"
+		body["messages"] = []map[string]string{{"role": "user", "content": q.Text}}
+	} else {
+		body["prompt"] = q.Text
+	}
+	b, _ := json.Marshal(body)
+	t0 := time.Now()
+	resp, err := http.Post(base+path, "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, msg)
+	}
+	res := &streamed{}
+	var first time.Time
+	var text strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var ev struct {
+			Choices []struct {
+				Text  string
+				Delta struct{ Content string }
+			}
+			Usage   *struct{ CompletionTokens int `json:"completion_tokens"` }
+			Timings *struct{ Passes float64 }
+			Error   *struct{ Message string }
+		}
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			return nil, err
+		}
+		if ev.Error != nil {
+			return nil, fmt.Errorf("%s", ev.Error.Message)
+		}
+		for _, c := range ev.Choices {
+			if s := c.Text + c.Delta.Content; s != "" {
+				if first.IsZero() {
+					first = time.Now()
+				}
+				text.WriteString(s)
+			}
+		}
+		if ev.Usage != nil {
+			res.tokens = ev.Usage.CompletionTokens
+		}
+		if ev.Timings != nil {
+			res.passes = ev.Timings.Passes
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	end := time.Now()
+	if first.IsZero() {
+		first = end
+	}
+	res.text, res.ttft, res.rest = text.String(), first.Sub(t0).Seconds(), end.Sub(first).Seconds()
+	return res, nil
+}
+
+func medianF(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Markdown writes the result as tables: the cost curve, then per
+// concurrency each method's aggregate speed, its ratio to the first
+// method, time to first token and per-request speed.
+func (r *ServeResult) Markdown(w io.Writer) {
+	fmt.Fprintf(w, "Machine: %s\nBuild: %s\nModel: %s, %d new tokens per request, greedy\n\n", r.Machine, r.Build, r.Model, r.MaxNew)
+	fmt.Fprintf(w, "Measured cost of a pass of N tokens (what the batch's tree budget is chosen from):\n\n| N |")
+	for _, n := range r.CurveN {
+		fmt.Fprintf(w, " %d |", n)
+	}
+	fmt.Fprintf(w, "\n|---|%s\n| t(N)/t(1) |", strings.Repeat("---|", len(r.CurveN)))
+	for _, t := range r.CurveT {
+		fmt.Fprintf(w, " %.2f |", t/r.CurveT[0])
+	}
+	fmt.Fprintf(w, "\n\n| concurrency | method | aggregate tok/s | vs %s | τ | sequences/pass | TTFT p50 ms | per-request tok/s p50 | errors |\n|---|---|---|---|---|---|---|---|---|\n", r.Cells[0].Method)
+	var base *ServeCell
+	for _, c := range r.Cells {
+		if base == nil || base.Concurrency != c.Concurrency {
+			base = c
+		}
+		note := ""
+		if c.PlainFell {
+			note = " (measured: cannot pay here; decoded plainly)"
+		}
+		fmt.Fprintf(w, "| %d | %s%s | %.1f | %.2fx | %.2f | %.1f | %.0f | %.1f | %d |\n", c.Concurrency, c.Method, note, c.TokS(), c.TokS()/base.TokS(),
+			c.Passes, c.MeanSeqs, 1000*medianF(c.TTFT), medianF(c.PerRequest), c.Errors)
+	}
+	for m, n := range r.Differ {
+		fmt.Fprintf(w, "\n%s: %d outputs differ from %s's (must be 0: greedy decoding is lossless)", m, n, r.Cells[0].Method)
+	}
+	fmt.Fprintln(w)
+}
