@@ -237,7 +237,9 @@ func streamOne(base string, q ServeRequest, maxNew int) (*streamed, error) {
 				Text  string
 				Delta struct{ Content string }
 			}
-			Usage   *struct{ CompletionTokens int `json:"completion_tokens"` }
+			Usage *struct {
+				CompletionTokens int `json:"completion_tokens"`
+			}
 			Timings *struct{ Passes float64 }
 			Error   *struct{ Message string }
 		}
