@@ -52,8 +52,11 @@ demo-big: build
 	@[ $(BIG:.gguf=.s4c.gguf) -nt models/stories260K.s4c.gguf ] || $(BIN) heads inflate --from "$(MODEL)" --heads models/stories260K.s4c.gguf -m $(BIG)
 	$(BIN) run -m $(BIG) -p "$(PROMPT)" -n 128 --compare
 
-test: vet
+test: vet build
 	$(GO) test ./...
+	# The server with real clients: the openai npm package and the chat
+	# page in headless Chromium (both installed by the script).
+	sh server/clienttest/run.sh
 	# The model again on the lower SIMD levels: their kernels and the
 	# portable code must give the same reference outputs.
 	S4C_KERNEL=avx2 $(GO) test -count=1 ./model
