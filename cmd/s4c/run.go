@@ -197,7 +197,7 @@ func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *
 	switch mode {
 	case "", "s4c", "ngram", "s4c+ngram", "none":
 	default:
-		return "", nil, fmt.Errorf("--spec %q: want s4c, ngram, s4c+ngram or none", mode)
+		return "", nil, usageError{fmt.Errorf("--spec %q: want s4c, ngram, s4c+ngram or none", mode)}
 	}
 	if mode == "none" || mode == "ngram" {
 		return mode, nil, nil
