@@ -39,6 +39,7 @@ type ServeCell struct {
 	Texts       []string // per request index, for the identity check
 	MeanSeqs    float64  // sequences per forward pass
 	PlainFell   bool     // the method measured that speculation cannot pay and decoded plainly
+	Rep         int      // which repetition
 }
 
 // TokS is the aggregate generation rate.
@@ -55,6 +56,18 @@ type ServeResult struct {
 	CurveT  []float64 // seconds per pass of CurveN[i] tokens
 	Cells   []*ServeCell
 	Differ  map[string]int // outputs differing from the first method's, by method
+	Methods []string
+	Levels  []int
+}
+
+// cell finds a measured cell.
+func (r *ServeResult) cell(conc, rep int, method string) *ServeCell {
+	for _, c := range r.Cells {
+		if c.Concurrency == conc && c.Rep == rep && c.Method == method {
+			return c
+		}
+	}
+	return nil
 }
 
 // ServeConfig configures Serve.
@@ -64,6 +77,7 @@ type ServeConfig struct {
 	Concurrency []int
 	Requests    []ServeRequest
 	PerLevel    int // requests per concurrency level (0: 2 × the level, at least 4)
+	Reps        int // repetitions of every cell, methods alternating (default 1)
 	MaxNew      int
 	Progress    func(method string, conc, done, total int)
 }
@@ -75,31 +89,41 @@ type ServeConfig struct {
 // outputs are compared across methods (greedy: they must agree).
 func Serve(cfg ServeConfig) (*ServeResult, error) {
 	e := cfg.Server.Engine
-	r := &ServeResult{MaxNew: cfg.MaxNew, Differ: map[string]int{}}
+	r := &ServeResult{MaxNew: cfg.MaxNew, Differ: map[string]int{}, Methods: cfg.Methods, Levels: cfg.Concurrency}
 	r.CurveN, r.CurveT = spec.MeasureCosts(e.Model, e.Threads).Curve()
 	for _, c := range cfg.Concurrency {
 		n := cfg.PerLevel
 		if n == 0 {
 			n = max(4, 2*c)
 		}
-		var first *ServeCell
-		for k, method := range cfg.Methods {
-			sc := cfg.Server
-			sc.Method = method
-			sc.Parallel = max(sc.Parallel, c)
-			sc.Queue = max(64, 2*c)
-			cell, err := serveLevel(sc, method, c, n, cfg)
-			if err != nil {
-				return nil, fmt.Errorf("%s at concurrency %d: %w", method, c, err)
+		reps := max(cfg.Reps, 1)
+		for rep := 0; rep < reps; rep++ {
+			// Methods alternate, in reverse order every other repetition
+			// (ABBA), so that a slow minute hits them alike.
+			order := slices.Clone(cfg.Methods)
+			if rep%2 == 1 {
+				slices.Reverse(order)
 			}
-			r.Cells = append(r.Cells, cell)
-			if k == 0 {
-				first = cell
-				continue
+			for _, method := range order {
+				sc := cfg.Server
+				sc.Method = method
+				sc.Parallel = max(sc.Parallel, c)
+				sc.Queue = max(64, 2*c)
+				cell, err := serveLevel(sc, method, c, n, cfg)
+				if err != nil {
+					return nil, fmt.Errorf("%s at concurrency %d: %w", method, c, err)
+				}
+				cell.Rep = rep
+				r.Cells = append(r.Cells, cell)
 			}
-			for i := range cell.Texts {
-				if cell.Texts[i] != first.Texts[i] {
-					r.Differ[method]++
+			// Outputs against the reference method's in this repetition.
+			ref := r.cell(c, rep, cfg.Methods[0])
+			for _, m := range cfg.Methods[1:] {
+				cell := r.cell(c, rep, m)
+				for i := range cell.Texts {
+					if cell.Texts[i] != ref.Texts[i] {
+						r.Differ[m]++
+					}
 				}
 			}
 		}
@@ -297,25 +321,39 @@ func (r *ServeResult) Markdown(w io.Writer) {
 	for _, t := range r.CurveT {
 		fmt.Fprintf(w, " %.2f |", t/r.CurveT[0])
 	}
-	fmt.Fprintf(w, "\n\n| concurrency | method | aggregate tok/s | vs %s | τ | sequences/pass | TTFT p50 ms | per-request tok/s p50 | errors |\n|---|---|---|---|---|---|---|---|---|\n", r.Cells[0].Method)
-	var base *ServeCell
+	reps := 0
 	for _, c := range r.Cells {
-		if base == nil || base.Concurrency != c.Concurrency {
-			base = c
-		}
-		note := ""
-		if c.PlainFell {
-			note = " (measured: cannot pay here; decoded plainly)"
-		}
-		fmt.Fprintf(w, "| %d | %s%s | %.1f | %.2fx | %.2f | %.1f | %.0f | %.1f | %d |\n", c.Concurrency, c.Method, note, c.TokS(), c.TokS()/base.TokS(),
-			c.Passes, c.MeanSeqs, 1000*medianF(c.TTFT), medianF(c.PerRequest), c.Errors)
+		reps = max(reps, c.Rep+1)
 	}
-	var seen []string
-	for _, c := range r.Cells[1:] {
-		if c.Method != r.Cells[0].Method && !slices.Contains(seen, c.Method) {
-			seen = append(seen, c.Method)
-			fmt.Fprintf(w, "\n%s: %d outputs differ from %s's (must be 0: greedy decoding is lossless)", c.Method, r.Differ[c.Method], r.Cells[0].Method)
+	fmt.Fprintf(w, "\n\n%d repetition(s) per cell, methods alternating; figures are medians over the repetitions, the ratio the median of each repetition's ratio.\n\n", reps)
+	fmt.Fprintf(w, "| concurrency | method | aggregate tok/s | vs %s | τ | sequences/pass | TTFT p50 ms | per-request tok/s p50 | errors |\n|---|---|---|---|---|---|---|---|---|\n", r.Methods[0])
+	for _, level := range r.Levels {
+		for _, m := range r.Methods {
+			var toks, ratios, ttft, per, tau, seqs []float64
+			errs, fell := 0, false
+			for rep := 0; rep < reps; rep++ {
+				c, ref := r.cell(level, rep, m), r.cell(level, rep, r.Methods[0])
+				if c == nil || ref == nil {
+					continue
+				}
+				toks = append(toks, c.TokS())
+				ratios = append(ratios, c.TokS()/ref.TokS())
+				ttft = append(ttft, c.TTFT...)
+				per = append(per, c.PerRequest...)
+				tau, seqs = append(tau, c.Passes), append(seqs, c.MeanSeqs)
+				errs += c.Errors
+				fell = fell || c.PlainFell
+			}
+			note := ""
+			if fell {
+				note = " (measured: cannot pay here; decoded plainly)"
+			}
+			fmt.Fprintf(w, "| %d | %s%s | %.1f | %.2fx | %.2f | %.1f | %.0f | %.1f | %d |\n", level, m, note, medianF(toks), medianF(ratios),
+				medianF(tau), medianF(seqs), 1000*medianF(ttft), medianF(per), errs)
 		}
+	}
+	for _, m := range r.Methods[1:] {
+		fmt.Fprintf(w, "\n%s: %d outputs differ from %s's (must be 0: greedy decoding is lossless)", m, r.Differ[m], r.Methods[0])
 	}
 	fmt.Fprintln(w)
 }

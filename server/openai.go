@@ -114,13 +114,17 @@ func (s *Server) chatMessages(req *chatRequest) ([]chat.Message, *apiError) {
 	return msgs, nil
 }
 
+// readOpenAI reads a request body into req and checks its shared fields.
+func (s *Server) readOpenAI(w http.ResponseWriter, r *http.Request, req any, p *openAIParams) (genParams, *apiError) {
+	if e := s.decodeBody(w, r, req); e != nil {
+		return genParams{}, e
+	}
+	return p.gen(s)
+}
+
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if e := s.decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	g, e := req.gen(s)
+	g, e := s.readOpenAI(w, r, &req, &req.openAIParams)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -145,11 +149,7 @@ type completionRequest struct {
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	var req completionRequest
-	if e := s.decodeBody(w, r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	g, e := req.gen(s)
+	g, e := s.readOpenAI(w, r, &req, &req.openAIParams)
 	if e != nil {
 		writeError(w, e)
 		return

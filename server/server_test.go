@@ -205,42 +205,38 @@ func TestConcurrentEqualsPlain(t *testing.T) {
 	}
 }
 
-// histogramCounts reads a histogram's bucket le and its total count from
-// /metrics.
-func histogramCounts(t testing.TB, base, name, le string) (bucket, count float64) {
+// scrape reads every sample of /metrics: name{labels} -> value.
+func scrape(t testing.TB, base string) map[string]float64 {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var v float64
-		if _, err := fmt.Sscanf(sc.Text(), name+`_bucket{le="`+le+`"} %g`, &v); err == nil {
-			bucket = v
-		}
-		if _, err := fmt.Sscanf(sc.Text(), name+`_count %g`, &v); err == nil {
-			count = v
+		if k, v, ok := strings.Cut(sc.Text(), " "); ok && !strings.HasPrefix(k, "#") {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				out[k] = f
+			}
 		}
 	}
-	return
+	return out
+}
+
+// histogramCounts reads a histogram's bucket le and its total count.
+func histogramCounts(t testing.TB, base, name, le string) (bucket, count float64) {
+	m := scrape(t, base)
+	return m[name+`_bucket{le="`+le+`"}`], m[name+"_count"]
 }
 
 func metric(t testing.TB, base, name string) float64 {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, ok := scrape(t, base)[name]
+	if !ok {
+		t.Fatalf("metric %s not in /metrics", name)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		var v float64
-		if _, err := fmt.Sscanf(sc.Text(), name+" %g", &v); err == nil {
-			return v
-		}
-	}
-	t.Fatalf("metric %s not in /metrics", name)
-	return 0
+	return v
 }
 
 // TestChatStream: a streamed chat completion has the OpenAI chunk form

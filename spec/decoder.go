@@ -31,6 +31,8 @@ type Decoder struct {
 	Plain bool
 
 	gates map[int]*batchGate // by batch size class (batchClass)
+	depth int                // the drafter's deepest draft
+	draft float64            // seconds one sequence's draft takes (measured)
 	turn  int                // which sequence drafts first in the next pass
 }
 
@@ -119,7 +121,8 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 		table := MeasureCosts(e.Model, e.Threads)
 		d.costs = newLive(table)
 		dr := d.newDrafter(tensor.NewPool(e.Threads), opt)
-		d.Plain = table.MaxGain(dr.depth(), dr.cost()) < minGain
+		d.depth, d.draft = dr.depth(), dr.cost()
+		d.Plain = table.MaxGain(d.depth, d.draft) < minGain
 	}
 	return d, nil
 }
@@ -187,6 +190,9 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 	}
 	draft := !d.Plain
 	var g *batchGate
+	if draft && decoding > 1 && d.opt.Budget == 0 && !d.canPay(decoding) {
+		draft = false
+	}
 	if draft && decoding > 1 && d.opt.Budget == 0 {
 		if d.gates == nil {
 			d.gates = map[int]*batchGate{}
@@ -279,6 +285,31 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 		g.observe(kind, float64(after-before)/time.Since(tRound).Seconds())
 	}
 	return ps, nil
+}
+
+// canPay reports whether drafting can pay for a batch of b decoding
+// sequences: for m of them drafting (as many as the drafting allowance, a
+// fifth of the pass, admits), each verifying a tree of depth+1 nodes and
+// gaining three quarters of its depth in tokens (what the heads achieve
+// alone: τ ≈ 3-4 at depth 4), the best gain over a plain batched pass must
+// reach minGain, as MaxGain requires of one sequence. Where the cost curve
+// rises steeply past b (compute-bound passes), it cannot, and the batch
+// decodes plainly without paying for drafts and probes.
+func (d *Decoder) canPay(b int) bool {
+	tb := d.costs.At(b)
+	mMax := b
+	if d.draft > 0 {
+		mMax = min(b, max(1, int(0.2*tb/d.draft)))
+	}
+	plain := float64(b) / tb
+	for m := 1; m <= mMax; m++ {
+		k := m * (d.depth + 1)
+		tokens := float64(b) + 0.75*float64(m*d.depth)
+		if tokens/(d.costs.At(b+k)+float64(m)*d.draft) >= minGain*plain {
+			return true
+		}
+	}
+	return false
 }
 
 // budgets chooses each sequence's draft nodes for one shared pass: the

@@ -72,6 +72,7 @@ func cmdBenchServe(args []string) error {
 	concFlag := fs.String("concurrency", "1,4,16", "numbers of clients streaming at once")
 	n := fs.Int("n", 128, "new tokens per request")
 	requests := fs.Int("requests", 0, "requests per concurrency level and method (0 = twice the concurrency, at least 4)")
+	reps := fs.Int("reps", 2, "repetitions of every cell, methods alternating (medians reported)")
 	ctx := fs.Int("ctx", 1024, "KV cache tokens per slot")
 	budget := fs.Int("budget", 0, "draft nodes per sequence and pass (0 = chosen for the batch)")
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
@@ -82,7 +83,7 @@ func cmdBenchServe(args []string) error {
 	if *modelPath == "" || *promptsPath == "" {
 		return usageError{fmt.Errorf("give -m MODEL.gguf and --prompts FILE")}
 	}
-	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"requests", *requests, 0, 1 << 20}, intFlag{"ctx", *ctx, 8, 1 << 24},
+	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"requests", *requests, 0, 1 << 20}, intFlag{"reps", *reps, 1, 100}, intFlag{"ctx", *ctx, 8, 1 << 24},
 		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
 		return err
 	}
@@ -94,9 +95,13 @@ func cmdBenchServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	reqs, err := readServeRequests(*promptsPath)
+	recs, err := readPromptRecords(*promptsPath)
 	if err != nil {
 		return err
+	}
+	reqs := make([]bench.ServeRequest, len(recs))
+	for i, r := range recs {
+		reqs[i] = bench.ServeRequest{Text: r.Text, Chat: r.Chat}
 	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
@@ -127,7 +132,7 @@ func cmdBenchServe(args []string) error {
 	}
 	r, err := bench.Serve(bench.ServeConfig{
 		Server:  server.Config{Engine: e, Heads: hd, Ctx: *ctx, Options: spec.Options{Budget: *budget}},
-		Methods: methods, Concurrency: conc, Requests: reqs, PerLevel: *requests, MaxNew: *n,
+		Methods: methods, Concurrency: conc, Requests: reqs, PerLevel: *requests, Reps: *reps, MaxNew: *n,
 		Progress: func(m string, c, done, total int) {
 			fmt.Fprintf(os.Stderr, "\r%-10s concurrency %3d: %d/%d requests", m, c, done, total)
 			if done == total {
@@ -150,41 +155,6 @@ func cmdBenchServe(args []string) error {
 		}
 	}
 	return nil
-}
-
-// readServeRequests reads the serving benchmark's prompts: {"prompt": …}
-// lines are continued as text, {"turns": […]} lines ask their first turn
-// as a chat.
-func readServeRequests(path string) ([]bench.ServeRequest, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("prompts file: %w", err)
-	}
-	var out []bench.ServeRequest
-	for i, line := range strings.Split(string(b), "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		var rec struct {
-			Prompt *string  `json:"prompt"`
-			Turns  []string `json:"turns"`
-		}
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, i+1, err)
-		}
-		switch {
-		case rec.Prompt != nil && *rec.Prompt != "":
-			out = append(out, bench.ServeRequest{Text: *rec.Prompt})
-		case len(rec.Turns) > 0 && rec.Turns[0] != "":
-			out = append(out, bench.ServeRequest{Text: rec.Turns[0], Chat: true})
-		default:
-			return nil, fmt.Errorf(`%s:%d: want {"prompt": "..."} or {"turns": ["..."]}`, path, i+1)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no prompts", path)
-	}
-	return out, nil
 }
 
 func cmdBenchEngine(args []string) error {

@@ -24,17 +24,22 @@ func cmdHeads(args []string) error {
 	return dispatch("heads", args, []subcommand{{"train", cmdHeadsTrain}, {"eval", cmdHeadsEval}, {"inflate", cmdHeadsInflate}})
 }
 
-// readPrompts reads a JSONL file of {"prompt": "..."} or Spec-Bench
-// {"turns": ["...", ...]} lines and returns the prompts' tokens (turns
-// rendered with the model's chat template, first turn only). With e nil it
-// only checks the file (the returned prompts are nil).
-func readPrompts(path string, e *engine.Engine) ([][]int32, error) {
+// promptRecord is one line of a prompts file: a text to continue, or the
+// first turn of a chat (Spec-Bench's {"turns": [...]}).
+type promptRecord struct {
+	Text string
+	Chat bool
+}
+
+// readPromptRecords reads a JSONL file of {"prompt": "..."} or Spec-Bench
+// {"turns": ["...", ...]} lines (first turn only).
+func readPromptRecords(path string) ([]promptRecord, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("prompts file: %w", err)
 	}
 	defer f.Close()
-	var out [][]int32
+	var out []promptRecord
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<24)
 	line := 0
@@ -52,16 +57,10 @@ func readPrompts(path string, e *engine.Engine) ([][]int32, error) {
 			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
 		}
 		switch {
-		case e == nil && (rec.Prompt != nil || len(rec.Turns) > 0):
-			out = append(out, nil)
 		case rec.Prompt != nil:
-			out = append(out, e.Encode(*rec.Prompt))
+			out = append(out, promptRecord{Text: *rec.Prompt})
 		case len(rec.Turns) > 0:
-			p, err := e.EncodeChat([]chat.Message{{Role: "user", Content: rec.Turns[0]}})
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", path, line, err)
-			}
-			out = append(out, p)
+			out = append(out, promptRecord{Text: rec.Turns[0], Chat: true})
 		default:
 			return nil, fmt.Errorf(`%s:%d: want {"prompt": "..."} or {"turns": ["..."]}`, path, line)
 		}
@@ -71,6 +70,29 @@ func readPrompts(path string, e *engine.Engine) ([][]int32, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return out, nil
+}
+
+// readPrompts reads a prompts file (readPromptRecords) and returns the
+// prompts' tokens (chat turns rendered with the model's chat template).
+// With e nil it only checks the file (the returned prompts are nil).
+func readPrompts(path string, e *engine.Engine) ([][]int32, error) {
+	recs, err := readPromptRecords(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int32, len(recs))
+	for i, r := range recs {
+		switch {
+		case e == nil:
+		case r.Chat:
+			if out[i], err = e.EncodeChat([]chat.Message{{Role: "user", Content: r.Text}}); err != nil {
+				return nil, fmt.Errorf("%s: prompt %d: %v", path, i+1, err)
+			}
+		default:
+			out[i] = e.Encode(r.Text)
+		}
 	}
 	return out, nil
 }
