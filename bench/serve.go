@@ -305,6 +305,9 @@ func medianF(x []float64) float64 {
 	}
 	s := slices.Clone(x)
 	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
@@ -326,7 +329,7 @@ func (r *ServeResult) Markdown(w io.Writer) {
 		reps = max(reps, c.Rep+1)
 	}
 	fmt.Fprintf(w, "\n\n%d repetition(s) per cell, methods alternating; figures are medians over the repetitions, the ratio the median of each repetition's ratio.\n\n", reps)
-	fmt.Fprintf(w, "| concurrency | method | aggregate tok/s | vs %s | τ | sequences/pass | TTFT p50 ms | per-request tok/s p50 | errors |\n|---|---|---|---|---|---|---|---|---|\n", r.Methods[0])
+	fmt.Fprintf(w, "| concurrency | method | aggregate tok/s | vs %s | per repetition | τ | sequences/pass | TTFT p50 ms | per-request tok/s p50 | errors |\n|---|---|---|---|---|---|---|---|---|---|\n", r.Methods[0])
 	for _, level := range r.Levels {
 		for _, m := range r.Methods {
 			var toks, ratios, ttft, per, tau, seqs []float64
@@ -348,8 +351,12 @@ func (r *ServeResult) Markdown(w io.Writer) {
 			if fell {
 				note = " (measured: cannot pay here; decoded plainly)"
 			}
-			fmt.Fprintf(w, "| %d | %s%s | %.1f | %.2fx | %.2f | %.1f | %.0f | %.1f | %d |\n", level, m, note, medianF(toks), medianF(ratios),
-				medianF(tau), medianF(seqs), 1000*medianF(ttft), medianF(per), errs)
+			each := make([]string, len(ratios))
+			for i, x := range ratios {
+				each[i] = fmt.Sprintf("%.2f", x)
+			}
+			fmt.Fprintf(w, "| %d | %s%s | %.1f | %.2fx | %s | %.2f | %.1f | %.0f | %.1f | %d |\n", level, m, note, medianF(toks), medianF(ratios),
+				strings.Join(each, ", "), medianF(tau), medianF(seqs), 1000*medianF(ttft), medianF(per), errs)
 		}
 	}
 	for _, m := range r.Methods[1:] {

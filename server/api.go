@@ -307,10 +307,11 @@ func (s *Server) generate(r *http.Request, id, endpoint string, req engine.Reque
 	}
 	defer s.inFlight.Done()
 	ctx, cancel := context.WithCancel(r.Context())
-	if s.cfg.RequestTimeout > 0 {
-		ctx, cancel = context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	}
 	defer cancel()
+	if s.cfg.RequestTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+	}
 	j := &job{ctx: ctx, cancel: cancel, req: req, enq: time.Now(), notify: make(chan struct{}, 1)}
 	if !s.enqueue(j) {
 		return nil, &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error", code: "queue_full",

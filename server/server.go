@@ -21,6 +21,7 @@ import (
 
 	"s4c/engine"
 	"s4c/heads"
+	"s4c/internal/sysmem"
 	"s4c/model"
 	"s4c/spec"
 	"s4c/tensor"
@@ -113,6 +114,10 @@ func New(cfg Config) (*Server, error) {
 		if cfg.Heads == nil {
 			cfg.Method = "ngram"
 		}
+	}
+	if err := sysmem.Check(int64(cfg.Parallel)*e.Model.KVCacheBytes(cfg.Ctx), fmt.Sprintf("%d KV cache slots of %d tokens", cfg.Parallel, cfg.Ctx),
+		"serve fewer requests at once (--parallel) or give each a smaller context (--ctx)"); err != nil {
+		return nil, err
 	}
 	dec, err := spec.NewDecoder(e, cfg.Method, cfg.Heads, cfg.Options)
 	if err != nil {
