@@ -40,6 +40,9 @@ func cmdServe(args []string) error {
 		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"queue", *queue, 1, 1 << 20}); err != nil {
 		return err
 	}
+	if _, ok := methodNames[*specMode]; !ok && *specMode != "" {
+		return usageError{fmt.Errorf("--spec %q: want s4c, ngram, s4c+ngram or none", *specMode)}
+	}
 	if *timeout < 0 || *drain < 0 {
 		return usageError{fmt.Errorf("--timeout %s, --drain %s: want durations of 0 or more", *timeout, *drain)}
 	}
