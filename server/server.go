@@ -314,6 +314,7 @@ func (s *Server) schedule() {
 			sl := free[k]
 			common := commonPrefix(sl.toks, j.req.Prompt)
 			sl.state.Cache.Truncate(common)
+			sl.toks = sl.toks[:common]
 			q, err := s.dec.Start(sl.state, j.req)
 			if err != nil {
 				j.finish(spec.Stats{}, err)
@@ -350,10 +351,7 @@ func (s *Server) schedule() {
 			seqs = append(seqs, r.q)
 		}
 		s.metrics.active.Set(float64(len(active)))
-		if s.passHook != nil {
-			s.passHook()
-		}
-		ps, err := s.dec.Step(seqs)
+		ps, err := s.step(seqs)
 		if ps.Seqs > 0 {
 			s.metrics.pass(ps)
 		}
@@ -379,6 +377,24 @@ func (s *Server) schedule() {
 		active = kept
 		s.metrics.active.Set(float64(len(active)))
 	}
+}
+
+// step runs one pass; a panic in it (a bug) ends the pass's requests with
+// an error instead of the server.
+func (s *Server) step(seqs []*spec.Seq) (ps spec.PassStats, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logf("internal error in a forward pass: %v", p)
+			for _, q := range seqs {
+				q.Stop("error")
+			}
+			err = fmt.Errorf("internal error in a forward pass: %v", p)
+		}
+	}()
+	if s.passHook != nil {
+		s.passHook()
+	}
+	return s.dec.Step(seqs)
 }
 
 // pickSlot chooses the free slot whose cache shares the longest prefix

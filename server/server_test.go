@@ -623,3 +623,20 @@ func TestDrain(t *testing.T) {
 }
 
 var _ = bytes.NewReader
+
+// TestPanicInPass: a bug that panics in a pass ends that pass's request
+// with a 500 and the server goes on serving.
+func TestPanicInPass(t *testing.T) {
+	e := loadEngine(t)
+	s, ts := newServer(t, e, Config{})
+	var once sync.Once
+	s.passHook = func() { once.Do(func() { panic("a bug") }) }
+	resp, m := post(t, ts.URL+"/v1/completions", `{"prompt":"Once upon a time","max_tokens":5}`)
+	if resp.StatusCode != 500 || !strings.Contains(m["error"].(map[string]any)["message"].(string), "a bug") {
+		t.Errorf("the request whose pass panicked: %d %v, want 500 naming the error", resp.StatusCode, m)
+	}
+	resp, m = post(t, ts.URL+"/v1/completions", `{"prompt":"Once upon a time","max_tokens":5,"temperature":0}`)
+	if resp.StatusCode != 200 {
+		t.Errorf("the next request: %d %v", resp.StatusCode, m)
+	}
+}
