@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,21 @@ func cmdServe(args []string) error {
 	defer ln.Close()
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	t0 := time.Now()
+	// Serve at once: while the model loads, every route answers 503
+	// (health checks see "loading"), then the server's own handler.
+	var handler atomic.Pointer[http.Handler]
+	loading := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"status":"loading","error":{"message":"the model is still loading","type":"server_error","code":"loading"}}`)
+	}))
+	handler.Store(&loading)
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	defer hs.Close()
 	e, err := engine.Load(*modelPath, *threads)
 	if err != nil {
 		return err
@@ -75,12 +91,11 @@ func cmdServe(args []string) error {
 	}
 	logger.Printf("serving %s on http://%s (%s, %d slots, ready in %s): OpenAI API at /v1, ollama API at /api, chat page at /, metrics at /metrics",
 		*modelPath, ln.Addr(), how, *parallel, time.Since(t0).Round(time.Millisecond))
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	h := srv.Handler()
+	handler.Store(&h)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sig)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
