@@ -9,14 +9,14 @@ import (
 	"s4c/chat"
 	"s4c/engine"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // A Method is one way of decoding: "none" (plain), "s4c", "ngram", …,
 // behind one call.
 type Method struct {
 	Name string
-	Gen  func(req engine.Request) ([]int32, spec.Stats, error)
+	Gen  func(req engine.Request) ([]int32, speculative.Stats, error)
 }
 
 // Task is one benchmark item: a prompt of a category, or a Spec-Bench
@@ -37,7 +37,7 @@ type Cell struct {
 	Differ  int        `json:"differ"` // outputs that differ from plain decoding's
 	Runs    int        `json:"runs"`
 	Plainly int        `json:"fell_back_to_plain"` // runs where the method measured that speculation cannot pay
-	Stats   spec.Stats `json:"-"`
+	Stats   speculative.Stats `json:"-"`
 	Tau     float64    `json:"tau"`
 	Accept  []float64  `json:"accept_per_depth"`
 }

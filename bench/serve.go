@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"s4c/server"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // ServeRequest is one request of the serving benchmark: a prompt to
@@ -90,7 +90,7 @@ type ServeConfig struct {
 func Serve(cfg ServeConfig) (*ServeResult, error) {
 	e := cfg.Server.Engine
 	r := &ServeResult{MaxNew: cfg.MaxNew, Differ: map[string]int{}, Methods: cfg.Methods, Levels: cfg.Concurrency}
-	r.CurveN, r.CurveT = spec.MeasureCosts(e.Model, e.Threads).Curve()
+	r.CurveN, r.CurveT = speculative.MeasureCosts(e.Model, e.Threads).Curve()
 	for _, c := range cfg.Concurrency {
 		n := cfg.PerLevel
 		if n == 0 {

@@ -9,7 +9,7 @@ import (
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // SpecResult compares S^4C with plain decoding on the same prompts.
@@ -22,12 +22,12 @@ type SpecResult struct {
 	SpecTokens  int
 	PerPrompt   []float64 // speed-up per prompt
 	Identical   bool
-	Stats       spec.Stats // summed
+	Stats       speculative.Stats // summed
 }
 
 // Spec decodes every prompt plainly and with S^4C, alternating, at the
 // given sampling settings (greedy outputs are checked to be identical).
-func Spec(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int, sp sample.Params, opt spec.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
+func Spec(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int, sp sample.Params, opt speculative.Options, progress func(i int, r *SpecResult)) (*SpecResult, error) {
 	if n < 1 || len(prompts) == 0 {
 		return nil, fmt.Errorf("want at least one prompt (%d) and one new token per prompt (%d)", len(prompts), n)
 	}
@@ -42,7 +42,7 @@ func Spec(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int, sp sample.
 		if err != nil {
 			return nil, err
 		}
-		got, st, err := spec.Generate(e, h, req, opt)
+		got, st, err := speculative.Generate(e, h, req, opt)
 		if err != nil {
 			return nil, err
 		}

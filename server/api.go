@@ -15,7 +15,7 @@ import (
 
 	"s4c/engine"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // apiError is an error a client gets, in the OpenAI form
@@ -285,7 +285,7 @@ func stopList(raw json.RawMessage) ([]string, *apiError) {
 type result struct {
 	text       string
 	finish     string // stop, length
-	stats      spec.Stats
+	stats      speculative.Stats
 	id         string
 	reused     int
 	firstToken time.Duration
@@ -342,7 +342,7 @@ func (s *Server) generate(r *http.Request, id, endpoint string, req engine.Reque
 		case <-j.notify:
 		case <-ctx.Done():
 			if s.unqueue(j) { // gone before it got a slot
-				j.finish(spec.Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}}, ctx.Err())
+				j.finish(speculative.Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}}, ctx.Err())
 			}
 			<-j.notify // the scheduler stops it at its next pass
 		}
@@ -470,7 +470,7 @@ func newID() string {
 
 // timings is the timings extension of a response (llama-server's names,
 // with τ and the draft counts).
-func timings(st spec.Stats) map[string]any {
+func timings(st speculative.Stats) map[string]any {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	fin := func(x float64) float64 {
 		if math.IsNaN(x) || math.IsInf(x, 0) {

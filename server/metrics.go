@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // metrics are the server's Prometheus metrics, on their own registry (so
@@ -64,7 +64,7 @@ func newMetrics() *metrics {
 }
 
 // pass records one forward pass.
-func (m *metrics) pass(ps spec.PassStats) {
+func (m *metrics) pass(ps speculative.PassStats) {
 	m.passes.Inc()
 	m.batch.Observe(float64(ps.Seqs))
 	m.passRows.Observe(float64(ps.Tokens))
@@ -72,7 +72,7 @@ func (m *metrics) pass(ps spec.PassStats) {
 }
 
 // finished records a finished request's counts.
-func (m *metrics) finished(st spec.Stats, reused int) {
+func (m *metrics) finished(st speculative.Stats, reused int) {
 	m.promptToks.Add(float64(st.PromptTokens))
 	m.reusedToks.Add(float64(reused))
 	m.genToks.Add(float64(st.GenTokens))

@@ -2,7 +2,7 @@
 // completions, streamed or not), the ollama API, health, Prometheus
 // metrics and a chat page. Requests are decoded together: one scheduler
 // goroutine runs every active request's round (its prompt chunk, or its
-// S^4C draft tree) in one forward pass (spec.Decoder), requests joining
+// S^4C draft tree) in one forward pass (speculative.Decoder), requests joining
 // and leaving between passes (continuous batching), each in its own slot
 // of KV cache; a request that extends what a slot last held (the next
 // turn of a chat) runs only its new tokens.
@@ -23,7 +23,7 @@ import (
 	"s4c/heads"
 	"s4c/internal/sysmem"
 	"s4c/model"
-	"s4c/spec"
+	"s4c/speculative"
 	"s4c/tensor"
 )
 
@@ -31,8 +31,8 @@ import (
 type Config struct {
 	Engine   *engine.Engine
 	Heads    *heads.Heads // nil: no heads (methods ngram and none)
-	Method   string       // spec.Methods
-	Options  spec.Options
+	Method   string       // speculative.Methods
+	Options  speculative.Options
 	Parallel int    // sequences decoded together (slots), default 4
 	Ctx      int    // KV cache tokens per slot (0: min(model's, 4096))
 	Queue    int    // requests waiting beyond the slots before 429 (default 64)
@@ -48,7 +48,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	e       *engine.Engine
-	dec     *spec.Decoder
+	dec     *speculative.Decoder
 	wake    chan struct{} // a job was queued
 	quit    chan struct{}
 	stopped chan struct{}
@@ -119,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		"serve fewer requests at once (--parallel) or give each a smaller context (--ctx)"); err != nil {
 		return nil, err
 	}
-	dec, err := spec.NewDecoder(e, cfg.Method, cfg.Heads, cfg.Options)
+	dec, err := speculative.NewDecoder(e, cfg.Method, cfg.Heads, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ type job struct {
 	mu     sync.Mutex
 	toks   []tokEvent
 	done   bool
-	stats  spec.Stats
+	stats  speculative.Stats
 	err    error
 	reused int           // prompt tokens found in the slot's cache
 	notify chan struct{} // a token or the end is waiting
@@ -254,7 +254,7 @@ func (j *job) push(ev tokEvent) {
 	j.wake()
 }
 
-func (j *job) finish(st spec.Stats, err error) {
+func (j *job) finish(st speculative.Stats, err error) {
 	j.mu.Lock()
 	j.done, j.stats, j.err = true, st, err
 	j.mu.Unlock()
@@ -280,7 +280,7 @@ func (j *job) take() ([]tokEvent, bool) {
 // running is a job decoding in a slot.
 type running struct {
 	j *job
-	q *spec.Seq
+	q *speculative.Seq
 	s *slot
 }
 
@@ -307,7 +307,7 @@ func (s *Server) schedule() {
 				break
 			}
 			if j.ctx.Err() != nil {
-				j.finish(spec.Stats{}, j.ctx.Err())
+				j.finish(speculative.Stats{}, j.ctx.Err())
 				continue
 			}
 			k := pickSlot(free, j.req.Prompt)
@@ -317,7 +317,7 @@ func (s *Server) schedule() {
 			sl.toks = sl.toks[:common]
 			q, err := s.dec.Start(sl.state, j.req)
 			if err != nil {
-				j.finish(spec.Stats{}, err)
+				j.finish(speculative.Stats{}, err)
 				continue
 			}
 			j.mu.Lock()
@@ -338,12 +338,12 @@ func (s *Server) schedule() {
 				r.j.finish(r.q.Stats(), errors.New("the server shut down before the request finished"))
 			}
 			for j := s.dequeue(); j != nil; j = s.dequeue() {
-				j.finish(spec.Stats{}, errors.New("the server shut down before the request started"))
+				j.finish(speculative.Stats{}, errors.New("the server shut down before the request started"))
 			}
 			return
 		default:
 		}
-		seqs := make([]*spec.Seq, 0, len(active))
+		seqs := make([]*speculative.Seq, 0, len(active))
 		for _, r := range active {
 			if r.j.ctx.Err() != nil {
 				r.q.Stop("cancelled")
@@ -381,7 +381,7 @@ func (s *Server) schedule() {
 
 // step runs one pass; a panic in it (a bug) ends the pass's requests with
 // an error instead of the server.
-func (s *Server) step(seqs []*spec.Seq) (ps spec.PassStats, err error) {
+func (s *Server) step(seqs []*speculative.Seq) (ps speculative.PassStats, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logf("internal error in a forward pass: %v", p)

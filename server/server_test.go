@@ -18,7 +18,7 @@ import (
 	"s4c/heads"
 	"s4c/internal/shared"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 func loadEngine(t testing.TB) *engine.Engine {
@@ -151,7 +151,7 @@ func TestConcurrentEqualsPlain(t *testing.T) {
 	e := loadEngine(t)
 	for _, method := range []string{"s4c", "none"} {
 		t.Run(method, func(t *testing.T) {
-			_, ts := newServer(t, e, Config{Method: method, Options: spec.Options{Budget: map[string]int{"s4c": 6, "none": 0}[method]}})
+			_, ts := newServer(t, e, Config{Method: method, Options: speculative.Options{Budget: map[string]int{"s4c": 6, "none": 0}[method]}})
 			prompts := []string{"Once upon a time", "The little dog", "Lily and Ben went to the park", "One day, a big", "Tom had a red ball", "The sun was"}
 			var wg sync.WaitGroup
 			errs := make(chan error, 2*len(prompts))

@@ -18,7 +18,7 @@ import (
 	"s4c/heads"
 	"s4c/model"
 	"s4c/server"
-	"s4c/spec"
+	"s4c/speculative"
 	"s4c/tensor"
 )
 
@@ -84,7 +84,7 @@ func cmdBenchServe(args []string) error {
 		return usageError{fmt.Errorf("give -m MODEL.gguf and --prompts FILE")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"requests", *requests, 0, 1 << 20}, intFlag{"reps", *reps, 1, 100}, intFlag{"ctx", *ctx, 8, 1 << 24},
-		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
 		return err
 	}
 	conc, err := intList("concurrency", *concFlag, 1, 256)
@@ -131,7 +131,7 @@ func cmdBenchServe(args []string) error {
 		nt = runtime.NumCPU()
 	}
 	r, err := bench.Serve(bench.ServeConfig{
-		Server:  server.Config{Engine: e, Heads: hd, Ctx: *ctx, Options: spec.Options{Budget: *budget}},
+		Server:  server.Config{Engine: e, Heads: hd, Ctx: *ctx, Options: speculative.Options{Budget: *budget}},
 		Methods: methods, Concurrency: conc, Requests: reqs, PerLevel: *requests, Reps: *reps, MaxNew: *n,
 		Progress: func(m string, c, done, total int) {
 			fmt.Fprintf(os.Stderr, "\r%-10s concurrency %3d: %d/%d requests", m, c, done, total)
@@ -224,7 +224,7 @@ func cmdBenchSpec(args []string) error {
 		return usageError{fmt.Errorf("give -m MODEL.gguf and one of --prompts FILE or --questions FILE")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt}, intFlag{"limit", *limit, 0, math.MaxInt},
-		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
 		return err
 	}
 	methods, err := parseMethods(*methodsFlag)
@@ -271,7 +271,7 @@ func cmdBenchSpec(args []string) error {
 		return err
 	}
 	defer e.Close()
-	opt := spec.Options{Budget: *budget}
+	opt := speculative.Options{Budget: *budget}
 	var h *heads.Heads
 	if methods == nil || slices.Contains(methods, "s4c") || slices.Contains(methods, "s4c+ngram") {
 		h, err = loadHeads(e, *modelPath, *headsPath)
@@ -301,16 +301,16 @@ func cmdBenchSpec(args []string) error {
 		m := bench.Method{Name: name}
 		switch name {
 		case "none":
-			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) {
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
 				out, st, err := e.GeneratePlain(req)
-				return out, spec.Stats{Stats: st, Rounds: st.GenTokens}, err
+				return out, speculative.Stats{Stats: st, Rounds: st.GenTokens}, err
 			}
 		case "s4c":
-			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) { return spec.Generate(e, h, req, opt) }
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) { return speculative.Generate(e, h, req, opt) }
 		case "ngram":
-			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) { return spec.GenerateNgram(e, req, opt) }
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) { return speculative.GenerateNgram(e, req, opt) }
 		case "s4c+ngram":
-			m.Gen = func(req engine.Request) ([]int32, spec.Stats, error) { return spec.GenerateUnion(e, h, req, opt) }
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) { return speculative.GenerateUnion(e, h, req, opt) }
 		}
 		ms = append(ms, m)
 	}

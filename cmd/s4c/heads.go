@@ -17,7 +17,7 @@ import (
 	"s4c/heads"
 	"s4c/internal/sysmem"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 func cmdHeads(args []string) error {
@@ -285,11 +285,11 @@ func cmdHeadsTrain(args []string) error {
 
 // measureTau decodes prompts greedily with S^4C (automatic budget off: a
 // fixed default-size tree, so τ measures the heads) and sums the stats.
-func measureTau(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int) (spec.Stats, error) {
-	var tot spec.Stats
+func measureTau(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int) (speculative.Stats, error) {
+	var tot speculative.Stats
 	for _, ids := range prompts {
-		_, st, err := spec.Generate(e, h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
-			spec.Options{Budget: spec.DefaultBudget})
+		_, st, err := speculative.Generate(e, h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
+			speculative.Options{Budget: speculative.DefaultBudget})
 		if err != nil {
 			return tot, err
 		}
@@ -305,7 +305,7 @@ func cmdHeadsEval(args []string) error {
 	promptsPath := fs.String("prompts", "", "JSONL prompts (default: start from BOS)")
 	n := fs.Int("n", 256, "tokens per prompt")
 	maxPrompts := fs.Int("max-prompts", 0, "use at most this many prompts (0 = all)")
-	budget := fs.Int("budget", spec.DefaultBudget, "draft nodes per pass (0 = automatic from measured costs)")
+	budget := fs.Int("budget", speculative.DefaultBudget, "draft nodes per pass (0 = automatic from measured costs)")
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -314,7 +314,7 @@ func cmdHeadsEval(args []string) error {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt},
-		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
 		return err
 	}
 	if *promptsPath != "" {
@@ -340,7 +340,7 @@ func cmdHeadsEval(args []string) error {
 	if *maxPrompts > 0 && len(prompts) > *maxPrompts {
 		prompts = prompts[:*maxPrompts]
 	}
-	r, err := bench.Spec(e, h, prompts, *n, sample.Params{TopP: 1, RepeatPenalty: 1}, spec.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
+	r, err := bench.Spec(e, h, prompts, *n, sample.Params{TopP: 1, RepeatPenalty: 1}, speculative.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
 		bar(fmt.Sprintf("eval %s %d/%d prompts, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), r.Stats.Tau()))
 	})
 	endBar()

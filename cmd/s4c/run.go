@@ -12,7 +12,7 @@ import (
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // samplingFlags registers the sampling flags on fs.
@@ -67,7 +67,7 @@ func cmdRun(args []string) error {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf (any Llama-family GGUF, e.g. from the usual model hubs)")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, math.MaxInt}, intFlag{"threads", *threads, 0, maxThreads},
-		intFlag{"ctx", *ctx, 0, math.MaxInt}, intFlag{"budget", *budget, 0, spec.MaxTreeBudget}); err != nil {
+		intFlag{"ctx", *ctx, 0, math.MaxInt}, intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}); err != nil {
 		return err
 	}
 	text := *prompt
@@ -147,16 +147,16 @@ func cmdRun(args []string) error {
 	}
 	var gotIDs []int32
 	var st engine.Stats
-	var sst spec.Stats
+	var sst speculative.Stats
 	switch method {
 	case "s4c":
-		gotIDs, sst, err = spec.Generate(e, hd, req, spec.Options{Budget: *budget})
+		gotIDs, sst, err = speculative.Generate(e, hd, req, speculative.Options{Budget: *budget})
 		st = sst.Stats
 	case "ngram":
-		gotIDs, sst, err = spec.GenerateNgram(e, req, spec.Options{Budget: *budget})
+		gotIDs, sst, err = speculative.GenerateNgram(e, req, speculative.Options{Budget: *budget})
 		st = sst.Stats
 	case "s4c+ngram":
-		gotIDs, sst, err = spec.GenerateUnion(e, hd, req, spec.Options{Budget: *budget})
+		gotIDs, sst, err = speculative.GenerateUnion(e, hd, req, speculative.Options{Budget: *budget})
 		st = sst.Stats
 	default:
 		gotIDs, st, err = e.GeneratePlain(req)
@@ -231,7 +231,7 @@ func readAll(f *os.File) ([]byte, error) {
 // compareLine states plain vs speculative speed so that it cannot
 // mislead: no ratio where both decoded plainly, and a reason beside a
 // ratio below 1.
-func compareLine(plain, got engine.Stats, sst spec.Stats, method string) string {
+func compareLine(plain, got engine.Stats, sst speculative.Stats, method string) string {
 	name := methodNames[method]
 	switch {
 	case method == "none":

@@ -15,7 +15,7 @@ import (
 
 	"s4c/engine"
 	"s4c/server"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 func cmdServe(args []string) error {
@@ -38,7 +38,7 @@ func cmdServe(args []string) error {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
 	if err := checkInts(intFlag{"parallel", *parallel, 1, 256}, intFlag{"ctx", *ctx, 0, 1 << 24}, intFlag{"threads", *threads, 0, maxThreads},
-		intFlag{"budget", *budget, 0, spec.MaxTreeBudget}, intFlag{"queue", *queue, 1, 1 << 20}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"queue", *queue, 1, 1 << 20}); err != nil {
 		return err
 	}
 	if _, ok := methodNames[*specMode]; !ok && *specMode != "" {
@@ -79,7 +79,7 @@ func cmdServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Engine: e, Heads: hd, Method: method, Options: spec.Options{Budget: *budget},
+	srv, err := server.New(server.Config{Engine: e, Heads: hd, Method: method, Options: speculative.Options{Budget: *budget},
 		Parallel: *parallel, Ctx: *ctx, Queue: *queue, RequestTimeout: *timeout, Log: logger})
 	if err != nil {
 		return usageError{err}

@@ -1,4 +1,4 @@
-package spec_test
+package speculative_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"s4c/heads"
 	"s4c/internal/shared"
 	"s4c/sample"
-	"s4c/spec"
+	"s4c/speculative"
 )
 
 // Decoding with S^4C from a program: load a model and its heads, then
@@ -40,7 +40,7 @@ func Example() {
 	}
 	// A fixed tree of 16 draft nodes per pass (0 would choose the size
 	// from the measured cost of passes on this machine).
-	_, st, err := spec.Generate(e, h, req, spec.Options{Budget: 16})
+	_, st, err := speculative.Generate(e, h, req, speculative.Options{Budget: 16})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package spec is S^4C speculative decoding: coherent multi-head drafting
+// Package speculative is S^4C speculative decoding: coherent multi-head drafting
 // (package heads), a dynamic draft tree, and a continuous verification tree
 // checked in one forward pass of the target model.
 //
@@ -26,7 +26,7 @@
 // recompute), and the hidden state the verification pass computed at the
 // last accepted node seeds the next round's drafting: no extra pass of the
 // target per round.
-package spec
+package speculative
 
 import (
 	"encoding/json"
