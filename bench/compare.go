@@ -32,14 +32,14 @@ type Task struct {
 // figures derived from it (tokens, seconds, τ, acceptance per depth) once
 // Compare ends.
 type Cell struct {
-	Tokens  int        `json:"tokens"`
-	Seconds float64    `json:"seconds"`
-	Differ  int        `json:"differ"` // outputs that differ from plain decoding's
-	Runs    int        `json:"runs"`
-	Plainly int        `json:"fell_back_to_plain"` // runs where the method measured that speculation cannot pay
+	Tokens  int               `json:"tokens"`
+	Seconds float64           `json:"seconds"`
+	Differ  int               `json:"differ"` // outputs that differ from plain decoding's
+	Runs    int               `json:"runs"`
+	Plainly int               `json:"fell_back_to_plain"` // runs where the method measured that speculation cannot pay
 	Stats   speculative.Stats `json:"-"`
-	Tau     float64    `json:"tau"`
-	Accept  []float64  `json:"accept_per_depth"`
+	Tau     float64           `json:"tau"`
+	Accept  []float64         `json:"accept_per_depth"`
 }
 
 // TokS is the cell's decoding speed.

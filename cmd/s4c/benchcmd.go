@@ -306,11 +306,17 @@ func cmdBenchSpec(args []string) error {
 				return out, speculative.Stats{Stats: st, Rounds: st.GenTokens}, err
 			}
 		case "s4c":
-			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) { return speculative.Generate(e, h, req, opt) }
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
+				return speculative.Generate(e, h, req, opt)
+			}
 		case "ngram":
-			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) { return speculative.GenerateNgram(e, req, opt) }
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
+				return speculative.GenerateNgram(e, req, opt)
+			}
 		case "s4c+ngram":
-			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) { return speculative.GenerateUnion(e, h, req, opt) }
+			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
+				return speculative.GenerateUnion(e, h, req, opt)
+			}
 		}
 		ms = append(ms, m)
 	}
