@@ -178,30 +178,36 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 	if len(live) == 0 {
 		return ps, nil
 	}
-	// Several sequences decoding (not only running prompts): the batch
-	// gate decides whether this pass drafts.
-	decoding := 0
-	before := 0
+	// n0 counts the rows the pass runs anyway: prompt chunks, and one
+	// root per decoding sequence.
+	decoding, before, n0 := 0, 0, 0
 	for _, q := range live {
-		if !q.Prefilling() {
-			decoding++
-			before += len(q.out)
+		if q.Prefilling() {
+			n0 += min(engine.PromptChunk, len(q.pending))
+			continue
 		}
+		decoding++
+		before += len(q.out)
+		n0++
 	}
+	// Several sequences decoding (not only running prompts): drafting
+	// only where it can pay at this batch size, and there as the batch
+	// gate decides.
 	draft := !d.Plain
 	var g *batchGate
-	if draft && decoding > 1 && d.opt.Budget == 0 && !d.canPay(decoding) {
-		draft = false
-	}
 	if draft && decoding > 1 && d.opt.Budget == 0 {
-		if d.gates == nil {
-			d.gates = map[int]*batchGate{}
+		if !d.canPay(decoding) {
+			draft = false
+		} else {
+			if d.gates == nil {
+				d.gates = map[int]*batchGate{}
+			}
+			if g = d.gates[batchClass(decoding)]; g == nil {
+				g = &batchGate{backoff: 8}
+				d.gates[batchClass(decoding)] = g
+			}
+			draft = g.allow()
 		}
-		if g = d.gates[batchClass(decoding)]; g == nil {
-			g = &batchGate{backoff: 8}
-			d.gates[batchClass(decoding)] = g
-		}
-		draft = g.allow()
 	}
 	tRound := time.Now()
 	probs := make([][]float64, len(live))
@@ -210,13 +216,6 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 		// Drafting is per sequence, and for many sequences it would cost
 		// more than the pass it saves: only some sequences draft each
 		// pass (taking turns), as many as fit in a fifth of the pass.
-		n0 := 0
-		for _, q := range live {
-			n0 += len(q.pending[:min(engine.PromptChunk, len(q.pending))])
-			if !q.Prefilling() {
-				n0++
-			}
-		}
 		allowance, spent := 0.2*d.costs.At(n0), 0.0
 		for k := range live {
 			i := (d.turn + k) % len(live)
@@ -241,7 +240,7 @@ func (d *Decoder) Step(seqs []*Seq) (PassStats, error) {
 			q.noDraft(tRound)
 		}
 	}
-	n := d.budgets(live, probs)
+	n := d.budgets(live, probs, n0, decoding)
 	states := make([]*model.State, len(live))
 	batches := make([]*model.Batch, len(live))
 	prefill := false
@@ -326,7 +325,7 @@ func (d *Decoder) canPay(b int) bool {
 // drafting shrinks by itself, down to plain batched decoding. With one
 // sequence this is chooseBudget; with a fixed budget, every sequence gets
 // it.
-func (d *Decoder) budgets(live []*Seq, probs [][]float64) []int {
+func (d *Decoder) budgets(live []*Seq, probs [][]float64, n0, decoding int) []int {
 	n := make([]int, len(live))
 	if d.opt.Budget > 0 {
 		for i := range n {
@@ -341,15 +340,9 @@ func (d *Decoder) budgets(live []*Seq, probs [][]float64) []int {
 		n[0] = live[0].Budget(probs[0])
 		return n
 	}
-	n0, tokens, draft := 0, 0.0, 0.0
+	tokens, draft := float64(decoding), 0.0
 	for _, q := range live {
-		if q.Prefilling() {
-			n0 += min(engine.PromptChunk, len(q.pending))
-			continue
-		}
-		n0++
-		tokens++
-		draft += q.draftSec
+		draft += q.draftSec // 0 where it did not draft
 	}
 	// Drafts must beat plain batched decoding by a margin: the estimate
 	// is noisy, and a loss at a large batch is a loss for every user.

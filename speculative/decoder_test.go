@@ -47,6 +47,7 @@ func TestDecoderBatchExact(t *testing.T) {
 					reqs, want = append(reqs, req), append(want, w)
 				}
 				var seqs []*Seq
+				id := map[*Seq]int{} // which request
 				joined, steps, most := 0, 0, 0
 				drafted := 0
 				for joined < len(reqs) || len(seqs) > 0 {
@@ -55,7 +56,7 @@ func TestDecoderBatchExact(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						q.id = joined
+						id[q] = joined
 						seqs = append(seqs, q)
 						joined++
 					}
@@ -72,8 +73,8 @@ func TestDecoderBatchExact(t *testing.T) {
 							kept = append(kept, q)
 							continue
 						}
-						if fmt.Sprint(q.Output()) != fmt.Sprint(want[q.id]) {
-							t.Fatalf("request %d in a batch differs from plain decoding alone\nbatch: %v\nplain: %v", q.id, q.Output(), want[q.id])
+						if fmt.Sprint(q.Output()) != fmt.Sprint(want[id[q]]) {
+							t.Fatalf("request %d in a batch differs from plain decoding alone\nbatch: %v\nplain: %v", id[q], q.Output(), want[id[q]])
 						}
 					}
 					seqs = kept

@@ -451,13 +451,13 @@ func allRows(n int) []int {
 // Generate decodes with S^4C. With greedy sampling its output equals
 // e.GeneratePlain's token for token.
 func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
-	return generateWithHeads(e, hd, req, opt, func(h *headsDrafter) drafter { return h })
+	return generate(e, "s4c", hd, req, opt)
 }
 
 // GenerateUnion decodes as Generate does with the heads' drafts and the
 // n-gram lookup's merged into one tree per round (see unionDrafter).
 func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
-	return generateWithHeads(e, hd, req, opt, unionOf)
+	return generate(e, "s4c+ngram", hd, req, opt)
 }
 
 // unionOf is the union of the heads' drafts and the n-gram lookup's.
@@ -470,78 +470,50 @@ func unionOf(h *headsDrafter) drafter {
 	return &unionDrafter{heads: h, ngram: ng}
 }
 
-// generateWithHeads checks the options and the heads, then runs the loop
-// with the drafter wrap makes of the heads' drafter.
-func generateWithHeads(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options, wrap func(*headsDrafter) drafter) ([]int32, Stats, error) {
-	if err := opt.Validate(); err != nil {
-		return nil, Stats{}, err
-	}
-	if hd.Dim != e.Model.Dim {
-		return nil, Stats{}, fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
-	}
-	return generate(e, func(p *tensor.Pool, opt Options) drafter {
-		return wrap(&headsDrafter{m: e.Model, hd: hd, opt: opt, p: p})
-	}, req, opt)
-}
-
 // GenerateNgram decodes as Generate does with drafts looked up in the text
 // so far instead of drafted by heads (see ngramDrafter): speculation for a
 // model that has no heads. Lossless as Generate is.
 func GenerateNgram(e *engine.Engine, req engine.Request, opt Options) ([]int32, Stats, error) {
+	return generate(e, "ngram", nil, req, opt)
+}
+
+// generate decodes one request with method: a Decoder stepping a batch of
+// one sequence, or plain decoding where the decoder measured that drafting
+// cannot pay.
+func generate(e *engine.Engine, method string, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
-	return generate(e, func(*tensor.Pool, Options) drafter { return newNgramDrafter() }, req, opt)
-}
-
-// generate is the decoding loop shared by every drafter; newDrafter makes
-// the round's drafter for the state's pool and the options with their
-// defaults filled in.
-func generate(e *engine.Engine, newDrafter func(*tensor.Pool, Options) drafter, req engine.Request, opt Options) ([]int32, Stats, error) {
-	opt.defaults()
-	m := e.Model
+	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}}
 	s, err := e.NewState(&req)
 	if err != nil {
-		return nil, Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}}, err
+		return nil, st, err
 	}
-	d := newDrafter(s.Pool, opt)
-	st := Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, d.depth())}
-	st.SetCache(s)
-	var costs *liveCosts
-	if opt.Budget == 0 {
-		table := MeasureCosts(m, e.Threads)
-		costs = newLive(table)
-		if table.MaxGain(d.depth(), d.cost()) < minGain {
-			// Drafting and verifying N tokens cost about N plain steps
-			// here, even if every draft were accepted: decode plainly.
-			out, pst, err := e.GeneratePlain(req)
-			st.Stats = pst
-			st.Rounds = pst.GenTokens
-			st.Fallback = true
-			return out, st, err
-		}
+	d, err := NewDecoder(e, method, hd, opt)
+	if err != nil {
+		return nil, st, err
 	}
-	q := newSeq(e, s, d, costs, req, opt)
+	if d.Plain {
+		// Drafting and verifying N tokens cost about N plain steps here,
+		// even if every draft were accepted: decode plainly.
+		out, pst, err := e.GeneratePlain(req)
+		st.Stats = pst
+		st.AcceptDepth = make([]int, d.depth)
+		st.Rounds = pst.GenTokens
+		st.Fallback = true
+		return out, st, err
+	}
+	q, err := d.Start(s, req)
+	if err != nil {
+		return nil, st, err
+	}
 	for !q.Done() {
-		b := q.Batch(q.Budget(q.Draft()))
-		t0 := time.Now()
-		o, err := s.Forward(b)
-		if err != nil {
-			st = q.Stats()
-			return q.out, st, err
-		}
-		sec := time.Since(t0).Seconds()
-		if costs != nil && !q.Prefilling() {
-			costs.observe(len(b.Tokens), sec)
-		}
-		if err := q.Accept(o, sec); err != nil {
-			st = q.Stats()
-			return q.out, st, err
+		if _, err := d.Step([]*Seq{q}); err != nil {
+			return q.out, q.Stats(), err
 		}
 	}
 	st = q.Stats()
-	out := q.out
-	if costs != nil {
+	if costs := d.costs; costs != nil {
 		was := costs.c.idle.Load() > 0
 		if st.DraftRounds == 0 {
 			costs.c.idle.Add(1)
@@ -552,7 +524,7 @@ func generate(e *engine.Engine, newDrafter func(*tensor.Pool, Options) drafter, 
 			costs.c.save()
 		}
 	}
-	return out, st, nil
+	return q.out, st, nil
 }
 
 // widthHint sizes the draft tree to the budgets being chosen: a tree that

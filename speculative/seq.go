@@ -32,7 +32,6 @@ type Seq struct {
 	req   engine.Request
 	st    Stats
 
-	id      int     // tests: which request
 	reused  int     // prompt tokens found in the cache already
 	pending []int32 // prompt tokens not yet run
 	h       []float32
