@@ -34,7 +34,7 @@ type ServeCell struct {
 	Seconds     float64   // wall time of the whole load
 	TTFT        []float64 // seconds, per request
 	PerRequest  []float64 // tokens per second after the first token, per request
-	Passes      float64   // tokens per verification pass (τ), over the requests
+	Tau         float64   // tokens per verification pass, over the requests
 	Errors      int
 	Texts       []string // per request index, for the identity check
 	MeanSeqs    float64  // sequences per forward pass
@@ -192,7 +192,7 @@ func serveLevel(sc server.Config, method string, conc, total int, cfg ServeConfi
 	wg.Wait()
 	cell.Seconds = time.Since(t0).Seconds()
 	if rounds > 0 {
-		cell.Passes = emitted / rounds
+		cell.Tau = emitted / rounds
 	}
 	passes1, seqs1 := passCounts(base)
 	if passes1 > passes0 {
@@ -343,7 +343,7 @@ func (r *ServeResult) Markdown(w io.Writer) {
 				ratios = append(ratios, c.TokS()/ref.TokS())
 				ttft = append(ttft, c.TTFT...)
 				per = append(per, c.PerRequest...)
-				tau, seqs = append(tau, c.Passes), append(seqs, c.MeanSeqs)
+				tau, seqs = append(tau, c.Tau), append(seqs, c.MeanSeqs)
 				errs += c.Errors
 				fell = fell || c.PlainFell
 			}

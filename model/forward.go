@@ -178,12 +178,12 @@ func ForwardMany(states []*State, batches []*Batch) ([]*Output, error) {
 	m := s.M
 	parts := make([]part, len(states))
 	n := 0
-	seen := make(map[*State]bool, len(states))
 	for j := range states {
-		if seen[states[j]] {
-			return nil, fmt.Errorf("forward: one state twice in a pass")
+		for _, earlier := range states[:j] { // a handful of states: no map
+			if earlier == states[j] {
+				return nil, fmt.Errorf("forward: one state twice in a pass")
+			}
 		}
-		seen[states[j]] = true
 		parts[j] = part{s: states[j], b: batches[j], off: n}
 		if err := parts[j].check(m); err != nil {
 			if len(states) > 1 {

@@ -130,7 +130,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	draining := s.draining
 	s.mu.Unlock()
-	if !s.ready || draining {
+	if draining { // (while the model loads, s4c serve answers 503 itself)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}
@@ -312,7 +312,7 @@ func (s *Server) generate(r *http.Request, id, endpoint string, req engine.Reque
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
 	}
-	j := &job{ctx: ctx, cancel: cancel, req: req, enq: time.Now(), notify: make(chan struct{}, 1)}
+	j := &job{ctx: ctx, req: req, enq: time.Now(), notify: make(chan struct{}, 1)}
 	if !s.enqueue(j) {
 		return nil, &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error", code: "queue_full",
 			message: fmt.Sprintf("%d requests are already waiting; retry shortly", s.cfg.Queue)}

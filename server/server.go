@@ -54,7 +54,6 @@ type Server struct {
 	stopped chan struct{}
 	metrics *metrics
 	slots   []*slot
-	ready   bool
 	mux     *http.ServeMux
 	started time.Time
 
@@ -130,7 +129,6 @@ func New(cfg Config) (*Server, error) {
 		s.slots = append(s.slots, &slot{state: &model.State{M: e.Model, Cache: e.Model.NewKVCache(cfg.Ctx), Pool: pool}})
 	}
 	s.mux = s.routes()
-	s.ready = true
 	go s.schedule()
 	return s, nil
 }
@@ -233,10 +231,9 @@ type tokEvent struct {
 // job is one request's generation as the scheduler and its HTTP handler
 // share it: the scheduler appends tokens, the handler takes them.
 type job struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	req    engine.Request
-	enq    time.Time
+	ctx context.Context
+	req engine.Request
+	enq time.Time
 
 	mu     sync.Mutex
 	toks   []tokEvent

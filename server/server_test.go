@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -621,8 +620,6 @@ func TestDrain(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-var _ = bytes.NewReader
 
 // TestPanicInPass: a bug that panics in a pass ends that pass's request
 // with a 500 and the server goes on serving.
