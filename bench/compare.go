@@ -40,6 +40,10 @@ type Cell struct {
 	Stats   speculative.Stats `json:"-"`
 	Tau     float64           `json:"tau"`
 	Accept  []float64         `json:"accept_per_depth"`
+	// DraftShare is the share of drafting in drafting plus verification
+	// time (the rest is the target's passes).
+	DraftShare float64 `json:"draft_share"`
+	TokPerS    float64 `json:"tok_per_s"`
 }
 
 // TokS is the cell's decoding speed.
@@ -58,13 +62,42 @@ type CompareResult struct {
 	Model      string                      `json:"model,omitempty"`
 }
 
+// TaskResult is what one task added to a comparison: one run per method
+// and turn. Written as a line of the progress file, it lets an
+// interrupted comparison resume where it stopped.
+type TaskResult struct {
+	Task     int    `json:"task"`
+	Category string `json:"category"`
+	Runs     []Run  `json:"runs"`
+	Skipped  int    `json:"skipped,omitempty"` // turns whose prompt did not fit the context
+}
+
+// Run is one method's decoding of one turn.
+type Run struct {
+	Method string            `json:"method"`
+	Differ bool              `json:"differ,omitempty"`
+	Stats  speculative.Stats `json:"stats"`
+}
+
+// CompareOptions are Compare's resumption and progress hooks.
+type CompareOptions struct {
+	Done     map[int]*TaskResult // tasks already run (resumed), by index
+	OnTask   func(*TaskResult) error
+	Progress func(done int)
+	Stop     func() bool // checked between tasks
+}
+
+// ErrStopped is returned by Compare when Stop asked it to end early.
+var ErrStopped = fmt.Errorf("comparison stopped")
+
 // Compare decodes every task with every method, the methods' order
 // rotating from task to task so that machine noise hits all alike. Plain
 // decoding ("none", which must be among the methods) is the reference:
 // every other method's output is compared with it (lossless methods
 // differ in none), and a conversation's next turn follows plain
-// decoding's answer, so every method sees the same prompts.
-func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sample.Params, progress func(done int)) (*CompareResult, error) {
+// decoding's answer, so every method sees the same prompts. Tasks in
+// o.Done are not run again: their runs are counted as recorded.
+func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sample.Params, o CompareOptions) (*CompareResult, error) {
 	plainAt := -1
 	for i, m := range methods {
 		if m.Name == "none" {
@@ -81,71 +114,112 @@ func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sa
 	for _, m := range methods {
 		r.Methods = append(r.Methods, m.Name)
 	}
-	cell := func(cat, method string) *Cell {
-		if r.Cells[cat] == nil {
-			r.Cells[cat] = map[string]*Cell{}
-		}
-		if r.Cells[cat][method] == nil {
-			r.Cells[cat][method] = &Cell{}
-		}
-		return r.Cells[cat][method]
-	}
+	var err error
 	for ti, task := range tasks {
-		var msgs []chat.Message
-		for turn := 0; turn < max(1, len(task.Turns)); turn++ {
-			prompt := task.Prompt
-			if len(task.Turns) > 0 {
-				msgs = append(msgs, chat.Message{Role: "user", Content: task.Turns[turn]})
-				ids, err := e.EncodeChat(msgs)
-				if err != nil {
+		if o.Stop != nil && o.Stop() {
+			return r, ErrStopped
+		}
+		tr := o.Done[ti]
+		if tr == nil {
+			if tr, err = runTask(e, methods, plainAt, ti, task, maxNew, sp); err != nil {
+				return nil, err
+			}
+			if o.OnTask != nil {
+				if err := o.OnTask(tr); err != nil {
 					return nil, err
 				}
-				prompt = ids
-			}
-			s := sp
-			s.Seed = uint64(ti*8 + turn)
-			// Story-style prompts run to the full length (as plain benchmarks
-			// do); answers end where the model ends them.
-			req := engine.Request{Prompt: prompt, MaxTokens: maxNew, Sampling: s, IgnoreEOG: len(task.Turns) == 0}
-			if len(prompt) >= e.Model.CtxLen {
-				// A question longer than the model's context (a small
-				// model's vocabulary makes long texts long): skipped, and
-				// counted; its later turns would be longer still.
-				r.Skipped[task.Category]++
-				break
-			}
-			outs := make([][]int32, len(methods))
-			for k := range methods {
-				i := (k + ti + turn) % len(methods)
-				m := methods[i]
-				out, st, err := m.Gen(req)
-				if err != nil {
-					return nil, fmt.Errorf("%s on task %d: %w", m.Name, ti, err)
-				}
-				outs[i] = out
-				for _, cat := range []string{task.Category, "all"} {
-					c := cell(cat, m.Name)
-					c.Runs++
-					c.Stats.Add(st)
-					if st.Fallback {
-						c.Plainly++
-					}
-				}
-			}
-			for i, m := range methods {
-				if i != plainAt && fmt.Sprint(outs[i]) != fmt.Sprint(outs[plainAt]) {
-					cell(task.Category, m.Name).Differ++
-					cell("all", m.Name).Differ++
-				}
-			}
-			if len(task.Turns) > 0 {
-				msgs = append(msgs, chat.Message{Role: "assistant", Content: e.Tok.Decode(outs[plainAt])})
 			}
 		}
-		if progress != nil {
-			progress(ti + 1)
+		r.add(tr)
+		if o.Progress != nil {
+			o.Progress(ti + 1)
 		}
 	}
+	r.finish()
+	return r, nil
+}
+
+// runTask decodes one task's turns with every method.
+func runTask(e *engine.Engine, methods []Method, plainAt, ti int, task Task, maxNew int, sp sample.Params) (*TaskResult, error) {
+	tr := &TaskResult{Task: ti, Category: task.Category}
+	var msgs []chat.Message
+	for turn := 0; turn < max(1, len(task.Turns)); turn++ {
+		prompt := task.Prompt
+		if len(task.Turns) > 0 {
+			msgs = append(msgs, chat.Message{Role: "user", Content: task.Turns[turn]})
+			ids, err := e.EncodeChat(msgs)
+			if err != nil {
+				return nil, err
+			}
+			prompt = ids
+		}
+		s := sp
+		s.Seed = uint64(ti*8 + turn)
+		// Story-style prompts run to the full length (as plain benchmarks
+		// do); answers end where the model ends them.
+		req := engine.Request{Prompt: prompt, MaxTokens: maxNew, Sampling: s, IgnoreEOG: len(task.Turns) == 0}
+		if len(prompt) >= e.Model.CtxLen {
+			// A question longer than the model's context (a small
+			// model's vocabulary makes long texts long): skipped, and
+			// counted; its later turns would be longer still.
+			tr.Skipped++
+			break
+		}
+		outs := make([][]int32, len(methods))
+		runs := make([]Run, len(methods))
+		for k := range methods {
+			i := (k + ti + turn) % len(methods)
+			m := methods[i]
+			out, st, err := m.Gen(req)
+			if err != nil {
+				return nil, fmt.Errorf("%s on task %d: %w", m.Name, ti, err)
+			}
+			outs[i] = out
+			runs[i] = Run{Method: m.Name, Stats: st}
+		}
+		for i := range methods {
+			runs[i].Differ = i != plainAt && fmt.Sprint(outs[i]) != fmt.Sprint(outs[plainAt])
+		}
+		tr.Runs = append(tr.Runs, runs...)
+		if len(task.Turns) > 0 {
+			msgs = append(msgs, chat.Message{Role: "assistant", Content: e.Tok.Decode(outs[plainAt])})
+		}
+	}
+	return tr, nil
+}
+
+func (r *CompareResult) cell(cat, method string) *Cell {
+	if r.Cells[cat] == nil {
+		r.Cells[cat] = map[string]*Cell{}
+	}
+	if r.Cells[cat][method] == nil {
+		r.Cells[cat][method] = &Cell{}
+	}
+	return r.Cells[cat][method]
+}
+
+// add counts a task's runs in its category and overall.
+func (r *CompareResult) add(tr *TaskResult) {
+	if tr.Skipped > 0 {
+		r.Skipped[tr.Category] += tr.Skipped
+	}
+	for _, run := range tr.Runs {
+		for _, cat := range []string{tr.Category, "all"} {
+			c := r.cell(cat, run.Method)
+			c.Runs++
+			c.Stats.Add(run.Stats)
+			if run.Stats.Fallback {
+				c.Plainly++
+			}
+			if run.Differ {
+				c.Differ++
+			}
+		}
+	}
+}
+
+// finish lists the categories and derives each cell's figures.
+func (r *CompareResult) finish() {
 	for cat := range r.Cells {
 		if cat != "all" {
 			r.Categories = append(r.Categories, cat)
@@ -162,12 +236,16 @@ func Compare(e *engine.Engine, methods []Method, tasks []Task, maxNew int, sp sa
 		for _, c := range byMethod {
 			c.Tokens, c.Seconds = c.Stats.GenTokens, c.Stats.GenTime.Seconds()
 			c.Tau = c.Stats.Tau()
+			c.TokPerS = c.TokS()
+			c.Accept = c.Accept[:0]
 			for _, a := range c.Stats.AcceptDepth {
 				c.Accept = append(c.Accept, float64(a)/float64(max(c.Stats.DraftRounds, 1)))
 			}
+			if t := c.Stats.DraftTime + c.Stats.VerifyTime; t > 0 {
+				c.DraftShare = c.Stats.DraftTime.Seconds() / t.Seconds()
+			}
 		}
 	}
-	return r, nil
 }
 
 // Speedup is method's tokens/s over plain decoding's in a category.
@@ -180,7 +258,8 @@ func (r *CompareResult) Speedup(cat, method string) float64 {
 }
 
 // Markdown writes the table: a row per category, for each method its
-// speed-up over plain, τ and outputs that differ from plain decoding.
+// speed-up over plain, tokens/s, τ, the share of drafting in its time and
+// the outputs that differ from plain decoding; then acceptance per depth.
 func (r *CompareResult) Markdown(w io.Writer) {
 	defer func() {
 		for _, cat := range r.Categories {
@@ -215,9 +294,23 @@ func (r *CompareResult) Markdown(w io.Writer) {
 				fmt.Fprintf(w, " decoded plainly (speculation cannot pay on this model), differ %d |", c.Differ)
 				continue
 			}
-			fmt.Fprintf(w, " %.2fx, τ %.2f, differ %d |", r.Speedup(cat, m), c.Tau, c.Differ)
+			fmt.Fprintf(w, " %.2fx, %.1f tok/s, τ %.2f, draft %.0f%%, differ %d |", r.Speedup(cat, m), c.TokS(), c.Tau, 100*c.DraftShare, c.Differ)
 		}
 		fmt.Fprintln(w)
+	}
+	// Acceptance per depth, overall: the share of drafting rounds whose
+	// depth-d draft was accepted.
+	fmt.Fprintf(w, "\n| method (all) | acceptance per depth d1, d2, … |\n|---|---|\n")
+	for _, m := range r.Methods {
+		c := r.Cells["all"][m]
+		if m == "none" || c == nil || len(c.Accept) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "| %s |", m)
+		for _, a := range c.Accept {
+			fmt.Fprintf(w, " %.2f", a)
+		}
+		fmt.Fprintln(w, " |")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"s4c/model"
 )
 
 // Shape is the geometry of a Llama-family model.
@@ -43,4 +45,12 @@ func ParseShape(name string) (Shape, error) {
 	}
 	sort.Strings(names)
 	return Shape{}, fmt.Errorf("unknown shape %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// ShapeOf is m's own geometry: inflating a model to it rewrites the same
+// function in another tensor type (a quantized copy, e.g. an imperfect
+// draft model of the same family).
+func ShapeOf(m *model.Model) Shape {
+	return Shape{Name: "same", Dim: m.Dim, Layers: m.NLayers, Heads: m.Heads, KVHeads: m.KVHeads, FFN: m.FFN,
+		Vocab: m.Vocab, Ctx: m.CtxLen, RopeBase: float64(m.Rope.Base)}
 }

@@ -17,8 +17,12 @@
 // hidden layer of Hidden units and V_k back to the residual stream (with
 // Hidden = Dim and V_k = I this is the one-layer form s + SiLU(W[s; E(x)] + c)).
 // The hidden width is independent of Dim, so heads trained on a small model
-// embed exactly into its inflated twin. Medusa's heads, by contrast, are
-// independent guesses from h alone.
+// embed exactly into its inflated twin.
+//
+// Independent heads (Medusa's, the paper's coherence ablation) have the
+// same shape but see neither the chain nor any token: head k computes
+// s_k = h + V_k·SiLU(W_k [h; 0] + c_k) from the target's state alone, so
+// its guess for position k cannot depend on what heads 1..k-1 drafted.
 package heads
 
 import (
@@ -53,6 +57,9 @@ type Heads struct {
 	H              []Head
 	Base           string // fingerprint of the target model
 	Report         map[string]string
+	// Independent marks Medusa-style heads: each reads the target's state
+	// h alone (no drafted tokens, no chain), so all K run once per round.
+	Independent bool
 
 	w1, w2 []*tensor.Mat
 }
@@ -68,6 +75,12 @@ var stepPool sync.Pool // *stepBufs
 // MODEL.s4c.gguf beside MODEL.gguf.
 func PathFor(modelPath string) string {
 	return strings.TrimSuffix(modelPath, ".gguf") + ".s4c.gguf"
+}
+
+// IndependentPathFor is where a model's independent (Medusa-style) heads
+// are looked for by default: MODEL.medusa.s4c.gguf beside MODEL.gguf.
+func IndependentPathFor(modelPath string) string {
+	return strings.TrimSuffix(modelPath, ".gguf") + ".medusa.s4c.gguf"
 }
 
 // DefaultHidden is the hidden width of new heads.
@@ -128,6 +141,7 @@ func (h *Heads) Rebuild() { h.build() }
 
 // Step applies head k (0-based) to n (state, token) pairs: for each i,
 // out_i = s_i + V_k·SiLU(W_k [s_i; E(x_i)] + c_k). s and out are n×Dim.
+// Independent heads ignore the tokens (E(x_i) is replaced by zeros).
 func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []float32, p *tensor.Pool) {
 	d, hid := h.Dim, h.Hidden
 	n := len(toks)
@@ -142,7 +156,11 @@ func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []flo
 	in, u := bufs.in[:n*2*d], bufs.u[:n*hid]
 	for i, t := range toks {
 		copy(in[i*2*d:], s[i*d:(i+1)*d])
-		m.Embed.RowF32(int(t), in[i*2*d+d:(i+1)*2*d])
+		if h.Independent {
+			clear(in[i*2*d+d : (i+1)*2*d])
+		} else {
+			m.Embed.RowF32(int(t), in[i*2*d+d:(i+1)*2*d])
+		}
 	}
 	h.w1[k].Mul(u, in, n, p)
 	b := h.H[k].B1
@@ -181,6 +199,9 @@ func (h *Heads) Save(path string) error {
 		w.Set("s4c-heads.report."+k, v)
 	}
 	w.Set("s4c-heads.hidden_length", uint32(h.Hidden))
+	if h.Independent {
+		w.Set("s4c-heads.independent", true)
+	}
 	for k, hd := range h.H {
 		for _, t := range []struct {
 			name string
@@ -227,6 +248,7 @@ func Load(path string, m *model.Model) (*Heads, error) {
 		return nil, fmt.Errorf("%s: missing or bad s4c-heads.hidden_length", path)
 	}
 	h := &Heads{K: int(k), Dim: int(d), Hidden: int(hid), Base: base, Report: map[string]string{}}
+	h.Independent, _ = f.Bool("s4c-heads.independent")
 	const rp = "s4c-heads.report."
 	for _, kv := range f.KV {
 		if s, ok := kv.Value.(string); ok && strings.HasPrefix(kv.Key, rp) {
@@ -282,7 +304,7 @@ func (h *Heads) Inflate(big *model.Model) (*Heads, error) {
 	if D < d {
 		return nil, fmt.Errorf("cannot inflate heads of width %d into a model of width %d", d, D)
 	}
-	out := &Heads{K: h.K, Dim: D, Hidden: h.Hidden, Base: big.Fingerprint(), Report: map[string]string{}}
+	out := &Heads{K: h.K, Dim: D, Hidden: h.Hidden, Base: big.Fingerprint(), Report: map[string]string{}, Independent: h.Independent}
 	for k, v := range h.Report {
 		out.Report[k] = v
 	}

@@ -49,6 +49,9 @@ type Eval struct {
 	Top1     []float64 // head k's argmax equals the target's
 	TopK     []float64 // the target's argmax is among head k's top-k
 	Loss     []float64
+	// Rank[k][r]: the target's argmax is head k's rank-r proposal (r <
+	// TopK), the acceptance a static tree is built from (RankAccept).
+	Rank [][]float64
 }
 
 // Trainer holds the optimiser state.
@@ -144,9 +147,9 @@ func target(s *Seq, p int) ([]int32, []float32) {
 
 // forwardBackward runs the K heads on one example and, if g is not nil,
 // adds the gradient of the summed distillation loss. It returns per-head
-// loss and whether the head's argmax is the target's, and whether the
-// target's argmax is in its top-k.
-func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads, topK int) (loss []float64, top1, topk []bool) {
+// loss, whether the head's argmax is the target's, and the rank of the
+// target's argmax among the head's proposals (0: its argmax).
+func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (loss []float64, top1 []bool, rank []int) {
 	h, m := t.H, t.M
 	D, V, K, H := h.Dim, m.Vocab, h.K, h.Hidden
 	seq := &ds.Seqs[ex.seq]
@@ -155,12 +158,19 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads, to
 	}
 	loss = make([]float64, K)
 	top1 = make([]bool, K)
-	topk = make([]bool, K)
+	rank = make([]int, K)
 	for i := 0; i < K; i++ {
 		s, s1 := w.s[i*D:(i+1)*D], w.s[(i+1)*D:(i+2)*D]
+		if h.Independent {
+			s = w.s[:D] // every head reads h itself
+		}
 		in := w.in[i*2*D : (i+1)*2*D]
 		copy(in, s)
-		m.Embed.RowF32(int(seq.Tokens[ex.t+1+i]), in[D:])
+		if h.Independent {
+			clear(in[D:])
+		} else {
+			m.Embed.RowF32(int(seq.Tokens[ex.t+1+i]), in[D:])
+		}
 		hd := &h.H[i]
 		pre, act := w.pre[i*H:(i+1)*H], w.act[i*H:(i+1)*H]
 		for r := 0; r < H; r++ {
@@ -204,15 +214,19 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads, to
 				higher++
 			}
 		}
-		topk[i] = higher < topK
+		rank[i] = higher
 	}
 	if g == nil {
 		return
 	}
 	// Backward, from the last head to the first: the state chain carries
-	// every later head's gradient back to the earlier ones.
+	// every later head's gradient back to the earlier ones (independent
+	// heads have no chain: each head's gradient is its own loss's).
 	clear(w.ds)
 	for i := K - 1; i >= 0; i-- {
+		if h.Independent {
+			clear(w.ds)
+		}
 		s1 := w.s[(i+1)*D : (i+2)*D]
 		z := w.z[i*V : (i+1)*V]
 		ids, q := target(&ds.Seqs[ex.seq], ex.t+1+i)
@@ -280,7 +294,9 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads, to
 			tensor.Axpy(gW1[r*2*D:(r+1)*2*D], du, in)
 			tensor.Axpy(w.din, du, hd.W1[r*2*D:(r+1)*2*D])
 		}
-		tensor.Add(w.ds, w.din[:D]) // ds_i = ds_{i+1} + ∂/∂s of the head input
+		if !h.Independent {
+			tensor.Add(w.ds, w.din[:D]) // ds_i = ds_{i+1} + ∂/∂s of the head input
+		}
 	}
 	for i := range loss {
 		g.loss[i] += loss[i]
@@ -363,7 +379,7 @@ func (t *Trainer) Train(ds *Dataset) error {
 				go func(th int) {
 					defer wg.Done()
 					for i := th; i < len(batch); i += threads {
-						t.forwardBackward(ds, batch[i], ws[th], gs[th], cfg.TopK)
+						t.forwardBackward(ds, batch[i], ws[th], gs[th])
 					}
 				}(th)
 			}
@@ -466,17 +482,21 @@ func (t *Trainer) Evaluate(ds *Dataset) Eval {
 		ex = ex[:4000]
 	}
 	K := t.H.K
-	e := Eval{Examples: len(ex), Top1: make([]float64, K), TopK: make([]float64, K), Loss: make([]float64, K)}
+	e := Eval{Examples: len(ex), Top1: make([]float64, K), TopK: make([]float64, K), Loss: make([]float64, K), Rank: make([][]float64, K)}
+	for k := range e.Rank {
+		e.Rank[k] = make([]float64, t.Cfg.TopK)
+	}
 	w := newWork(K, t.H.Dim, t.H.Hidden, t.M.Vocab)
 	for _, x := range ex {
-		loss, t1, tk := t.forwardBackward(ds, x, w, nil, t.Cfg.TopK)
+		loss, t1, rk := t.forwardBackward(ds, x, w, nil)
 		for k := 0; k < K; k++ {
 			e.Loss[k] += loss[k]
 			if t1[k] {
 				e.Top1[k]++
 			}
-			if tk[k] {
+			if rk[k] < t.Cfg.TopK {
 				e.TopK[k]++
+				e.Rank[k][rk[k]]++
 			}
 		}
 	}
@@ -485,6 +505,9 @@ func (t *Trainer) Evaluate(ds *Dataset) Eval {
 		e.Top1[k] /= n
 		e.TopK[k] /= n
 		e.Loss[k] /= n
+		for r := range e.Rank[k] {
+			e.Rank[k][r] /= n
+		}
 	}
 	return e
 }
@@ -519,6 +542,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	w.Set("ckpt.pos", uint64(t.Pos))
 	w.Set("ckpt.base", t.H.Base)
 	w.Set("ckpt.count", uint32(t.H.K))
+	w.Set("ckpt.independent", t.H.Independent)
 	for _, c := range t.ckptTensors() {
 		d, _ := tensor.Quantize(gguf.F32, c.v)
 		if err := w.AddTensor(c.name, gguf.F32, []uint64{uint64(len(c.v))}, d); err != nil {
@@ -544,6 +568,9 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 	if k, _ := f.Uint("ckpt.count"); int(k) != t.H.K {
 		return fmt.Errorf("%s: checkpoint has %d heads, this run %d (use the same --heads-count)", path, k, t.H.K)
 	}
+	if ind, _ := f.Bool("ckpt.independent"); ind != t.H.Independent {
+		return fmt.Errorf("%s: checkpoint is of %s heads, this run trains %s heads (use the same --independent)", path, kind(ind), kind(t.H.Independent))
+	}
 	step, _ := f.Uint("ckpt.step")
 	ep, _ := f.Uint("ckpt.epoch")
 	pos, _ := f.Uint("ckpt.pos")
@@ -561,3 +588,10 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 
 // Exists reports whether a file exists.
 func Exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+func kind(independent bool) string {
+	if independent {
+		return "independent"
+	}
+	return "coherent"
+}

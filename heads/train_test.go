@@ -2,6 +2,7 @@ package heads
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"s4c/gguf"
 	"s4c/internal/shared"
 	"s4c/model"
+	"s4c/tensor"
 )
 
 func loadModel(t testing.TB) *model.Model {
@@ -41,7 +43,14 @@ func smallData(t *testing.T, m *model.Model, tokens int) (*Dataset, string) {
 func TestGradientFiniteDifferences(t *testing.T) {
 	m := loadModel(t)
 	ds, _ := smallData(t, m, 80)
+	for _, independent := range []bool{false, true} {
+		t.Run(kind(independent), func(t *testing.T) { checkGradients(t, m, ds, independent) })
+	}
+}
+
+func checkGradients(t *testing.T, m *model.Model, ds *Dataset, independent bool) {
 	h := New(m, 3, 48, 4)
+	h.Independent = independent
 	h.Randomize(5)
 	for k := range h.H {
 		for j := range h.H[k].B1 {
@@ -53,9 +62,9 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	ex := example{0, 5}
 	w := newWork(h.K, h.Dim, h.Hidden, m.Vocab)
 	g := newGrads(h)
-	tr.forwardBackward(ds, ex, w, g, 8)
+	tr.forwardBackward(ds, ex, w, g)
 	lossAt := func() float64 {
-		l, _, _ := tr.forwardBackward(ds, ex, newWork(h.K, h.Dim, h.Hidden, m.Vocab), nil, 8)
+		l, _, _ := tr.forwardBackward(ds, ex, newWork(h.K, h.Dim, h.Hidden, m.Vocab), nil)
 		s := 0.0
 		for _, x := range l {
 			s += x
@@ -345,4 +354,74 @@ func TestTrainOnOtherArchitectures(t *testing.T) {
 		ds.Close()
 		m.Close()
 	}
+}
+
+// TestRankCounts: the batched teacher-forced ranks equal a position-by-
+// position computation (one head step and one LM-head row at a time), for
+// coherent and independent heads, on the model's own greedy text.
+func TestRankCounts(t *testing.T) {
+	m := loadModel(t)
+	p := tensor.NewPool(2)
+	s := m.NewState(64, 2)
+	toks := []int32{1}
+	var hidden []float32
+	for len(toks) < 40 {
+		o, err := s.Forward(&model.Batch{Tokens: toks[len(toks)-1:], Hidden: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Commit(1)
+		hidden = append(hidden, o.Hidden...)
+		toks = append(toks, int32(argmax(o.Row(0))))
+	}
+	toks = toks[:len(hidden)/m.Dim]
+	for _, independent := range []bool{false, true} {
+		h := New(m, 3, 32, 9)
+		h.Independent = independent
+		h.Randomize(9)
+		const ranks = 6
+		counts, n := h.RankCounts(m, hidden, toks, ranks, p)
+		want := make([][]int, h.K)
+		wantN := make([]int, h.K)
+		logits := make([]float32, m.Vocab)
+		for k := range want {
+			want[k] = make([]int, ranks)
+		}
+		for pos := 0; pos+2 < len(toks); pos++ {
+			st := append([]float32(nil), hidden[pos*m.Dim:(pos+1)*m.Dim]...)
+			for k := 0; k < h.K && pos+2+k < len(toks); k++ {
+				in := st
+				if independent {
+					in = hidden[pos*m.Dim : (pos+1)*m.Dim]
+				}
+				out := make([]float32, m.Dim)
+				h.Step(m, k, in, []int32{toks[pos+1+k]}, out, p)
+				Logits(m, out, 1, logits, p)
+				higher := 0
+				for _, x := range logits {
+					if x > logits[toks[pos+2+k]] {
+						higher++
+					}
+				}
+				if higher < ranks {
+					want[k][higher]++
+				}
+				wantN[k]++
+				st = out
+			}
+		}
+		if fmt.Sprint(counts, n) != fmt.Sprint(want, wantN) {
+			t.Errorf("%s: batched %v %v, one by one %v %v", kind(independent), counts, n, want, wantN)
+		}
+	}
+}
+
+func argmax(x []float32) int {
+	b := 0
+	for i, v := range x {
+		if v > x[b] {
+			b = i
+		}
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package speculative
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"s4c/engine"
@@ -10,8 +11,12 @@ import (
 	"s4c/tensor"
 )
 
-// Methods are the decoding methods a Decoder runs.
-var Methods = []string{"s4c", "ngram", "s4c+ngram", "none"}
+// Methods are the decoding methods a Decoder runs: S^4C (coherent heads,
+// dynamic tree), its ablations medusa (independent heads, same tree
+// search) and s4c-static (coherent heads, a static tree), the
+// training-free n-gram lookup, its union with S^4C, a draft model of the
+// same vocabulary (standard speculative sampling), and plain decoding.
+var Methods = []string{"s4c", "medusa", "s4c-static", "ngram", "s4c+ngram", "draft", "none"}
 
 // Decoder decodes many sequences together, each round of all of them in
 // one forward pass (continuous batching: sequences join and leave between
@@ -88,6 +93,7 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	}
 	opt.defaults()
 	d := &Decoder{e: e, opt: opt, Method: method}
+	var shp *shape // s4c-static's tree, sized below
 	withHeads := func(wrap func(*headsDrafter) drafter) error {
 		if hd == nil {
 			return fmt.Errorf("decoding method %q needs draft heads (give a heads file, or use ngram or none)", method)
@@ -95,19 +101,48 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 		if hd.Dim != e.Model.Dim {
 			return fmt.Errorf("heads of width %d do not fit a model of width %d", hd.Dim, e.Model.Dim)
 		}
+		if hd.Independent != (method == "medusa") {
+			if hd.Independent {
+				return fmt.Errorf("decoding method %q needs S^4C's coherent heads, and these are independent (Medusa-style) heads: use them with --spec medusa", method)
+			}
+			return fmt.Errorf("decoding method medusa needs independent heads, and these are S^4C's coherent heads: train independent ones with 's4c heads train --independent'")
+		}
+		if opt.Heads > hd.K {
+			return fmt.Errorf("%d heads asked for, the heads file has %d", opt.Heads, hd.K)
+		}
 		d.newDrafter = func(p *tensor.Pool, opt Options) drafter {
-			return wrap(&headsDrafter{m: e.Model, hd: hd, opt: opt, p: p})
+			return wrap(&headsDrafter{m: e.Model, hd: hd, opt: opt, shape: shp, p: p})
 		}
 		return nil
 	}
 	var err error
+	var acc [][]float64 // s4c-static: acceptance per depth and rank
 	switch method {
-	case "s4c":
+	case "s4c", "medusa":
 		err = withHeads(func(h *headsDrafter) drafter { return h })
+	case "s4c-static":
+		if err = withHeads(func(h *headsDrafter) drafter { return h }); err != nil {
+			break
+		}
+		var ok bool
+		acc, ok, err = hd.RankAccept()
+		if err == nil && !ok {
+			err = fmt.Errorf("s4c-static builds its tree from the heads' acceptance per depth and rank, which this heads file does not record: measure it with 's4c heads eval -m MODEL --heads HEADS --write'")
+		}
+		if opt.Heads > 0 && len(acc) > opt.Heads {
+			acc = acc[:opt.Heads]
+		}
+		if opt.Budget > 0 {
+			shp = buildShape(acc, opt.Budget)
+		}
 	case "s4c+ngram":
 		err = withHeads(func(h *headsDrafter) drafter { return unionOf(h) })
 	case "ngram":
 		d.newDrafter = func(*tensor.Pool, Options) drafter { return newNgramDrafter() }
+	case "draft":
+		if err = checkDraftModel(e, opt.Draft); err == nil {
+			d.newDrafter = func(p *tensor.Pool, opt Options) drafter { return newModelDrafter(opt.Draft.Model, p) }
+		}
 	case "none":
 		d.newDrafter = func(*tensor.Pool, Options) drafter { return noDrafter{} }
 		d.Plain = true
@@ -117,14 +152,42 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	if err != nil {
 		return nil, err
 	}
+	if opt.Heads > 0 && (method == "ngram" || method == "none" || method == "draft") {
+		return nil, fmt.Errorf("a head count (%d) was given, but decoding method %q drafts without heads", opt.Heads, method)
+	}
 	if opt.Budget == 0 && !d.Plain {
 		table := MeasureCosts(e.Model, e.Threads)
 		d.costs = newLive(table)
 		dr := d.newDrafter(tensor.NewPool(e.Threads), opt)
 		d.depth, d.draft = dr.depth(), dr.cost()
 		d.Plain = table.MaxGain(d.depth, d.draft) < minGain
+		if acc != nil && !d.Plain {
+			// A static tree is verified whole every round: its size is
+			// chosen once, from the same costs.
+			shp = staticSize(acc, d.costs, opt.MaxBudget, d.draft)
+			d.opt.Budget = shp.size()
+			d.Plain = d.opt.Budget == 0
+			d.draft = d.newDrafter(tensor.NewPool(e.Threads), d.opt).cost()
+		}
 	}
 	return d, nil
+}
+
+// staticSize is the static tree (buildShape) of the size that maximises
+// expected tokens per second, (1 + Σ value) / (t(n+1) + draft), on the
+// measured costs.
+func staticSize(acc [][]float64, c *liveCosts, maxN int, draft float64) *shape {
+	all := buildShape(acc, maxN)
+	v := append([]float64(nil), all.value[1:]...)
+	sort.Sort(sort.Reverse(sort.Float64Slice(v)))
+	bestN, best, sum := 0, 1/c.At(1), 1.0
+	for n := 1; n <= len(v); n++ {
+		sum += v[n-1]
+		if r := sum / (c.At(n+1) + draft); r > best {
+			bestN, best = n, r
+		}
+	}
+	return buildShape(acc, bestN)
 }
 
 // noDrafter drafts nothing: plain decoding through the same loop.

@@ -30,7 +30,15 @@ func TestDecoderBatchExact(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/budget %d", method, budget), func(t *testing.T) {
-				d, err := NewDecoder(e, method, hd, Options{Budget: budget})
+				h := hd
+				if method == "medusa" {
+					h = independentHeads(t, e)
+				}
+				opt := Options{Budget: budget}
+				if method == "draft" {
+					opt.Draft = loadEngine(t)
+				}
+				d, err := NewDecoder(e, method, h, opt)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -25,21 +25,39 @@ type drafter interface {
 	draft(h []float32, b int32, history []int32, nodes int) *tree
 }
 
-// headsDrafter drafts with S^4C's coherent heads.
+// headsDrafter drafts with heads: S^4C's coherent heads growing the
+// dynamic tree (s4c), the same heads along a static shape (s4c-static), or
+// independent heads (medusa).
 type headsDrafter struct {
-	m   *model.Model
-	hd  *heads.Heads
-	opt Options
-	p   *tensor.Pool
-	ws  workspace
+	m     *model.Model
+	hd    *heads.Heads
+	opt   Options
+	shape *shape // s4c-static's tree; nil: the dynamic tree
+	p     *tensor.Pool
+	ws    workspace
 }
 
-func (d *headsDrafter) depth() int { return d.hd.K }
+func (d *headsDrafter) options(nodes int) draftOptions {
+	o := draftOptions{TopK: d.opt.TopK, Width: d.opt.Width, Nodes: nodes, Heads: d.opt.Heads, Shape: d.shape}
+	if d.shape != nil {
+		o.TopK = max(o.TopK, d.shape.maxRank()+1)
+	}
+	return o
+}
 
-func (d *headsDrafter) cost() float64 { return draftCost(d.m, d.hd, d.opt, d.p) }
+func (d *headsDrafter) depth() int { return d.options(0).depth(d.hd) }
+
+func (d *headsDrafter) cost() float64 { return draftCost(d) }
 
 func (d *headsDrafter) draft(h []float32, b int32, _ []int32, nodes int) *tree {
-	return grow(d.m, d.hd, h, b, draftOptions{TopK: d.opt.TopK, Width: d.opt.Width, Nodes: nodes}, d.p, &d.ws)
+	return d.grow(h, b, d.options(nodes))
+}
+
+func (d *headsDrafter) grow(h []float32, b int32, o draftOptions) *tree {
+	if d.hd.Independent {
+		return growIndependent(d.m, d.hd, h, b, o, d.p, &d.ws)
+	}
+	return grow(d.m, d.hd, h, b, o, d.p, &d.ws)
 }
 
 // unionDrafter merges the heads' tree and the n-gram lookup's into one:

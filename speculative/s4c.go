@@ -55,6 +55,11 @@ type Options struct {
 	MaxBudget int // upper bound of the automatic budget (default 64)
 	TopK      int // children considered per node (default 8)
 	Width     int // nodes kept per depth (default 10)
+	// Heads, if > 0, drafts with only the first Heads heads (the
+	// head-count ablation: trees at most that deep).
+	Heads int
+	// Draft is the draft model of method "draft" (same vocabulary).
+	Draft *engine.Engine
 }
 
 // MaxTreeBudget bounds Options.Budget and MaxBudget: verification passes
@@ -67,7 +72,7 @@ func (o Options) Validate() error {
 	for _, f := range []struct {
 		name   string
 		v, max int
-	}{{"budget", o.Budget, MaxTreeBudget}, {"max budget", o.MaxBudget, MaxTreeBudget}, {"top-k children", o.TopK, 256}, {"width", o.Width, 1024}} {
+	}{{"budget", o.Budget, MaxTreeBudget}, {"max budget", o.MaxBudget, MaxTreeBudget}, {"top-k children", o.TopK, 256}, {"width", o.Width, 1024}, {"head count", o.Heads, heads.MaxK}} {
 		if f.v < 0 || f.v > f.max {
 			return fmt.Errorf("S^4C %s %d: want 0 (automatic) to %d", f.name, f.v, f.max)
 		}
@@ -313,27 +318,31 @@ func (c *Costs) MaxGain(depth int, draft float64) float64 {
 var draftCosts sync.Map // draftKey -> seconds
 
 type draftKey struct {
-	hd      *heads.Heads
-	threads int
+	hd             *heads.Heads
+	shape          *shape
+	heads, threads int
 }
 
-// draftCost times drafting a tree of up to K+1 nodes (the fewest that hold
-// a chain as deep as the heads reach) from a neutral state: the fastest of
-// five or more (as many as fit in 50 ms), after one untimed, so that a
-// burst of other work on the machine does not count. Cached per heads and
-// thread count.
-func draftCost(m *model.Model, hd *heads.Heads, opt Options, p *tensor.Pool) float64 {
-	key := draftKey{hd, p.Threads}
+// draftCost times drafting a tree of up to depth+1 nodes (the fewest that
+// hold a chain as deep as the heads reach; a static tree whole) from a
+// neutral state: the fastest of five or more (as many as fit in 50 ms),
+// after one untimed, so that a burst of other work on the machine does not
+// count. Cached per heads, shape, head count and thread count.
+func draftCost(d *headsDrafter) float64 {
+	key := draftKey{d.hd, d.shape, d.opt.Heads, d.p.Threads}
 	if c, ok := draftCosts.Load(key); ok {
 		return c.(float64)
 	}
-	h := make([]float32, m.Dim)
-	ws := &workspace{}
+	nodes := d.depth() + 1
+	if d.shape != nil {
+		nodes = max(nodes, d.shape.size())
+	}
+	h := make([]float32, d.m.Dim)
 	best := math.Inf(1)
 	start := time.Now()
 	for r := 0; r < 6 || r < 64 && time.Since(start) < 50*time.Millisecond; r++ {
 		t0 := time.Now()
-		grow(m, hd, h, 0, draftOptions{TopK: opt.TopK, Width: opt.Width, Nodes: hd.K + 1}, p, ws)
+		d.grow(h, 0, d.options(nodes))
 		if r > 0 {
 			best = min(best, time.Since(t0).Seconds())
 		}
@@ -452,6 +461,12 @@ func allRows(n int) []int {
 // e.GeneratePlain's token for token.
 func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
 	return generate(e, "s4c", hd, req, opt)
+}
+
+// GenerateWith decodes with any of Methods; hd are the heads for the
+// methods that need them (nil for ngram and none). Lossless as Generate.
+func GenerateWith(e *engine.Engine, method string, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
+	return generate(e, method, hd, req, opt)
 }
 
 // GenerateUnion decodes as Generate does with the heads' drafts and the

@@ -61,8 +61,15 @@ func greedy() sample.Params { return sample.Params{TopP: 1, RepeatPenalty: 1} }
 // checkExact runs plain and S^4C decoding on prompts and requires the same
 // tokens, whole sequence.
 func checkExact(t *testing.T, e *engine.Engine, hd *heads.Heads, prompts []string, n int, sp sample.Params, opt Options) Stats {
+	return checkExactWith(t, e, "s4c", hd, prompts, n, sp, opt)
+}
+
+// checkExactWith is checkExact for any decoding method.
+func checkExactWith(t *testing.T, e *engine.Engine, method string, hd *heads.Heads, prompts []string, n int, sp sample.Params, opt Options) Stats {
 	var total Stats
-	total.AcceptDepth = make([]int, hd.K)
+	if hd != nil {
+		total.AcceptDepth = make([]int, hd.K)
+	}
 	for i, p := range prompts {
 		sp.Seed = uint64(i)
 		req := engine.Request{Prompt: e.Encode(p), MaxTokens: n, Sampling: sp, IgnoreEOG: true}
@@ -70,12 +77,12 @@ func checkExact(t *testing.T, e *engine.Engine, hd *heads.Heads, prompts []strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, st, err := Generate(e, hd, req, opt)
+		got, st, err := GenerateWith(e, method, hd, req, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("prompt %d %q (budget %d): S^4C output differs from plain decoding\n s4c: %v\nplain: %v", i, p, opt.Budget, got, want)
+			t.Fatalf("prompt %d %q (budget %d): %s output differs from plain decoding\n %s: %v\nplain: %v", i, p, opt.Budget, method, method, got, want)
 		}
 		total.Add(st)
 	}

@@ -16,6 +16,7 @@ type node struct {
 	parent int     // index in tree.nodes, -1 for the root
 	depth  int     // root 0
 	logp   float64 // log of the draft probability of the path root→node
+	rank   int     // the token's rank among its parent's proposed children (0: most probable)
 	state  []float32
 }
 
@@ -34,6 +35,24 @@ type draftOptions struct {
 	// nodes hold all ancestors of each, so at most n-d+1 of them are at
 	// depth d, and those are the n-d+1 most probable of their depth.)
 	Nodes int
+	// Heads, if > 0, uses only the first Heads heads (the head-count
+	// ablation): the tree is at most that deep.
+	Heads int
+	// Shape, if set, fixes the tree (s4c-static): depth d keeps the
+	// children its shape lists by rank, whatever their probabilities.
+	Shape *shape
+}
+
+// depth is the deepest draft a tree grown by hd with these options holds.
+func (o draftOptions) depth(hd *heads.Heads) int {
+	k := hd.K
+	if o.Heads > 0 {
+		k = min(k, o.Heads)
+	}
+	if o.Shape != nil {
+		k = min(k, o.Shape.depth())
+	}
+	return k
 }
 
 // width is how many nodes depth d keeps.
@@ -55,7 +74,8 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 	hd.Step(m, 0, h, []int32{b}, root, p)
 	t.nodes[0].state = root
 	frontier := []int{0}
-	for d := 1; d <= hd.K && len(frontier) > 0 && opt.width(d) > 0; d++ {
+	K := opt.depth(hd)
+	for d := 1; d <= K && len(frontier) > 0 && opt.width(d) > 0; d++ {
 		n := len(frontier)
 		states := ws.floats(&ws.states, n*m.Dim)
 		for i, f := range frontier {
@@ -63,27 +83,19 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 		}
 		logits := ws.floats(&ws.logits, n*m.Vocab)
 		heads.Logits(m, states, n, logits, p)
-		type cand struct {
-			parent int
-			tok    int32
-			logp   float64
-		}
-		var cands []cand
+		var cands []node
 		for i, f := range frontier {
-			for _, c := range topKLogProbs(logits[i*m.Vocab:(i+1)*m.Vocab], opt.TopK) {
-				cands = append(cands, cand{f, c.id, t.nodes[f].logp + c.logp})
+			for r, c := range topKLogProbs(logits[i*m.Vocab:(i+1)*m.Vocab], opt.TopK) {
+				cands = append(cands, node{tok: c.id, parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
 			}
 		}
-		sort.SliceStable(cands, func(i, j int) bool { return cands[i].logp > cands[j].logp })
-		if w := opt.width(d); len(cands) > w {
-			cands = cands[:w]
-		}
+		cands = opt.choose(d, cands)
 		next := make([]int, 0, len(cands))
 		for _, c := range cands {
-			t.nodes = append(t.nodes, node{tok: c.tok, parent: c.parent, depth: d, logp: c.logp})
+			t.nodes = append(t.nodes, c)
 			next = append(next, len(t.nodes)-1)
 		}
-		if d < hd.K && opt.width(d+1) > 0 {
+		if d < K && opt.width(d+1) > 0 {
 			in := ws.floats(&ws.states, len(next)*m.Dim)
 			toks := make([]int32, len(next))
 			for i, id := range next {
@@ -97,6 +109,56 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 			}
 		}
 		frontier = next
+	}
+	return t
+}
+
+// choose keeps depth d's nodes among the candidates (every child proposed
+// for each frontier node): the dynamic tree keeps the width(d) most
+// probable paths, a static tree the children its shape lists.
+func (o draftOptions) choose(d int, cands []node) []node {
+	if o.Shape != nil {
+		return o.Shape.pick(d, cands)
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].logp > cands[j].logp })
+	return cands[:min(len(cands), o.width(d))]
+}
+
+// growIndependent drafts a tree with independent (Medusa-style) heads:
+// head d-1 guesses depth d from the target's state h alone, so the K
+// heads and their LM-head rows run once per round, and every node of a
+// depth is offered the same children. The tree keeps, depth by depth, the
+// most probable paths under that independence, as grow does.
+func growIndependent(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOptions, p *tensor.Pool, ws *workspace) *tree {
+	t := &tree{nodes: []node{{tok: b, parent: -1}}}
+	K := 0
+	for d := 1; d <= opt.depth(hd) && opt.width(d) > 0; d++ {
+		K = d
+	}
+	if K == 0 {
+		return t
+	}
+	states := ws.floats(&ws.states, K*m.Dim)
+	for k := 0; k < K; k++ {
+		hd.Step(m, k, h, []int32{b}, states[k*m.Dim:(k+1)*m.Dim], p)
+	}
+	logits := ws.floats(&ws.logits, K*m.Vocab)
+	heads.Logits(m, states, K, logits, p)
+	frontier := []int{0}
+	for d := 1; d <= K && len(frontier) > 0; d++ {
+		top := topKLogProbs(logits[(d-1)*m.Vocab:d*m.Vocab], opt.TopK)
+		var cands []node
+		for _, f := range frontier {
+			for r, c := range top {
+				cands = append(cands, node{tok: c.id, parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
+			}
+		}
+		cands = opt.choose(d, cands)
+		frontier = frontier[:0]
+		for _, c := range cands {
+			t.nodes = append(t.nodes, c)
+			frontier = append(frontier, len(t.nodes)-1)
+		}
 	}
 	return t
 }

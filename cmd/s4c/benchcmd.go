@@ -2,15 +2,21 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"s4c/bench"
@@ -36,8 +42,8 @@ func parseMethods(flag string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, m := range strings.Split(flag, ",") {
 		m = strings.TrimSpace(m)
-		if _, ok := methodNames[m]; !ok {
-			return nil, usageError{fmt.Errorf("--methods: unknown method %q (want none, s4c, ngram, s4c+ngram)", m)}
+		if err := checkMethod("methods", m); err != nil {
+			return nil, err
 		}
 		if !seen[m] {
 			methods = append(methods, m)
@@ -206,15 +212,19 @@ func cmdBenchEngine(args []string) error {
 func cmdBenchSpec(args []string) error {
 	fs := newFlags("bench spec", "-m MODEL.gguf [--heads H.gguf] (--prompts FILE | --questions FILE) [flags]")
 	modelPath := fs.String("m", "", "model (GGUF)")
-	headsPath := fs.String("heads", "", "heads (default MODEL.s4c.gguf)")
+	headsPath := fs.String("heads", "", "S^4C's heads (default MODEL.s4c.gguf)")
+	medusaPath := fs.String("medusa-heads", "", "independent heads for the medusa method (default MODEL.medusa.s4c.gguf)")
 	promptsPath := fs.String("prompts", "", "JSONL prompts ({\"prompt\": ...})")
 	questionsPath := fs.String("questions", "", "Spec-Bench questions (JSONL with category and turns: each turn asked after the model's answer to the one before, through the chat template)")
-	methodsFlag := fs.String("methods", "", "comma-separated methods to compare: none (plain), s4c, ngram, s4c+ngram (default none,s4c with heads, else none,ngram)")
+	methodsFlag := fs.String("methods", "", "comma-separated methods to compare: none (plain), s4c, medusa, s4c-static, ngram, s4c+ngram, draft (default none,s4c with heads, else none,ngram)")
 	n := fs.Int("n", 256, "new tokens per prompt (per turn)")
 	maxPrompts := fs.Int("max-prompts", 0, "at most this many prompts (0 = all)")
 	limit := fs.Int("limit", 0, "at most this many questions per category (0 = all)")
-	outDir := fs.String("out", "", "also write compare.md and compare.json here")
+	outDir := fs.String("out", "", "also write compare.md, compare.json and compare.svg here, and progress.jsonl as tasks finish (a rerun resumes from it)")
+	fresh := fs.Bool("fresh", false, "with --out: discard a previous run's progress there and start over")
 	budget := fs.Int("budget", 0, "draft nodes per pass (0 = automatic)")
+	headsK := headsKFlag(fs)
+	draftPath := draftModelFlag(fs)
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
 	params := samplingFlags(fs)
 	if err := parse(fs, args, 0); err != nil {
@@ -224,7 +234,7 @@ func cmdBenchSpec(args []string) error {
 		return usageError{fmt.Errorf("give -m MODEL.gguf and one of --prompts FILE or --questions FILE")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt}, intFlag{"limit", *limit, 0, math.MaxInt},
-		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}, intFlag{"heads-k", *headsK, 0, heads.MaxK}); err != nil {
 		return err
 	}
 	methods, err := parseMethods(*methodsFlag)
@@ -271,16 +281,29 @@ func cmdBenchSpec(args []string) error {
 		return err
 	}
 	defer e.Close()
-	opt := speculative.Options{Budget: *budget}
-	var h *heads.Heads
-	if methods == nil || slices.Contains(methods, "s4c") || slices.Contains(methods, "s4c+ngram") {
-		h, err = loadHeads(e, *modelPath, *headsPath)
-		switch {
-		case err == nil && methods == nil:
-			methods = []string{"none", "s4c"}
-		case err != nil && methods == nil:
+	opt := speculative.Options{Budget: *budget, Heads: *headsK}
+	if slices.Contains(methods, "draft") || *draftPath != "" {
+		if !slices.Contains(methods, "draft") {
+			return usageError{fmt.Errorf("--draft-model is for the draft method: add it to --methods")}
+		}
+		if opt.Draft, err = loadDraftModel("draft", *draftPath, *threads); err != nil {
+			return err
+		}
+		defer opt.Draft.Close()
+	}
+	if methods == nil {
+		methods = []string{"none", "s4c"}
+		if *headsPath == "" && !heads.Exists(heads.PathFor(*modelPath)) {
 			methods = []string{"none", "ngram"}
-		case err != nil:
+		}
+	}
+	hds := map[string]*heads.Heads{}
+	for _, m := range methods {
+		p := *headsPath
+		if m == "medusa" {
+			p = *medusaPath
+		}
+		if hds[m], err = methodHeads(e, *modelPath, m, p); err != nil {
 			return err
 		}
 	}
@@ -299,34 +322,72 @@ func cmdBenchSpec(args []string) error {
 	var ms []bench.Method
 	for _, name := range methods {
 		m := bench.Method{Name: name}
-		switch name {
-		case "none":
+		if name == "none" {
 			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
 				out, st, err := e.GeneratePlain(req)
 				return out, speculative.Stats{Stats: st, Rounds: st.GenTokens}, err
 			}
-		case "s4c":
+		} else {
+			hd := hds[name]
 			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
-				return speculative.Generate(e, h, req, opt)
-			}
-		case "ngram":
-			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
-				return speculative.GenerateNgram(e, req, opt)
-			}
-		case "s4c+ngram":
-			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
-				return speculative.GenerateUnion(e, h, req, opt)
+				return speculative.GenerateWith(e, name, hd, req, opt)
 			}
 		}
 		ms = append(ms, m)
 	}
 	fmt.Fprintln(stdout, e.Model.Describe())
-	start := time.Now()
-	r, err := bench.Compare(e, ms, tasks, *n, sp, func(done int) {
-		eta := time.Duration(float64(time.Since(start)) / float64(done) * float64(len(tasks)-done)).Round(time.Second)
+	co := bench.CompareOptions{}
+	if *outDir != "" {
+		// The settings a resumed run must share with the one it
+		// continues: anything that changes what a task measures.
+		settings := fmt.Sprintf("model %s; methods %v; tasks %d (%x); n %d; sampling %+v; budget %d; heads-k %d; heads %v; draft %s",
+			e.Model.Fingerprint(), methods, len(tasks), taskHash(tasks), *n, sp, *budget, *headsK, headsPrints(hds), *draftPath)
+		prog, done, err := bench.OpenProgress(filepath.Join(*outDir, "progress.jsonl"), settings, *fresh)
+		if err != nil {
+			return err
+		}
+		defer prog.Close()
+		if len(done) > 0 {
+			fmt.Fprintf(os.Stderr, "resuming: %d of %d tasks already measured in %s (--fresh starts over)\n", len(done), len(tasks), *outDir)
+		}
+		co.Done, co.OnTask = done, prog.Add
+	}
+	var stop atomic.Bool
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; !ok {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "\ninterrupt: stopping after the task in progress (press Ctrl-C again to quit at once)")
+		stop.Store(true)
+		<-sig
+		os.Exit(130)
+	}()
+	co.Stop = stop.Load
+	start, ran := time.Now(), 0
+	co.Progress = func(done int) {
+		if co.Done[done-1] == nil {
+			ran++
+		}
+		left := 0
+		for i := done; i < len(tasks); i++ {
+			if co.Done[i] == nil {
+				left++
+			}
+		}
+		eta := time.Duration(float64(time.Since(start)) / float64(max(ran, 1)) * float64(left)).Round(time.Second)
 		bar(fmt.Sprintf("bench %s %d/%d, ETA %s", progressBar(float64(done)/float64(len(tasks))), done, len(tasks), eta))
-	})
+	}
+	r, err := bench.Compare(e, ms, tasks, *n, sp, co)
 	endBar()
+	if errors.Is(err, bench.ErrStopped) {
+		if *outDir == "" {
+			return errInterrupted{"interrupted (nothing kept: give --out DIR to make a run resumable)"}
+		}
+		return errInterrupted{fmt.Sprintf("interrupted; the finished tasks are kept in %s: rerun the same command to resume", filepath.Join(*outDir, "progress.jsonl"))}
+	}
 	if err != nil {
 		return err
 	}
@@ -351,6 +412,15 @@ func cmdBenchSpec(args []string) error {
 		if err := os.WriteFile(filepath.Join(*outDir, "compare.json"), []byte(js.String()), 0o644); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
+		var svg bytes.Buffer
+		title := fmt.Sprintf("%s, %d threads, temperature %g", filepath.Base(*modelPath), nt, sp.Temp)
+		if err := r.SVG(&svg, title); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*outDir, "compare.svg"), svg.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote compare.md, compare.json and compare.svg to %s\n", *outDir)
 	}
 	for _, m := range r.Methods {
 		if c := r.Cells["all"][m]; c != nil && c.Differ > 0 && sp.Greedy() {
@@ -395,4 +465,27 @@ func readQuestions(path string) ([]bench.Task, error) {
 		return nil, fmt.Errorf("%s: no questions", path)
 	}
 	return out, nil
+}
+
+// taskHash fingerprints the tasks (categories, prompts, turns) so that a
+// resumed run is known to measure the same ones.
+func taskHash(tasks []bench.Task) []byte {
+	h := sha256.New()
+	for _, t := range tasks {
+		fmt.Fprintf(h, "%q %v %q\n", t.Category, t.Prompt, t.Turns)
+	}
+	return h.Sum(nil)[:8]
+}
+
+// headsPrints names the heads each method drafts with, for the settings
+// of a resumable run.
+func headsPrints(hds map[string]*heads.Heads) string {
+	var out []string
+	for m, h := range hds {
+		if h != nil {
+			out = append(out, fmt.Sprintf("%s:%x", m, sha256.Sum256(fmt.Append(nil, h.Report, h.K, h.Hidden, h.Independent, h.H[0].W1[:min(64, len(h.H[0].W1))]))))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }

@@ -118,6 +118,7 @@ func cmdHeadsTrain(args []string) error {
 	dataPath := fs.String("data", "", "where to keep the generated data (default OUT.data)")
 	resume := fs.Bool("resume", false, "continue from the last checkpoint (OUT.ckpt)")
 	ckptEvery := fs.Int("checkpoint-every", 500, "write a checkpoint (OUT.ckpt) every this many optimiser steps")
+	independent := fs.Bool("independent", false, "train Medusa-style independent heads (each sees only the target's state; for --spec medusa, the coherence ablation)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -138,6 +139,9 @@ func cmdHeadsTrain(args []string) error {
 
 	if *outPath == "" {
 		*outPath = heads.PathFor(*modelPath)
+		if *independent {
+			*outPath = heads.IndependentPathFor(*modelPath)
+		}
 	}
 	if *dataPath == "" {
 		*dataPath = *outPath + ".data"
@@ -219,6 +223,7 @@ func cmdHeadsTrain(args []string) error {
 
 	// 2. Train.
 	h := heads.New(e.Model, *count, *hidden, *seed)
+	h.Independent = *independent
 	cfg := heads.TrainConfig{Epochs: *epochs, LR: *lr, WeightDecay: *wd, Batch: *batch, HoldOut: 0.05, Seed: *seed,
 		Threads: nthreads, TopK: 8, Checkpoint: ckpt, CheckpointEvery: *ckptEvery, Stop: stop.Load}
 	tr := heads.NewTrainer(h, e.Model, cfg)
@@ -258,6 +263,7 @@ func cmdHeadsTrain(args []string) error {
 		h.Report[fmt.Sprintf("head%d.top1", k+1)] = fmt.Sprintf("%.4f", ev.Top1[k])
 		h.Report[fmt.Sprintf("head%d.top8", k+1)] = fmt.Sprintf("%.4f", ev.TopK[k])
 	}
+	h.SetRankAccept(ev.Rank)
 	// Real τ of the default tree, decoding held-out prompts with S^4C.
 	evalPrompts := prompts
 	if len(evalPrompts) == 0 {
@@ -288,7 +294,7 @@ func cmdHeadsTrain(args []string) error {
 func measureTau(e *engine.Engine, h *heads.Heads, prompts [][]int32, n int) (speculative.Stats, error) {
 	var tot speculative.Stats
 	for _, ids := range prompts {
-		_, st, err := speculative.Generate(e, h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
+		_, st, err := speculative.GenerateWith(e, headsMethod(h), h, engine.Request{Prompt: ids, MaxTokens: n, Sampling: sample.Params{TopP: 1, RepeatPenalty: 1}, IgnoreEOG: true},
 			speculative.Options{Budget: speculative.DefaultBudget})
 		if err != nil {
 			return tot, err
@@ -307,11 +313,20 @@ func cmdHeadsEval(args []string) error {
 	maxPrompts := fs.Int("max-prompts", 0, "use at most this many prompts (0 = all)")
 	budget := fs.Int("budget", speculative.DefaultBudget, "draft nodes per pass (0 = automatic from measured costs)")
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
+	write := fs.Bool("write", false, "also measure the heads' acceptance per depth and rank on the plain outputs (teacher forced) and record it in the heads file (s4c-static builds its tree from it)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *modelPath == "" {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
+	}
+	if *headsPath == "" {
+		*headsPath = heads.PathFor(*modelPath)
+	}
+	if *write {
+		if err := checkWritable(*headsPath); err != nil {
+			return err
+		}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"max-prompts", *maxPrompts, 0, math.MaxInt},
 		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
@@ -351,6 +366,30 @@ func cmdHeadsEval(args []string) error {
 		return fmt.Errorf("S^4C output differs from plain greedy decoding (a bug; please report)")
 	}
 	r.Print(stdout)
+	if *write {
+		texts, from := make([][]int32, len(prompts)), make([]int, len(prompts))
+		for i, p := range prompts {
+			texts[i] = append(append([]int32(nil), p...), r.Outputs[i]...)
+			from[i] = len(p) - 1 // the prompt's last state predicts the first new token
+		}
+		acc, err := h.MeasureRankAccept(e.Model, texts, from, 8, *threads)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "acceptance per depth and rank (teacher forced on the plain outputs):")
+		for d, row := range acc {
+			fmt.Fprintf(stdout, "  depth %d:", d+1)
+			for _, a := range row {
+				fmt.Fprintf(stdout, " %.3f", a)
+			}
+			fmt.Fprintln(stdout)
+		}
+		h.SetRankAccept(acc)
+		if err := h.Save(*headsPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "recorded in %s\n", *headsPath)
+	}
 	return nil
 }
 
@@ -406,4 +445,13 @@ func endBar() {
 	if stderrIsTerminal {
 		fmt.Fprintln(os.Stderr)
 	}
+}
+
+// headsMethod is the decoding method heads are made for: S^4C's dynamic
+// tree for coherent heads, medusa for independent ones.
+func headsMethod(h *heads.Heads) string {
+	if h.Independent {
+		return "medusa"
+	}
+	return "s4c"
 }

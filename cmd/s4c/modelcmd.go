@@ -56,7 +56,7 @@ func cmdModelSynth(args []string) error {
 func cmdModelInflate(args []string) error {
 	fs := newFlags("model inflate", "--from SMALL.gguf --shape SHAPE --type TYPE -o BIG.gguf [--heads SMALL.s4c.gguf]")
 	from := fs.String("from", "", "small real model to inflate")
-	shape := fs.String("shape", "tinyllama-1.1b", "target shape: "+shapeNames())
+	shape := fs.String("shape", "tinyllama-1.1b", "target shape: "+shapeNames()+", or same (the small model's own: a copy in another tensor type)")
 	typ := fs.String("type", "f16", "tensor type of the big model")
 	out := fs.String("o", "", "output GGUF file")
 	headsIn := fs.String("heads", "", "also inflate these heads of the small model (written beside OUT as OUT.s4c.gguf)")
@@ -67,9 +67,12 @@ func cmdModelInflate(args []string) error {
 	if *from == "" || *out == "" {
 		return usageError{fmt.Errorf("give --from SMALL.gguf and -o BIG.gguf")}
 	}
-	s, err := convert.ParseShape(*shape)
-	if err != nil {
-		return err
+	var s convert.Shape
+	var err error
+	if *shape != "same" {
+		if s, err = convert.ParseShape(*shape); err != nil {
+			return err
+		}
 	}
 	t, err := gguf.ParseTensorType(*typ)
 	if err != nil {
@@ -80,6 +83,9 @@ func cmdModelInflate(args []string) error {
 		return err
 	}
 	defer small.Close()
+	if *shape == "same" {
+		s = convert.ShapeOf(small)
+	}
 	s.Vocab = small.Vocab
 	var sh *heads.Heads
 	if *headsIn != "" {
@@ -94,12 +100,20 @@ func cmdModelInflate(args []string) error {
 	st, _ := os.Stat(*out)
 	fmt.Fprintf(stdout, "wrote %s: %s inflated to %s, %s, %.2f GiB in %s\n", *out, *from, s.Name, t, float64(st.Size())/(1<<30), time.Since(t0).Round(time.Second))
 	if sh != nil {
-		return inflateHeads(sh, *out, heads.PathFor(*out))
+		return inflateHeads(sh, *out, "")
 	}
 	return nil
 }
 
+// inflateHeads writes sh inflated to the model at bigPath, to outPath or
+// by default beside it (MODEL.medusa.s4c.gguf for independent heads).
 func inflateHeads(sh *heads.Heads, bigPath, outPath string) error {
+	if outPath == "" {
+		outPath = heads.PathFor(bigPath)
+		if sh.Independent {
+			outPath = heads.IndependentPathFor(bigPath)
+		}
+	}
 	big, err := model.Load(bigPath)
 	if err != nil {
 		return err
@@ -122,7 +136,7 @@ func cmdHeadsInflate(args []string) error {
 	from := fs.String("from", "", "the small model the heads were trained for")
 	hp := fs.String("heads", "", "heads of the small model (default SMALL.s4c.gguf)")
 	bigPath := fs.String("m", "", "the inflated model")
-	out := fs.String("o", "", "output heads (default BIG.s4c.gguf)")
+	out := fs.String("o", "", "output heads (default BIG.s4c.gguf, or BIG.medusa.s4c.gguf for independent heads)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -131,9 +145,6 @@ func cmdHeadsInflate(args []string) error {
 	}
 	if *hp == "" {
 		*hp = heads.PathFor(*from)
-	}
-	if *out == "" {
-		*out = heads.PathFor(*bigPath)
 	}
 	small, err := model.Load(*from)
 	if err != nil {

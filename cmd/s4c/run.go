@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,6 +16,13 @@ import (
 	"s4c/sample"
 	"s4c/speculative"
 )
+
+// headsKFlag registers --heads-k, the head-count ablation.
+func headsKFlag(fs interface {
+	Int(string, int, string) *int
+}) *int {
+	return fs.Int("heads-k", 0, "draft with only the first K heads, at most K tokens ahead (the head-count ablation; 0 = all)")
+}
 
 // samplingFlags registers the sampling flags on fs.
 func samplingFlags(fs interface {
@@ -56,8 +65,10 @@ func cmdRun(args []string) error {
 	system := fs.String("system", "", "system message (with --chat)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
 	headsPath := fs.String("heads", "", "S^4C draft heads (default: MODEL.s4c.gguf beside the model, if present)")
-	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed), s4c+ngram (both drafts in one tree) or none (plain); default s4c when heads are found, else ngram")
+	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed), s4c+ngram (both drafts in one tree), none (plain), or the ablations medusa (independent heads, MODEL.medusa.s4c.gguf) and s4c-static (a static tree); default s4c when heads are found, else ngram")
 	budget := fs.Int("budget", 0, "S^4C draft nodes per verification pass (0 = chosen from measured costs)")
+	headsK := headsKFlag(fs)
+	draftPath := draftModelFlag(fs)
 	compare := fs.Bool("compare", false, "also decode plainly in the same process and report the speed-up")
 	params := samplingFlags(fs)
 	if err := parse(fs, args, 0); err != nil {
@@ -67,7 +78,7 @@ func cmdRun(args []string) error {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf (any Llama-family GGUF, e.g. from the usual model hubs)")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, math.MaxInt}, intFlag{"threads", *threads, 0, maxThreads},
-		intFlag{"ctx", *ctx, 0, math.MaxInt}, intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}); err != nil {
+		intFlag{"ctx", *ctx, 0, math.MaxInt}, intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"heads-k", *headsK, 0, heads.MaxK}); err != nil {
 		return err
 	}
 	text := *prompt
@@ -88,14 +99,29 @@ func cmdRun(args []string) error {
 	if err := sp.Validate(); err != nil {
 		return err
 	}
+	if *draftPath != "" {
+		if _, err := os.Stat(*draftPath); err != nil {
+			return fmt.Errorf("--draft-model: %w", err)
+		}
+	}
 	e, err := engine.Load(*modelPath, *threads)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	if *draftPath != "" && *specMode == "" {
+		*specMode = "draft"
+	}
 	method, hd, err := findDecoder(e, *modelPath, *headsPath, *specMode)
 	if err != nil {
 		return err
+	}
+	draft, err := loadDraftModel(method, *draftPath, *threads)
+	if err != nil {
+		return err
+	}
+	if draft != nil {
+		defer draft.Close()
 	}
 	var ids []int32
 	switch {
@@ -148,18 +174,11 @@ func cmdRun(args []string) error {
 	var gotIDs []int32
 	var st engine.Stats
 	var sst speculative.Stats
-	switch method {
-	case "s4c":
-		gotIDs, sst, err = speculative.Generate(e, hd, req, speculative.Options{Budget: *budget})
-		st = sst.Stats
-	case "ngram":
-		gotIDs, sst, err = speculative.GenerateNgram(e, req, speculative.Options{Budget: *budget})
-		st = sst.Stats
-	case "s4c+ngram":
-		gotIDs, sst, err = speculative.GenerateUnion(e, hd, req, speculative.Options{Budget: *budget})
-		st = sst.Stats
-	default:
+	if method == "none" {
 		gotIDs, st, err = e.GeneratePlain(req)
+	} else {
+		gotIDs, sst, err = speculative.GenerateWith(e, method, hd, req, speculative.Options{Budget: *budget, Heads: *headsK, Draft: draft})
+		st = sst.Stats
 	}
 	fmt.Fprint(out, dec.Flush())
 	fmt.Fprintln(out)
@@ -187,38 +206,85 @@ func cmdRun(args []string) error {
 }
 
 // methodNames label the decoding methods in run's figures.
-var methodNames = map[string]string{"s4c": "S^4C", "ngram": "n-gram", "s4c+ngram": "S^4C+n-gram", "none": "plain"}
+var methodNames = map[string]string{"s4c": "S^4C", "medusa": "medusa", "s4c-static": "S^4C-static", "ngram": "n-gram",
+	"s4c+ngram": "S^4C+n-gram", "draft": "draft model", "none": "plain"}
+
+// draftModelFlag registers --draft-model, the draft method's model.
+func draftModelFlag(fs interface {
+	String(string, string, string) *string
+}) *string {
+	return fs.String("draft-model", "", "a smaller model with the same vocabulary drafting for this one (--spec draft, standard speculative sampling; implies it when --spec is not given)")
+}
+
+// loadDraftModel loads the draft model the method needs (nil if none).
+func loadDraftModel(method, path string, threads int) (*engine.Engine, error) {
+	if method != "draft" {
+		if path != "" {
+			return nil, usageError{fmt.Errorf("--draft-model is for --spec draft, not %s", method)}
+		}
+		return nil, nil
+	}
+	if path == "" {
+		return nil, usageError{fmt.Errorf("--spec draft needs a draft model: give --draft-model SMALL.gguf (same vocabulary as the model)")}
+	}
+	d, err := engine.Load(path, threads)
+	if err != nil {
+		return nil, fmt.Errorf("draft model: %w", err)
+	}
+	return d, nil
+}
+
+// checkMethod refuses a --spec or --methods name that is not a decoding
+// method.
+func checkMethod(flag, m string) error {
+	if !slices.Contains(speculative.Methods, m) {
+		return usageError{fmt.Errorf("--%s: unknown method %q (want one of %s)", flag, m, strings.Join(speculative.Methods, ", "))}
+	}
+	return nil
+}
 
 // findDecoder picks the decoding method the flags ask for and loads the
-// draft heads it needs: S^4C with an explicit --heads or MODEL.s4c.gguf
-// beside the model; without heads (and without --spec), n-gram drafting,
-// which needs none; plain decoding with --spec none.
+// draft heads it needs (methodHeads). Without --spec: S^4C with an explicit
+// --heads (medusa if those are independent heads) or MODEL.s4c.gguf beside
+// the model; without heads, n-gram drafting, which needs none.
 func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *heads.Heads, error) {
-	switch mode {
-	case "", "s4c", "ngram", "s4c+ngram", "none":
-	default:
-		return "", nil, usageError{fmt.Errorf("--spec %q: want s4c, ngram, s4c+ngram or none", mode)}
-	}
-	if mode == "none" || mode == "ngram" {
-		return mode, nil, nil
-	}
-	if headsPath == "" {
-		beside := heads.PathFor(modelPath)
-		if _, err := os.Stat(beside); err == nil {
-			headsPath = beside
+	if mode != "" {
+		if err := checkMethod("spec", mode); err != nil {
+			return "", nil, err
 		}
+		hd, err := methodHeads(e, modelPath, mode, headsPath)
+		return mode, hd, err
 	}
-	if headsPath == "" {
-		if mode != "" {
-			return "", nil, fmt.Errorf("--spec %s needs draft heads: give --heads H.gguf, put MODEL.s4c.gguf beside the model, or make them with 's4c heads train -m %s' (or use --spec ngram, which needs none)", mode, modelPath)
-		}
+	if headsPath == "" && !heads.Exists(heads.PathFor(modelPath)) {
 		return "ngram", nil, nil
 	}
-	hd, err := heads.Load(headsPath, e.Model)
-	if mode == "" {
-		mode = "s4c"
+	hd, err := methodHeads(e, modelPath, "s4c", headsPath)
+	if err != nil {
+		return "", nil, err
 	}
-	return mode, hd, err
+	return headsMethod(hd), hd, nil
+}
+
+// methodHeads loads the heads a method needs: headsPath if given, else
+// S^4C's coherent heads MODEL.s4c.gguf, or for medusa the independent heads
+// MODEL.medusa.s4c.gguf, beside the model; none for ngram and plain.
+func methodHeads(e *engine.Engine, modelPath, method, headsPath string) (*heads.Heads, error) {
+	if method == "none" || method == "ngram" || method == "draft" {
+		return nil, nil
+	}
+	if headsPath == "" {
+		headsPath = heads.PathFor(modelPath)
+		train := "s4c heads train -m " + modelPath
+		if method == "medusa" {
+			headsPath = heads.IndependentPathFor(modelPath)
+			train += " --independent"
+		}
+		if !heads.Exists(headsPath) {
+			return nil, fmt.Errorf("--spec %s needs draft heads: give --heads H.gguf, put %s beside the model, or make them with '%s' (or use --spec ngram, which needs none)",
+				method, filepath.Base(headsPath), train)
+		}
+	}
+	return heads.Load(headsPath, e.Model)
 }
 
 func readAll(f *os.File) ([]byte, error) {

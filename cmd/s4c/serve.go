@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"s4c/engine"
+	"s4c/heads"
 	"s4c/server"
 	"s4c/speculative"
 )
@@ -26,8 +27,10 @@ func cmdServe(args []string) error {
 	parallel := fs.Int("parallel", 4, "requests decoded together (each with its own KV cache slot)")
 	ctx := fs.Int("ctx", 0, "KV cache tokens per slot (0 = the model's context, at most 4096)")
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
-	specMode := fs.String("spec", "", "decoding: s4c, ngram, s4c+ngram or none (default s4c when heads are found, else ngram)")
+	specMode := fs.String("spec", "", "decoding: s4c, ngram, s4c+ngram, none, or the ablations medusa and s4c-static (default s4c when heads are found, else ngram)")
 	budget := fs.Int("budget", 0, "draft nodes per sequence and pass (0 = chosen for the whole batch from measured costs)")
+	headsK := headsKFlag(fs)
+	draftPath := draftModelFlag(fs)
 	queue := fs.Int("queue", 64, "requests that may wait for a slot before the server answers 429")
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest a request may run (0 = no limit)")
 	drain := fs.Duration("drain", 30*time.Second, "on SIGTERM or Ctrl-C, how long requests in flight may take to finish")
@@ -38,11 +41,13 @@ func cmdServe(args []string) error {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
 	if err := checkInts(intFlag{"parallel", *parallel, 1, 256}, intFlag{"ctx", *ctx, 0, 1 << 24}, intFlag{"threads", *threads, 0, maxThreads},
-		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"queue", *queue, 1, 1 << 20}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"queue", *queue, 1, 1 << 20}, intFlag{"heads-k", *headsK, 0, heads.MaxK}); err != nil {
 		return err
 	}
-	if _, ok := methodNames[*specMode]; !ok && *specMode != "" {
-		return usageError{fmt.Errorf("--spec %q: want s4c, ngram, s4c+ngram or none", *specMode)}
+	if *specMode != "" {
+		if err := checkMethod("spec", *specMode); err != nil {
+			return err
+		}
 	}
 	if *timeout < 0 || *drain < 0 {
 		return usageError{fmt.Errorf("--timeout %s, --drain %s: want durations of 0 or more", *timeout, *drain)}
@@ -75,11 +80,21 @@ func cmdServe(args []string) error {
 		return err
 	}
 	defer e.Close()
+	if *draftPath != "" && *specMode == "" {
+		*specMode = "draft"
+	}
 	method, hd, err := findDecoder(e, *modelPath, *headsPath, *specMode)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Engine: e, Heads: hd, Method: method, Options: speculative.Options{Budget: *budget},
+	draft, err := loadDraftModel(method, *draftPath, *threads)
+	if err != nil {
+		return err
+	}
+	if draft != nil {
+		defer draft.Close()
+	}
+	srv, err := server.New(server.Config{Engine: e, Heads: hd, Method: method, Options: speculative.Options{Budget: *budget, Heads: *headsK, Draft: draft},
 		Parallel: *parallel, Ctx: *ctx, Queue: *queue, RequestTimeout: *timeout, Log: logger})
 	if err != nil {
 		return usageError{err}
