@@ -276,7 +276,7 @@ func cmdHeadsTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "S^4C decoding (greedy, default tree, %d prompts x 128 tokens): %s\n", len(evalPrompts), st.Summary())
+	fmt.Fprintf(stdout, "%s decoding (greedy, default tree, %d prompts x 128 tokens): %s\n", methodNames[headsMethod(h)], len(evalPrompts), st.Summary())
 	h.Report["tau"] = fmt.Sprintf("%.3f", st.Tau())
 	h.Report["train.tokens"] = fmt.Sprint(ds.Tokens())
 	h.Report["train.epochs"] = fmt.Sprint(*epochs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +79,8 @@ func TestCLI(t *testing.T) {
 		// the second after plain decoding's answer): every method, one
 		// question per category, no output differing from plain.
 		{[]string{"bench", "spec", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--questions", shared.Path(t, "specbench/question.jsonl"),
-			"--limit", "1", "-n", "12", "--methods", "s4c,ngram,s4c+ngram", "--budget", "4"}, true, "| all | "},
+			"--limit", "1", "-n", "12", "--methods", "s4c,medusa,s4c-static,ngram,s4c+ngram,draft", "--medusa-heads", "../../models/stories260K.medusa.s4c.gguf",
+			"--draft-model", model, "--budget", "4"}, true, "| all | "},
 		{[]string{"bench", "spec", "-m", model, "--questions", shared.Path(t, "specbench/question.jsonl"), "--methods", "none,medusa3"}, false, `unknown method "medusa3"`},
 		{[]string{"bench", "spec", "-m", model, "--questions", "q.jsonl", "--prompts", "p.jsonl"}, false, "one of --prompts FILE or --questions FILE"},
 	}
@@ -280,5 +282,69 @@ func TestTrainKilledResumes(t *testing.T) {
 		if !ok || !bytes.Equal(a.TensorData(ta), b.TensorData(tb)) {
 			t.Fatalf("tensor %s differs between the uninterrupted and the killed-and-resumed run", ta.Name)
 		}
+	}
+}
+
+// TestBenchSpecResume: with --out, bench spec keeps one line per finished
+// task; a rerun with the same settings measures nothing again and reports
+// the same table, a torn last line runs that task again, other settings
+// are refused, and the chart is an SVG document.
+func TestBenchSpecResume(t *testing.T) {
+	model := shared.Path(t, "models/stories260K.gguf")
+	bin := build(t)
+	out := t.TempDir()
+	args := []string{"bench", "spec", "-m", model, "--prompts", shared.Path(t, "models/stories-prompts.jsonl"), "--max-prompts", "3",
+		"-n", "16", "--methods", "none,ngram", "--out", out}
+	run := func(args ...string) string {
+		t.Helper()
+		b, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("s4c %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	table := func(s string) string { return s[strings.Index(s, "| category"):] }
+	first := run(args...)
+	prog := filepath.Join(out, "progress.jsonl")
+	lines := func() []string {
+		b, err := os.ReadFile(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	if n := len(lines()); n != 4 {
+		t.Fatalf("progress file has %d lines, want a header and 3 tasks", n)
+	}
+	second := run(args...)
+	if !strings.Contains(second, "resuming: 3 of 3 tasks") || table(second) != table(first) {
+		t.Fatalf("rerun did not resume to the same table:\n%s\nfirst:\n%s", second, first)
+	}
+	// Tear the last task's line: that task runs again, the others not.
+	l := lines()
+	torn := strings.Join(l[:3], "\n") + "\n" + l[3][:len(l[3])/2]
+	if err := os.WriteFile(prog, []byte(torn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if third := run(args...); !strings.Contains(third, "resuming: 2 of 3 tasks") {
+		t.Fatalf("after a torn line:\n%s", third)
+	}
+	if n := len(lines()); n != 4 {
+		t.Fatalf("after the torn task ran again the progress file has %d lines, want 4", n)
+	}
+	other := append(append([]string(nil), args...), "--temp", "0.5")
+	if b, err := exec.Command(bin, other...).CombinedOutput(); err == nil || !strings.Contains(string(b), "holds a run with other settings") {
+		t.Fatalf("other settings on the same --out: err %v\n%s", err, b)
+	}
+	run(append(other, "--fresh")...)
+	svg, err := os.ReadFile(filepath.Join(out, "compare.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		XMLName xml.Name
+	}
+	if err := xml.Unmarshal(svg, &doc); err != nil || doc.XMLName.Local != "svg" || !strings.Contains(string(svg), "ngram") {
+		t.Fatalf("compare.svg is not an SVG chart naming the method (%v, root %q)", err, doc.XMLName.Local)
 	}
 }
