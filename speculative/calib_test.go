@@ -8,22 +8,66 @@ import (
 func TestCalibration(t *testing.T) {
 	var c calibration
 	for _, p := range []float64{0.9, 0.3, 0.05, 0.001} {
-		if got := c.at(p); math.Abs(got-p) > 1e-12 {
-			t.Errorf("no observations: at(%v) = %v, want the prior %v", p, got, p)
+		if got := c.at(2, p); math.Abs(got-p) > 1e-12 {
+			t.Errorf("no observations: at(2, %v) = %v, want the prior %v", p, got, p)
 		}
 	}
-	// Heads that say 0.1 but are right 80% of the time.
+	// Head 3 says 0.45 but is right 80% of the time.
 	for i := 0; i < 1000; i++ {
-		c.observe(0.1, i%5 != 0)
+		c.observe(3, 0.45, i%5 != 0)
 	}
-	if got := c.at(0.1); math.Abs(got-0.8) > 0.02 {
-		t.Errorf("after 80%% acceptance at p=0.1: at = %v", got)
+	if got := c.at(3, 0.45); math.Abs(got-0.8) > 0.02 {
+		t.Errorf("after 80%% acceptance at p=0.45: at = %v", got)
 	}
-	if got := c.at(0.9); got != 0.9 {
-		t.Errorf("other bins must keep their prior: at(0.9) = %v", got)
+	if got := c.at(3, 0.95); got != 0.95 {
+		t.Errorf("other bins must keep their prior: at(3, 0.95) = %v", got)
 	}
-	if calBin(0) != calBins-1 || calBin(1) != 0 || calBin(math.NaN()) != calBins-1 {
-		t.Error("bins of 0, 1, NaN")
+	if got := c.at(2, 0.45); got != 0.45 {
+		t.Errorf("other depths must keep their prior: at(2, 0.45) = %v", got)
+	}
+	if calBin(0) != 0 || calBin(1) != calBins-1 || calBin(math.NaN()) != 0 || calDepth(0) != 0 || calDepth(99) != calDepths-1 {
+		t.Error("bins of 0, 1, NaN; depths 0 and 99")
+	}
+}
+
+// TestCalibratedScoreKeepsChains: with steps that are right more often
+// than the drafter says, a deep chain outranks a shallow sibling once
+// calibrated, where by path probability it did not; and scores never grow
+// from parent to child, so a pruned tree keeps every ancestor.
+func TestCalibratedScoreKeepsChains(t *testing.T) {
+	var c calibration
+	for d := 1; d <= 4; d++ {
+		for i := 0; i < 500; i++ {
+			c.observe(d, 0.6, i%10 < 9)  // says 0.6, right 90 %
+			c.observe(d, 0.25, i%10 < 2) // says 0.25, right 20 %
+		}
+	}
+	// root - a (0.6) - b (0.6) - c (0.6) - d (0.6); root - s (0.25)
+	lp := math.Log
+	tr := &tree{nodes: []node{{parent: -1},
+		{tok: 1, parent: 0, depth: 1, logp: lp(0.6)},
+		{tok: 2, parent: 0, depth: 1, logp: lp(0.25)},
+		{tok: 3, parent: 1, depth: 2, logp: lp(0.36)},
+		{tok: 4, parent: 3, depth: 3, logp: lp(0.216)},
+		{tok: 5, parent: 4, depth: 4, logp: lp(0.1296)},
+	}}
+	if tr.nodes[5].logp > tr.nodes[2].logp {
+		t.Fatal("test tree: the chain's end should start below the sibling")
+	}
+	c.score(tr)
+	if tr.nodes[5].logp <= tr.nodes[2].logp {
+		t.Errorf("calibrated: chain end %.3f, sibling %.3f; want the chain first", math.Exp(tr.nodes[5].logp), math.Exp(tr.nodes[2].logp))
+	}
+	for i := 1; i < len(tr.nodes); i++ {
+		if tr.nodes[i].logp > tr.nodes[tr.nodes[i].parent].logp {
+			t.Errorf("node %d scores above its parent", i)
+		}
+		if math.Abs(tr.nodes[i].step-[]float64{0, 0.6, 0.25, 0.6, 0.6, 0.6}[i]) > 1e-9 {
+			t.Errorf("node %d: step %v", i, tr.nodes[i].step)
+		}
+	}
+	if p := tr.prune(4); len(p.nodes) != 5 || p.nodes[4].tok != 5 {
+		t.Errorf("pruned to 4 drafts: %+v, want the whole chain", p.nodes)
 	}
 }
 

@@ -28,6 +28,7 @@ type Decoder struct {
 	newDrafter func(*tensor.Pool, Options) drafter
 	opt        Options
 	costs      *liveCosts // nil with a fixed budget
+	calib      *calibration
 	// Method is the decoding method ("s4c", "ngram", "s4c+ngram" or "none").
 	Method string
 	// Plain is set when the method is "none", or when the measured costs
@@ -152,6 +153,7 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	if err != nil {
 		return nil, err
 	}
+	d.calib = calibrationFor(calKey{e: e, method: method, hd: hd, draft: opt.Draft, heads: opt.Heads})
 	if opt.Heads > 0 && (method == "ngram" || method == "none" || method == "draft") {
 		return nil, fmt.Errorf("a head count (%d) was given, but decoding method %q drafts without heads", opt.Heads, method)
 	}
@@ -214,7 +216,7 @@ func (d *Decoder) Start(s *model.State, req engine.Request) (*Seq, error) {
 	if len(req.Prompt) >= s.Cache.Cap {
 		return nil, fmt.Errorf("%w: %d tokens, but the context holds %d; shorten the prompt", engine.ErrPromptTooLong, len(req.Prompt), s.Cache.Cap)
 	}
-	return newSeq(d.e, s, d.newDrafter(s.Pool, d.opt), d.costs, req, d.opt), nil
+	return newSeq(d.e, s, d.newDrafter(s.Pool, d.opt), d.costs, d.calib, req, d.opt), nil
 }
 
 // PassStats describe one Step.
@@ -377,11 +379,11 @@ func (d *Decoder) canPay(b int) bool {
 // budgets chooses each sequence's draft nodes for one shared pass: the
 // allocation that maximises the batch's expected tokens per second,
 //
-//	(Σ_j (1 + Σ_{i<n_j} a_j(p_ji))) / (t(N₀ + Σ_j n_j) + draft)
+//	(Σ_j (1 + Σ_{i<n_j} a_ji)) / (t(N₀ + Σ_j n_j) + draft)
 //
 // where N₀ counts the rows the pass runs anyway (prompt chunks, one root
-// per decoding sequence), a_j is sequence j's calibrated acceptance of a
-// draft of path probability p, and draft the seconds drafting took. Nodes
+// per decoding sequence), a_ji is the calibrated chance of acceptance of
+// sequence j's i-th best node, and draft the seconds drafting took. Nodes
 // are added greedily, the most likely accepted next among all sequences
 // (each sequence's in its own order, as its tree prunes), and the best
 // prefix is kept. As the batch grows a pass costs more per added row, so
@@ -416,9 +418,9 @@ func (d *Decoder) budgets(live []*Seq, probs [][]float64, n0, decoding int) []in
 	sum := tokens
 	for k := 1; k <= MaxTreeBudget; k++ {
 		pick, pa := -1, -1.0
-		for j, q := range live {
+		for j := range live {
 			if taken[j] < min(len(probs[j]), d.opt.MaxBudget) {
-				if a := q.calib.at(probs[j][taken[j]]); a > pa {
+				if a := probs[j][taken[j]]; a > pa {
 					pick, pa = j, a
 				}
 			}

@@ -581,15 +581,15 @@ func (h *widthHint) nodes(opt Options) int {
 }
 
 // chooseBudget picks the number of draft nodes n maximising expected tokens
-// per second: (1 + Σ_{i<n} a(p_i)) / (t(n+1) + draft), where p are the
-// path probabilities (highest first), a their calibrated acceptance, t the
-// measured verification cost and draft this round's drafting time (spent
-// only when n > 0).
-func chooseBudget(c *liveCosts, probs []float64, cal *calibration, maxN int, draft float64) int {
+// per second: (1 + Σ_{i<n} a_i) / (t(n+1) + draft), where a are the nodes'
+// calibrated chances of acceptance (highest first), t the measured
+// verification cost and draft this round's drafting time (spent only when
+// n > 0).
+func chooseBudget(c *liveCosts, acc []float64, maxN int, draft float64) int {
 	bestN, best := 0, 1/c.At(1)
 	sum := 0.0
-	for n := 1; n <= min(maxN, len(probs)); n++ {
-		sum += cal.at(probs[n-1])
+	for n := 1; n <= min(maxN, len(acc)); n++ {
+		sum += acc[n-1]
 		if r := (1 + sum) / (c.At(n+1) + draft); r > best {
 			bestN, best = n, r
 		}

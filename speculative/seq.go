@@ -1,7 +1,6 @@
 package speculative
 
 import (
-	"math"
 	"time"
 
 	"s4c/engine"
@@ -40,8 +39,8 @@ type Seq struct {
 	out     []int32
 	done    bool
 
-	calib      calibration // draft probability -> observed acceptance
-	skipUntil  int         // rounds before drafting is tried again, when drafting did not pay
+	calib      *calibration // drafter's step probability -> observed acceptance (shared: see calibrationFor)
+	skipUntil  int          // rounds before drafting is tried again, when drafting did not pay
 	backoff    int
 	spt        [2]float64 // seconds per emitted token in plain [0] and drafting [1] rounds
 	nspt       [2]int
@@ -66,10 +65,10 @@ type Seq struct {
 // prompt's first s.Cache.Len tokens (a reused prefix; the caller knows the
 // cache holds exactly those): only the rest is run. At least the prompt's
 // last token is always run, for its logits.
-func newSeq(e *engine.Engine, s *model.State, d drafter, costs *liveCosts, req engine.Request, opt Options) *Seq {
+func newSeq(e *engine.Engine, s *model.State, d drafter, costs *liveCosts, cal *calibration, req engine.Request, opt Options) *Seq {
 	reuse := min(s.Cache.Len, len(req.Prompt)-1)
 	s.Cache.Truncate(reuse)
-	q := &Seq{e: e, s: s, d: d, opt: opt, costs: costs, smp: sample.New(req.Sampling), req: req,
+	q := &Seq{e: e, s: s, d: d, opt: opt, costs: costs, calib: cal, smp: sample.New(req.Sampling), req: req,
 		st:      Stats{Stats: engine.Stats{PromptTokens: len(req.Prompt)}, AcceptDepth: make([]int, d.depth())},
 		pending: req.Prompt[reuse:], history: append([]int32(nil), req.Prompt...),
 		reused: reuse, backoff: 8, widths: newWidthHint(opt.Width), tPrompt: time.Now()}
@@ -174,6 +173,7 @@ func (q *Seq) Draft() []float64 {
 	}
 	td := time.Now()
 	q.full = q.d.draft(q.h, q.b, q.history, q.widths.nodes(opt))
+	q.calib.score(q.full)
 	q.draftSec = time.Since(td).Seconds()
 	q.cheapDraft = q.costs != nil && q.draftSec < 0.2*q.costs.At(1)
 	q.st.DraftTime += time.Since(td)
@@ -196,7 +196,7 @@ func (q *Seq) Budget(probs []float64) int {
 	if q.opt.Budget > 0 {
 		return q.opt.Budget
 	}
-	return chooseBudget(q.costs, probs, &q.calib, q.opt.MaxBudget, q.draftSec)
+	return chooseBudget(q.costs, probs, q.opt.MaxBudget, q.draftSec)
 }
 
 // Batch is the batch this round runs: the prompt's next chunk while
@@ -301,7 +301,9 @@ func (q *Seq) Accept(o *model.Output, sec float64) error {
 			kept[k] = true
 		}
 		for k := 1; k < nn; k++ {
-			q.calib.observe(math.Exp(tr.nodes[k].logp), kept[k])
+			if nd := tr.nodes[k]; nd.parent == 0 || kept[nd.parent] {
+				q.calib.observe(nd.depth, nd.step, kept[k])
+			}
 		}
 	}
 	if keep[len(keep)-1] != len(keep)-1 {

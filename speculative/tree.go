@@ -17,6 +17,7 @@ type node struct {
 	depth  int     // root 0
 	logp   float64 // log of the draft probability of the path root→node
 	rank   int     // the token's rank among its parent's proposed children (0: most probable)
+	step   float64 // the drafter's probability of the token given the parent (set by calibration.score)
 	state  []float32
 }
 
@@ -235,8 +236,9 @@ func (t *tree) prune(n int) *tree {
 	return out
 }
 
-// sortedProbs are the path probabilities of the draft nodes, highest first:
-// prefix sums estimate the expected accepted length of a budget.
+// sortedProbs are the path scores of the draft nodes (after
+// calibration.score, their chances of acceptance), highest first: prefix
+// sums estimate the expected accepted length of a budget.
 func (t *tree) sortedProbs() []float64 {
 	p := make([]float64, 0, len(t.nodes)-1)
 	for _, nd := range t.nodes[1:] {
