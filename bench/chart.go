@@ -46,7 +46,12 @@ func (r *CompareResult) SVG(w io.Writer, title string) error {
 		p.Add(b)
 		p.Legend.Add(m, b)
 	}
-	even := plotter.NewFunction(func(float64) float64 { return 1 })
+	// The break-even line across the whole width.
+	n := float64(len(r.Categories))
+	even, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 1}, {X: n - 0.5, Y: 1}})
+	if err != nil {
+		return err
+	}
 	even.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(even)
 	p.Y.Max = top * 1.45 // room for the legend above the bars

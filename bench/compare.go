@@ -60,6 +60,23 @@ type CompareResult struct {
 	Machine    string                      `json:"machine,omitempty"`
 	Build      string                      `json:"build,omitempty"`
 	Model      string                      `json:"model,omitempty"`
+	// ReadGBs is the machine's read bandwidth (GB/s, the better of a
+	// measurement before and one after the run) and WeightBytes the
+	// model's weights, read once per plain decoding step.
+	ReadGBs     float64 `json:"read_gb_s,omitempty"`
+	WeightBytes int64   `json:"weight_bytes,omitempty"`
+}
+
+// Header states the machine, the build and how near plain decoding came
+// to the machine's read bandwidth, so the ratios can be read against the
+// machine's limits.
+func (r *CompareResult) Header(w io.Writer) {
+	fmt.Fprintf(w, "machine: %s; build %s\n", r.Machine, r.Build)
+	if p := r.Cells["all"]["none"]; p != nil && r.ReadGBs > 0 && r.WeightBytes > 0 {
+		gbs := float64(r.WeightBytes) * p.TokS() / 1e9
+		fmt.Fprintf(w, "read bandwidth %.1f GB/s (best of before and after the run); plain decoding read the %.2f GB of weights at %.1f tok/s = %.1f GB/s, %.0f %% of it\n",
+			r.ReadGBs, float64(r.WeightBytes)/1e9, p.TokS(), gbs, 100*gbs/r.ReadGBs)
+	}
 }
 
 // TaskResult is what one task added to a comparison: one run per method

@@ -299,11 +299,11 @@ func cmdBenchSpec(args []string) error {
 	}
 	hds := map[string]*heads.Heads{}
 	for _, m := range methods {
-		p := *headsPath
+		p, flag := *headsPath, "--heads"
 		if m == "medusa" {
-			p = *medusaPath
+			p, flag = *medusaPath, "--medusa-heads"
 		}
-		if hds[m], err = methodHeads(e, *modelPath, m, p); err != nil {
+		if hds[m], err = methodHeads(e, *modelPath, m, p, flag); err != nil {
 			return err
 		}
 	}
@@ -380,6 +380,11 @@ func cmdBenchSpec(args []string) error {
 		eta := time.Duration(float64(time.Since(start)) / float64(max(ran, 1)) * float64(left)).Round(time.Second)
 		bar(fmt.Sprintf("bench %s %d/%d, ETA %s", progressBar(float64(done)/float64(len(tasks))), done, len(tasks), eta))
 	}
+	nt := e.Threads
+	if nt <= 0 {
+		nt = runtime.NumCPU()
+	}
+	bw0, _ := bench.MachineLimits(nt)
 	r, err := bench.Compare(e, ms, tasks, *n, sp, co)
 	endBar()
 	if errors.Is(err, bench.ErrStopped) {
@@ -392,16 +397,16 @@ func cmdBenchSpec(args []string) error {
 		return err
 	}
 	r.Model = e.Model.Describe()
-	nt := e.Threads
-	if nt <= 0 {
-		nt = runtime.NumCPU()
-	}
+	bw1, _ := bench.MachineLimits(nt)
+	r.ReadGBs, r.WeightBytes = max(bw0, bw1)/1e9, e.Model.WeightBytes()
 	r.Machine, r.Build = bench.Machine(nt, tensor.Kernel), bench.Build()
-	fmt.Fprintf(stdout, "machine: %s; build %s\n", r.Machine, r.Build)
+	r.Header(stdout)
 	fmt.Fprintf(stdout, "%d tasks, up to %d new tokens each (per turn), temperature %g; methods in rotating order, speed-up over plain decoding in the same run\n\n", len(tasks), *n, sp.Temp)
 	r.Markdown(stdout)
 	if *outDir != "" {
 		var md, js strings.Builder
+		r.Header(&md)
+		fmt.Fprintln(&md)
 		r.Markdown(&md)
 		if err := r.JSON(&js); err != nil {
 			return err

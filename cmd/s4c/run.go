@@ -225,7 +225,7 @@ func loadDraftModel(method, path string, threads int) (*engine.Engine, error) {
 		return nil, nil
 	}
 	if path == "" {
-		return nil, usageError{fmt.Errorf("--spec draft needs a draft model: give --draft-model SMALL.gguf (same vocabulary as the model)")}
+		return nil, usageError{fmt.Errorf("method draft needs a draft model: give --draft-model SMALL.gguf (same vocabulary as the model)")}
 	}
 	d, err := engine.Load(path, threads)
 	if err != nil {
@@ -252,13 +252,13 @@ func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *
 		if err := checkMethod("spec", mode); err != nil {
 			return "", nil, err
 		}
-		hd, err := methodHeads(e, modelPath, mode, headsPath)
+		hd, err := methodHeads(e, modelPath, mode, headsPath, "--heads")
 		return mode, hd, err
 	}
 	if headsPath == "" && !heads.Exists(heads.PathFor(modelPath)) {
 		return "ngram", nil, nil
 	}
-	hd, err := methodHeads(e, modelPath, "s4c", headsPath)
+	hd, err := methodHeads(e, modelPath, "s4c", headsPath, "--heads")
 	if err != nil {
 		return "", nil, err
 	}
@@ -267,8 +267,9 @@ func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *
 
 // methodHeads loads the heads a method needs: headsPath if given, else
 // S^4C's coherent heads MODEL.s4c.gguf, or for medusa the independent heads
-// MODEL.medusa.s4c.gguf, beside the model; none for ngram and plain.
-func methodHeads(e *engine.Engine, modelPath, method, headsPath string) (*heads.Heads, error) {
+// MODEL.medusa.s4c.gguf, beside the model; none for ngram and plain. flag
+// names the option that gives headsPath, for the error.
+func methodHeads(e *engine.Engine, modelPath, method, headsPath, flag string) (*heads.Heads, error) {
 	if method == "none" || method == "ngram" || method == "draft" {
 		return nil, nil
 	}
@@ -280,8 +281,8 @@ func methodHeads(e *engine.Engine, modelPath, method, headsPath string) (*heads.
 			train += " --independent"
 		}
 		if !heads.Exists(headsPath) {
-			return nil, fmt.Errorf("--spec %s needs draft heads: give --heads H.gguf, put %s beside the model, or make them with '%s' (or use --spec ngram, which needs none)",
-				method, filepath.Base(headsPath), train)
+			return nil, fmt.Errorf("method %s needs draft heads: give %s H.gguf, put %s beside the model, or make them with '%s' (or use ngram, which needs none)",
+				method, flag, filepath.Base(headsPath), train)
 		}
 	}
 	return heads.Load(headsPath, e.Model)
