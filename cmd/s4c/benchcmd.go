@@ -329,6 +329,13 @@ func cmdBenchSpec(args []string) error {
 			}
 		} else {
 			hd := hds[name]
+			// Refuse a method that cannot run before any task does (a
+			// fixed budget skips measuring costs: this only checks).
+			check := opt
+			check.Budget = 1
+			if _, err := speculative.NewDecoder(e, name, hd, check); err != nil {
+				return err
+			}
 			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
 				return speculative.GenerateWith(e, name, hd, req, opt)
 			}
