@@ -115,7 +115,7 @@ func (d *ngramDrafter) draft(_ []float32, b int32, history []int32, nodes int) *
 			par := remap[tn.parent]
 			share := tn.count / trie[tn.parent].count
 			t.nodes = append(t.nodes, node{tok: tn.tok, parent: par, depth: tn.depth,
-				logp: t.nodes[par].logp + math.Log(share*tn.prior)})
+				logp: t.nodes[par].logp + math.Log(share*tn.prior), src: srcText})
 			remap[i] = len(t.nodes) - 1
 		}
 		queue = append(queue, trie[i].children...)

@@ -302,7 +302,7 @@ func (q *Seq) Accept(o *model.Output, sec float64) error {
 		}
 		for k := 1; k < nn; k++ {
 			if nd := tr.nodes[k]; nd.parent == 0 || kept[nd.parent] {
-				q.calib.observe(nd.depth, nd.step, kept[k])
+				q.calib.observe(nd.src, nd.depth, nd.step, kept[k])
 			}
 		}
 	}
