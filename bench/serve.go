@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"s4c/heads"
 	"s4c/server"
 	"s4c/speculative"
 )
@@ -72,7 +73,8 @@ func (r *ServeResult) cell(conc, rep int, method string) *ServeCell {
 
 // ServeConfig configures Serve.
 type ServeConfig struct {
-	Server      server.Config // Engine, Heads, Parallel, Ctx, Options; Method is set per run
+	Server      server.Config           // Engine, Parallel, Ctx, Options; Method (and Heads, from the map below) are set per run
+	Heads       map[string]*heads.Heads // each method's heads (nil where none are needed)
 	Methods     []string
 	Concurrency []int
 	Requests    []ServeRequest
@@ -107,6 +109,9 @@ func Serve(cfg ServeConfig) (*ServeResult, error) {
 			for _, method := range order {
 				sc := cfg.Server
 				sc.Method = method
+				if h, ok := cfg.Heads[method]; ok {
+					sc.Heads = h
+				}
 				sc.Parallel = max(sc.Parallel, c)
 				sc.Queue = max(64, 2*c)
 				cell, err := serveLevel(sc, method, c, n, cfg)

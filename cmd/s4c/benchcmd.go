@@ -72,9 +72,12 @@ func intList(name, flag string, lo, hi int) ([]int, error) {
 func cmdBenchServe(args []string) error {
 	fs := newFlags("bench serve", "-m MODEL.gguf [--heads H.gguf] --prompts FILE [flags]")
 	modelPath := fs.String("m", "", "model (GGUF)")
-	headsPath := fs.String("heads", "", "heads (default MODEL.s4c.gguf)")
+	headsPath := fs.String("heads", "", "S^4C's heads (default MODEL.s4c.gguf)")
+	medusaPath := fs.String("medusa-heads", "", "independent heads for the medusa method (default MODEL.medusa.s4c.gguf)")
+	draftPath := draftModelFlag(fs)
+	headsK := headsKFlag(fs)
 	promptsPath := fs.String("prompts", "", "JSONL prompts ({\"prompt\": ...} continued as text, or {\"turns\": [...]} asked as a chat)")
-	methodsFlag := fs.String("methods", "", "comma-separated methods: none (plain batched decoding), s4c, ngram, s4c+ngram (default none,s4c with heads, else none,ngram)")
+	methodsFlag := fs.String("methods", "", "comma-separated methods: none (plain batched decoding), s4c, medusa, s4c-static, ngram, s4c+ngram, draft (default none,s4c with heads, else none,ngram)")
 	concFlag := fs.String("concurrency", "1,4,16", "numbers of clients streaming at once")
 	n := fs.Int("n", 128, "new tokens per request")
 	requests := fs.Int("requests", 0, "requests per concurrency level and method (0 = twice the concurrency, at least 4)")
@@ -90,7 +93,7 @@ func cmdBenchServe(args []string) error {
 		return usageError{fmt.Errorf("give -m MODEL.gguf and --prompts FILE")}
 	}
 	if err := checkInts(intFlag{"n", *n, 1, 1 << 20}, intFlag{"requests", *requests, 0, 1 << 20}, intFlag{"reps", *reps, 1, 100}, intFlag{"ctx", *ctx, 8, 1 << 24},
-		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}); err != nil {
+		intFlag{"budget", *budget, 0, speculative.MaxTreeBudget}, intFlag{"threads", *threads, 0, maxThreads}, intFlag{"heads-k", *headsK, 0, heads.MaxK}); err != nil {
 		return err
 	}
 	conc, err := intList("concurrency", *concFlag, 1, 256)
@@ -122,13 +125,19 @@ func cmdBenchServe(args []string) error {
 		return err
 	}
 	defer e.Close()
-	method, hd, err := findDecoder(e, *modelPath, *headsPath, "")
+	if methods == nil {
+		method, _, err := findDecoder(e, *modelPath, *headsPath, "")
+		if err != nil {
+			return err
+		}
+		methods = []string{"none", method}
+	}
+	opt := speculative.Options{Budget: *budget, Heads: *headsK}
+	hds, closeDraft, err := loadMethods(e, *modelPath, methods, *headsPath, *medusaPath, *draftPath, *threads, &opt)
 	if err != nil {
 		return err
 	}
-	if methods == nil {
-		methods = []string{"none", method}
-	}
+	defer closeDraft()
 	if *n >= *ctx {
 		return usageError{fmt.Errorf("-n %d does not fit a slot of --ctx %d tokens with its prompt", *n, *ctx)}
 	}
@@ -137,7 +146,8 @@ func cmdBenchServe(args []string) error {
 		nt = runtime.NumCPU()
 	}
 	r, err := bench.Serve(bench.ServeConfig{
-		Server:  server.Config{Engine: e, Heads: hd, Ctx: *ctx, Options: speculative.Options{Budget: *budget}},
+		Server:  server.Config{Engine: e, Ctx: *ctx, Options: opt},
+		Heads:   hds,
 		Methods: methods, Concurrency: conc, Requests: reqs, PerLevel: *requests, Reps: *reps, MaxNew: *n,
 		Progress: func(m string, c, done, total int) {
 			fmt.Fprintf(os.Stderr, "\r%-10s concurrency %3d: %d/%d requests", m, c, done, total)
@@ -282,31 +292,17 @@ func cmdBenchSpec(args []string) error {
 	}
 	defer e.Close()
 	opt := speculative.Options{Budget: *budget, Heads: *headsK}
-	if slices.Contains(methods, "draft") || *draftPath != "" {
-		if !slices.Contains(methods, "draft") {
-			return usageError{fmt.Errorf("--draft-model is for the draft method: add it to --methods")}
-		}
-		if opt.Draft, err = loadDraftModel("draft", *draftPath, *threads); err != nil {
-			return err
-		}
-		defer opt.Draft.Close()
-	}
 	if methods == nil {
 		methods = []string{"none", "s4c"}
 		if *headsPath == "" && !heads.Exists(heads.PathFor(*modelPath)) {
 			methods = []string{"none", "ngram"}
 		}
 	}
-	hds := map[string]*heads.Heads{}
-	for _, m := range methods {
-		p, flag := *headsPath, "--heads"
-		if m == "medusa" {
-			p, flag = *medusaPath, "--medusa-heads"
-		}
-		if hds[m], err = methodHeads(e, *modelPath, m, p, flag); err != nil {
-			return err
-		}
+	hds, closeDraft, err := loadMethods(e, *modelPath, methods, *headsPath, *medusaPath, *draftPath, *threads, &opt)
+	if err != nil {
+		return err
 	}
+	defer closeDraft()
 	if *promptsPath != "" {
 		prompts, err := readPrompts(*promptsPath, e)
 		if err != nil {
@@ -329,13 +325,6 @@ func cmdBenchSpec(args []string) error {
 			}
 		} else {
 			hd := hds[name]
-			// Refuse a method that cannot run before any task does (a
-			// fixed budget skips measuring costs: this only checks).
-			check := opt
-			check.Budget = 1
-			if _, err := speculative.NewDecoder(e, name, hd, check); err != nil {
-				return err
-			}
 			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
 				return speculative.GenerateWith(e, name, hd, req, opt)
 			}
@@ -477,6 +466,44 @@ func readQuestions(path string) ([]bench.Task, error) {
 		return nil, fmt.Errorf("%s: no questions", path)
 	}
 	return out, nil
+}
+
+// loadMethods loads what the benchmarked methods need: each one's heads
+// (--heads, or --medusa-heads for medusa; beside the model by default) and
+// the draft model into opt.Draft; close releases the draft model.
+func loadMethods(e *engine.Engine, modelPath string, methods []string, headsPath, medusaPath, draftPath string, threads int, opt *speculative.Options) (hds map[string]*heads.Heads, close func(), err error) {
+	close = func() {}
+	if slices.Contains(methods, "draft") || draftPath != "" {
+		if !slices.Contains(methods, "draft") {
+			return nil, close, usageError{fmt.Errorf("--draft-model is for the draft method: add it to --methods")}
+		}
+		if opt.Draft, err = loadDraftModel("draft", draftPath, threads); err != nil {
+			return nil, close, err
+		}
+		close = func() { opt.Draft.Close() }
+	}
+	hds = map[string]*heads.Heads{}
+	for _, m := range methods {
+		p, flag := headsPath, "--heads"
+		if m == "medusa" {
+			p, flag = medusaPath, "--medusa-heads"
+		}
+		if hds[m], err = methodHeads(e, modelPath, m, p, flag); err != nil {
+			close()
+			return nil, func() {}, err
+		}
+		if m != "none" {
+			// Refuse a method that cannot run before any work (a fixed
+			// budget skips measuring costs: this only checks).
+			check := *opt
+			check.Budget = 1
+			if _, err := speculative.NewDecoder(e, m, hds[m], check); err != nil {
+				close()
+				return nil, func() {}, err
+			}
+		}
+	}
+	return hds, close, nil
 }
 
 // taskHash fingerprints the tasks (categories, prompts, turns) so that a
