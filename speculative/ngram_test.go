@@ -32,7 +32,7 @@ func TestNgramExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, st, err := GenerateNgram(e, req, Options{Budget: c.budget})
+			got, st, err := GenerateWith(e, "ngram", nil, req, Options{Budget: c.budget})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +95,7 @@ func TestUnionExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, st, err := GenerateUnion(e, hd, req, Options{Budget: 12})
+			got, st, err := GenerateWith(e, "s4c+ngram", hd, req, Options{Budget: 12})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -464,15 +464,10 @@ func Generate(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options
 }
 
 // GenerateWith decodes with any of Methods; hd are the heads for the
-// methods that need them (nil for ngram and none). Lossless as Generate.
+// methods that need them (nil for ngram, draft and none; the draft model
+// is opt.Draft). Lossless as Generate.
 func GenerateWith(e *engine.Engine, method string, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
 	return generate(e, method, hd, req, opt)
-}
-
-// GenerateUnion decodes as Generate does with the heads' drafts and the
-// n-gram lookup's merged into one tree per round (see unionDrafter).
-func GenerateUnion(e *engine.Engine, hd *heads.Heads, req engine.Request, opt Options) ([]int32, Stats, error) {
-	return generate(e, "s4c+ngram", hd, req, opt)
 }
 
 // unionOf is the union of the heads' drafts and the n-gram lookup's.
@@ -483,13 +478,6 @@ func unionOf(h *headsDrafter) drafter {
 	ng := newNgramDrafter()
 	ng.minN = 2
 	return &unionDrafter{heads: h, ngram: ng}
-}
-
-// GenerateNgram decodes as Generate does with drafts looked up in the text
-// so far instead of drafted by heads (see ngramDrafter): speculation for a
-// model that has no heads. Lossless as Generate is.
-func GenerateNgram(e *engine.Engine, req engine.Request, opt Options) ([]int32, Stats, error) {
-	return generate(e, "ngram", nil, req, opt)
 }
 
 // generate decodes one request with method: a Decoder stepping a batch of
