@@ -85,16 +85,8 @@ func (h *Heads) RankCounts(m *model.Model, hidden []float32, toks []int32, ranks
 		h.Step(m, k, in[:rows*D], toks[1+k:1+k+rows], out[:rows*D], p)
 		Logits(m, out, rows, logits, p)
 		for t := 0; t < rows; t++ {
-			z := logits[t*V : (t+1)*V]
-			want := z[toks[t+2+k]]
-			higher := 0
-			for _, x := range z {
-				if x > want {
-					higher++
-				}
-			}
-			if higher < ranks {
-				counts[k][higher]++
+			if r := rankOf(logits[t*V:(t+1)*V], toks[t+2+k]); r < ranks {
+				counts[k][r]++
 			}
 			n[k]++
 		}

@@ -155,12 +155,7 @@ func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []flo
 	}
 	in, u := bufs.in[:n*2*d], bufs.u[:n*hid]
 	for i, t := range toks {
-		copy(in[i*2*d:], s[i*d:(i+1)*d])
-		if h.Independent {
-			clear(in[i*2*d+d : (i+1)*2*d])
-		} else {
-			m.Embed.RowF32(int(t), in[i*2*d+d:(i+1)*2*d])
-		}
+		h.input(m, s[i*d:(i+1)*d], t, in[i*2*d:(i+1)*2*d])
 	}
 	h.w1[k].Mul(u, in, n, p)
 	b := h.H[k].B1
@@ -170,6 +165,30 @@ func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []flo
 	tensor.SiLUs(u)
 	h.w2[k].Mul(out, u, n, p)
 	tensor.Add(out[:n*d], s[:n*d])
+}
+
+// input writes a head's input [s; E(x)] to in (2·Dim): the state and the
+// embedding of the token before it, or zeros in its place for
+// independent heads, which see no token.
+func (h *Heads) input(m *model.Model, s []float32, x int32, in []float32) {
+	copy(in, s)
+	if h.Independent {
+		clear(in[h.Dim:])
+	} else {
+		m.Embed.RowF32(int(x), in[h.Dim:])
+	}
+}
+
+// rankOf is the rank of token id in logits z: how many tokens score
+// strictly higher (0: the argmax).
+func rankOf(z []float32, id int32) int {
+	higher := 0
+	for _, x := range z {
+		if x > z[id] {
+			higher++
+		}
+	}
+	return higher
 }
 
 // Logits computes LMHead(RMSNorm(s)) for n states (n×Vocab out).

@@ -165,12 +165,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 			s = w.s[:D] // every head reads h itself
 		}
 		in := w.in[i*2*D : (i+1)*2*D]
-		copy(in, s)
-		if h.Independent {
-			clear(in[D:])
-		} else {
-			m.Embed.RowF32(int(seq.Tokens[ex.t+1+i]), in[D:])
-		}
+		h.input(m, s, seq.Tokens[ex.t+1+i], in)
 		hd := &h.H[i]
 		pre, act := w.pre[i*H:(i+1)*H], w.act[i*H:(i+1)*H]
 		for r := 0; r < H; r++ {
@@ -208,13 +203,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 			}
 		}
 		top1[i] = int32(best) == ids[0]
-		higher := 0
-		for _, x := range z {
-			if x > z[ids[0]] {
-				higher++
-			}
-		}
-		rank[i] = higher
+		rank[i] = rankOf(z, ids[0])
 	}
 	if g == nil {
 		return

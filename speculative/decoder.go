@@ -29,7 +29,7 @@ type Decoder struct {
 	opt        Options
 	costs      *liveCosts // nil with a fixed budget
 	calib      *calibration
-	// Method is the decoding method ("s4c", "ngram", "s4c+ngram" or "none").
+	// Method is the decoding method (one of Methods).
 	Method string
 	// Plain is set when the method is "none", or when the measured costs
 	// show that drafting cannot pay on this model (MaxGain): sequences are
@@ -153,10 +153,10 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	if err != nil {
 		return nil, err
 	}
-	d.calib = calibrationFor(calKey{e: e, method: method, hd: hd, draft: opt.Draft, heads: opt.Heads})
 	if opt.Heads > 0 && (method == "ngram" || method == "none" || method == "draft") {
 		return nil, fmt.Errorf("a head count (%d) was given, but decoding method %q drafts without heads", opt.Heads, method)
 	}
+	d.calib = calibrationFor(calKey{e: e, method: method, hd: hd, draft: opt.Draft, heads: opt.Heads})
 	if opt.Budget == 0 && !d.Plain {
 		table := MeasureCosts(e.Model, e.Threads)
 		d.costs = newLive(table)

@@ -33,20 +33,23 @@ func newModelDrafter(dm *model.Model, p *tensor.Pool) *modelDrafter {
 func (d *modelDrafter) depth() int { return d.maxLen }
 
 // cost times a whole chain from a short context (after one untimed): the
-// draft model's steps are the drafting cost.
+// draft model's steps are the drafting cost. Measured once per draft model
+// and thread count (a probe allocates a whole KV cache of the draft model).
 func (d *modelDrafter) cost() float64 {
-	probe := newModelDrafter(d.dm, d.p)
-	hist := []int32{1, 2, 3, 4}
-	best := math.Inf(1)
-	for r := 0; r < 4; r++ {
-		probe.synced = nil
-		t0 := time.Now()
-		probe.draft(nil, hist[3], hist, d.maxLen)
-		if r > 0 {
-			best = min(best, time.Since(t0).Seconds())
+	return cachedCost(draftKey{dm: d.dm, threads: d.p.Threads}, func() float64 {
+		probe := newModelDrafter(d.dm, d.p)
+		hist := []int32{1, 2, 3, 4}
+		best := math.Inf(1)
+		for r := 0; r < 4; r++ {
+			probe.synced = nil
+			t0 := time.Now()
+			probe.draft(nil, hist[3], hist, d.maxLen)
+			if r > 0 {
+				best = min(best, time.Since(t0).Seconds())
+			}
 		}
-	}
-	return best
+		return best
+	})
 }
 
 // draft brings the draft cache up to history (which ends with b), then

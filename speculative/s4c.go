@@ -317,10 +317,24 @@ func (c *Costs) MaxGain(depth int, draft float64) float64 {
 
 var draftCosts sync.Map // draftKey -> seconds
 
+// draftKey names what a draft costs: the drafter (heads, or a draft
+// model), the static shape's signature, the head count and the threads.
+// Shapes are keyed by signature because every decoder builds its own.
 type draftKey struct {
 	hd             *heads.Heads
-	shape          *shape
+	dm             *model.Model
+	shape          string
 	heads, threads int
+}
+
+// cachedCost is measure's result, measured once per key.
+func cachedCost(key draftKey, measure func() float64) float64 {
+	if c, ok := draftCosts.Load(key); ok {
+		return c.(float64)
+	}
+	c := measure()
+	draftCosts.Store(key, c)
+	return c
 }
 
 // draftCost times drafting a tree of up to depth+1 nodes (the fewest that
@@ -329,26 +343,25 @@ type draftKey struct {
 // after one untimed, so that a burst of other work on the machine does not
 // count. Cached per heads, shape, head count and thread count.
 func draftCost(d *headsDrafter) float64 {
-	key := draftKey{d.hd, d.shape, d.opt.Heads, d.p.Threads}
-	if c, ok := draftCosts.Load(key); ok {
-		return c.(float64)
-	}
+	key := draftKey{hd: d.hd, heads: d.opt.Heads, threads: d.p.Threads}
 	nodes := d.depth() + 1
 	if d.shape != nil {
+		key.shape = d.shape.sig
 		nodes = max(nodes, d.shape.size())
 	}
-	h := make([]float32, d.m.Dim)
-	best := math.Inf(1)
-	start := time.Now()
-	for r := 0; r < 6 || r < 64 && time.Since(start) < 50*time.Millisecond; r++ {
-		t0 := time.Now()
-		d.grow(h, 0, d.options(nodes))
-		if r > 0 {
-			best = min(best, time.Since(t0).Seconds())
+	return cachedCost(key, func() float64 {
+		h := make([]float32, d.m.Dim)
+		best := math.Inf(1)
+		start := time.Now()
+		for r := 0; r < 6 || r < 64 && time.Since(start) < 50*time.Millisecond; r++ {
+			t0 := time.Now()
+			d.grow(h, 0, d.options(nodes))
+			if r > 0 {
+				best = min(best, time.Since(t0).Seconds())
+			}
 		}
-	}
-	draftCosts.Store(key, best)
-	return best
+		return best
+	})
 }
 
 // agrees times a few pass sizes again and reports whether the cached table

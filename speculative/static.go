@@ -1,6 +1,9 @@
 package speculative
 
-import "container/heap"
+import (
+	"container/heap"
+	"fmt"
+)
 
 // shape is a static draft tree (the s4c-static ablation, Medusa's way of
 // building trees): node i (0 is the root, the target's token) is the
@@ -11,6 +14,7 @@ type shape struct {
 	parent, rank, dep []int
 	value             []float64 // estimated probability that node i is accepted
 	index             map[[2]int]int
+	sig               string // the parents and ranks: equal shapes draft at equal cost
 }
 
 // depth is the deepest node of the shape.
@@ -108,6 +112,7 @@ func buildShape(acc [][]float64, n int) *shape {
 			s.index[[2]int{par, c.rank}] = j
 		}
 	}
+	s.sig = fmt.Sprint(s.parent, s.rank)
 	return s
 }
 

@@ -342,7 +342,7 @@ func cmdHeadsEval(args []string) error {
 		return err
 	}
 	defer e.Close()
-	h, err := loadHeads(e, *modelPath, *headsPath)
+	h, err := heads.Load(*headsPath, e.Model)
 	if err != nil {
 		return err
 	}
@@ -363,7 +363,7 @@ func cmdHeadsEval(args []string) error {
 		return err
 	}
 	if !r.Identical {
-		return fmt.Errorf("S^4C output differs from plain greedy decoding (a bug; please report)")
+		return fmt.Errorf("%s output differs from plain greedy decoding (a bug; please report)", methodNames[r.Method])
 	}
 	r.Print(stdout)
 	if *write {
@@ -430,14 +430,6 @@ func bar(s string) {
 	} else {
 		fmt.Fprintln(os.Stderr, s)
 	}
-}
-
-// loadHeads loads the heads at headsPath, or beside the model if it is "".
-func loadHeads(e *engine.Engine, modelPath, headsPath string) (*heads.Heads, error) {
-	if headsPath == "" {
-		headsPath = heads.PathFor(modelPath)
-	}
-	return heads.Load(headsPath, e.Model)
 }
 
 // endBar ends a progress line drawn in place on a terminal.
