@@ -103,3 +103,39 @@ func TestMaxGain(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchPlan: a batch drafts only where its pass is still memory-bound
+// past its own rows. On the 1.1B F16 twin's curve (bench serve, 2 cores:
+// t(N)/t(1) 1.19 at 4, 1.33 at 6, 2.11 at 8, 3.13 at 16) four requests
+// gain from one-node drafts for some of them (a pass of 6 costs little
+// more than one of 4; one of 8 nearly twice), while sixteen, whose passes
+// cost in proportion to their rows, decode plainly: there every drafted
+// row costs what a token does and is accepted less than always. One
+// request drafts whole chains.
+func TestBatchPlan(t *testing.T) {
+	twin := &Costs{n: []int{1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32},
+		t: []float64{1, 1.06, 1.11, 1.19, 1.29, 1.33, 1.66, 2.11, 2.39, 2.64, 3.13, 4.76, 6.21}}
+	for i := range twin.t {
+		twin.t[i] *= 37e-3
+	}
+	flat := &Costs{n: []int{1, 32}, t: []float64{37e-3, 38e-3}}
+	for _, c := range []struct {
+		name             string
+		costs            *Costs
+		b                int
+		draft            float64
+		mMin, mMax, jMax int
+	}{
+		{"twin, 4 requests", twin, 4, 1.9e-3, 1, 3, 2},
+		{"twin, 16 requests", twin, 16, 1.9e-3, 0, 0, 0},
+		{"twin, 2 requests", twin, 2, 1.9e-3, 1, 2, 4},
+		{"twin, 4 requests, drafts as dear as a pass", twin, 4, 40e-3, 0, 0, 0},
+		{"flat curve, 16 requests (up to 32 rows measured)", flat, 16, 1.9e-3, 4, 16, 4},
+	} {
+		d := &Decoder{costs: newLive(c.costs), depth: 4, draft: c.draft}
+		m, j := d.batchPlan(c.b)
+		if m < c.mMin || m > c.mMax || j > c.jMax || (m > 0) != (j > 0) {
+			t.Errorf("%s: plan %d sequences × %d nodes, want %d..%d × at most %d", c.name, m, j, c.mMin, c.mMax, c.jMax)
+		}
+	}
+}

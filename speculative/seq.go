@@ -150,7 +150,11 @@ func (q *Seq) emit(id int32, depth int) bool {
 // Draft grows this round's draft tree, unless measurements say plain
 // steps are faster now or there is no room for drafts. It returns the
 // draft's path probabilities, highest first (none: a plain step).
-func (q *Seq) Draft() []float64 {
+func (q *Seq) Draft() []float64 { return q.draftUpTo(0) }
+
+// draftUpTo is Draft with the tree pruned to at most limit nodes (0: as
+// the sequence's own budgets suggest): a batch plan's share.
+func (q *Seq) draftUpTo(limit int) []float64 {
 	q.full, q.draftSec = nil, 0
 	if q.done || q.Prefilling() {
 		return nil
@@ -172,7 +176,11 @@ func (q *Seq) Draft() []float64 {
 		return nil
 	}
 	td := time.Now()
-	q.full = q.d.draft(q.h, q.b, q.history, q.widths.nodes(opt))
+	nodes := q.widths.nodes(opt)
+	if limit > 0 {
+		nodes = min(nodes, limit)
+	}
+	q.full = q.d.draft(q.h, q.b, q.history, nodes)
 	q.calib.score(q.full)
 	q.draftSec = time.Since(td).Seconds()
 	q.cheapDraft = q.costs != nil && q.draftSec < 0.2*q.costs.At(1)
