@@ -33,9 +33,13 @@ type calibration struct {
 // merged tree, one calibration for both let the lookup's nodes take the
 // heads' budget: on a Spec-Bench extraction question the union's τ fell
 // from 2.51 to 1.95).
+// A node both drafters proposed (in a merged tree) is a source of its own:
+// where the lookup and the heads agree, acceptance is another matter than
+// where either guesses alone.
 const (
 	srcModel = iota
 	srcText
+	srcBoth
 	calSources
 )
 
@@ -110,7 +114,8 @@ func (c *calibration) observe(src uint8, d int, p float64, ok bool) {
 }
 
 // score rewrites a drafted tree's node scores as calibrated chances of
-// acceptance: each node keeps its step probability (step) and its logp
+// acceptance: each node keeps its step probability (step, derived from
+// the path probabilities unless the tree set it: see mergeTrees) and its logp
 // becomes the log of the product of the calibrated steps along its path,
 // which never grows from parent to child, so pruning by it keeps every
 // kept node's ancestors. Parents precede children in t.nodes.
@@ -123,7 +128,9 @@ func (c *calibration) score(t *tree) {
 	}
 	for i := 1; i < len(t.nodes); i++ {
 		nd := &t.nodes[i]
-		nd.step = math.Exp(min(orig[i]-orig[nd.parent], 0))
+		if nd.step == 0 {
+			nd.step = math.Exp(min(orig[i]-orig[nd.parent], 0))
+		}
 		nd.logp = t.nodes[nd.parent].logp + math.Log(max(c.atLocked(nd.src, nd.depth, nd.step), 1e-12))
 	}
 }

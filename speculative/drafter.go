@@ -1,6 +1,7 @@
 package speculative
 
 import (
+	"math"
 	"sort"
 
 	"s4c/heads"
@@ -77,10 +78,22 @@ func (d *unionDrafter) draft(h []float32, b int32, history []int32, nodes int) *
 	return mergeTrees(d.heads.draft(h, b, history, nodes), d.ngram.draft(h, b, history, nodes))
 }
 
-// mergeTrees is the union of two trees with the same root: a node in both
-// keeps the higher of its two path probabilities (never above its
-// parent's), and the result is ordered depth by depth, as prune requires.
+// mergeTrees is the union of two trees with the same root (a the
+// model's, b the text's), ordered depth by depth, as prune requires.
+// Every node keeps the step probability its own drafter gave it (its
+// path probability over its parent's there), for calibration.score: a
+// node in both trees is of source srcBoth, with a's step. Taking the
+// higher path probability instead, as this did first, raised a node the
+// lookup agreed with to the lookup's confidence and so made the heads'
+// children under it look unlikely (their path probability over the
+// raised parent's), exactly where text repeats and both drafters agree.
 func mergeTrees(a, b *tree) *tree {
+	for _, t := range []*tree{a, b} {
+		for i := 1; i < len(t.nodes); i++ {
+			nd := &t.nodes[i]
+			nd.step = math.Exp(min(nd.logp-t.nodes[nd.parent].logp, 0))
+		}
+	}
 	type tn struct {
 		nd       node
 		children map[int32]int
@@ -94,6 +107,9 @@ func mergeTrees(a, b *tree) *tree {
 			par := at[nd.parent]
 			if j, ok := all[par].children[nd.tok]; ok {
 				all[j].nd.logp = max(all[j].nd.logp, nd.logp)
+				if all[j].nd.src != nd.src {
+					all[j].nd.src = srcBoth
+				}
 				at[i] = j
 				continue
 			}

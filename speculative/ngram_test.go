@@ -110,14 +110,16 @@ func TestUnionExact(t *testing.T) {
 		}
 	}
 	a := &tree{nodes: []node{{tok: 1, parent: -1}, {tok: 2, parent: 0, depth: 1, logp: -0.1}, {tok: 3, parent: 0, depth: 1, logp: -2}, {tok: 4, parent: 1, depth: 2, logp: -0.5}}}
-	b := &tree{nodes: []node{{tok: 1, parent: -1}, {tok: 3, parent: 0, depth: 1, logp: -0.2}, {tok: 5, parent: 1, depth: 2, logp: -0.1}}}
+	b := &tree{nodes: []node{{tok: 1, parent: -1}, {tok: 3, parent: 0, depth: 1, logp: -0.2, src: srcText}, {tok: 5, parent: 1, depth: 2, logp: -0.1, src: srcText}}}
 	m := mergeTrees(a, b)
 	var got []string
 	for _, nd := range m.nodes {
-		got = append(got, fmt.Sprintf("%d<-%d@%d:%.1f", nd.tok, nd.parent, nd.depth, nd.logp))
+		got = append(got, fmt.Sprintf("%d<-%d@%d:%.1f/%d:%.3f", nd.tok, nd.parent, nd.depth, nd.logp, nd.src, nd.step))
 	}
-	// 3 takes b's -0.2; its new child 5 is capped at its parent's -0.2.
-	want := "[1<--1@0:0.0 2<-0@1:-0.1 3<-0@1:-0.2 4<-1@2:-0.5 5<-2@2:-0.2]"
+	// 3 takes b's -0.2 and is of both sources, with a's step e^-2; its
+	// new child 5 is capped at its parent's -0.2, with b's step (its path
+	// over its parent's there, at most 1); 4 keeps its step e^-0.4 in a.
+	want := "[1<--1@0:0.0/0:0.000 2<-0@1:-0.1/0:0.905 3<-0@1:-0.2/2:0.135 4<-1@2:-0.5/0:0.670 5<-2@2:-0.2/1:1.000]"
 	if fmt.Sprint(got) != want {
 		t.Fatalf("merged %v, want %s", got, want)
 	}

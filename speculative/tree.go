@@ -18,7 +18,7 @@ type node struct {
 	logp   float64 // log of the draft probability of the path root→node
 	rank   int     // the token's rank among its parent's proposed children (0: most probable)
 	step   float64 // the drafter's probability of the token given the parent (set by calibration.score)
-	src    uint8   // who proposed it: 0 a model (heads, draft model), 1 the text (n-gram lookup)
+	src    uint8   // who proposed it: srcModel (heads, draft model), srcText (n-gram lookup), srcBoth
 	state  []float32
 }
 
