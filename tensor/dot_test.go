@@ -104,7 +104,7 @@ func TestTilesMatchGeneric(t *testing.T) {
 	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16} {
 		enc, _ := Quantize(typ, w)
 		m, _ := NewMat(typ, rows, cols, enc)
-		for _, n := range []int{1, 3, 8, 9, 17} {
+		for _, n := range []int{1, 3, 7, 8, 9, 13, 17} { // one tile; two and three (the later ones kernelsFnb)
 			x := make([]float32, n*cols)
 			for i := range x {
 				x[i] = float32(rng.NormFloat64())

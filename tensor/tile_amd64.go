@@ -43,12 +43,19 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		r4 := lo + (hi-lo)/4*4
 		var sizesBuf [64]int
 		sizes := evenTiles(n, floatMaxT, sizesBuf[:0])
+		// The second and later token tiles of a block find its rows in
+		// cache: they prefetch the next block's instead (kernelsFnb).
+		pf := rowBlock(n) * m.rowBytes
 		for rb := lo; rb < r4; rb += rowBlock(n) {
 			rbe := min(rb+rowBlock(n), r4)
 			t := 0
-			for _, T := range sizes {
+			for ti, T := range sizes {
 				for r := rb; r < rbe; r += 4 {
-					kernelsF[kt][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+					if ti == 0 {
+						kernelsF[kt][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+					} else {
+						kernelsFnb[kt][T-1](&m.Row(r)[0], m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0], pf)
+					}
 					for i := 0; i < 4; i++ {
 						for k := 0; k < T; k++ {
 							y[(t+k)*m.Rows+r+i] = out[T*i+k]
@@ -82,6 +89,10 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 }
 
 type tileFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+// tileNextFunc is a tileFunc that prefetches the rows at w + pf instead of
+// its own.
+type tileNextFunc func(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 // floatMaxT is the widest tile: 4 rows × 6 tokens use 24 accumulators.
 const floatMaxT = 6

@@ -6,55 +6,109 @@ package tensor
 func tileF32r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF32r4t1nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileF32r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t2nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileF32r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF32r4t3nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileF32r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t4nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileF32r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF32r4t5nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileF32r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF32r4t6nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF16r4t1nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF16r4t2nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF16r4t3nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF16r4t4nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileF16r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileF16r4t5nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileF16r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileF16r4t6nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileBF16r4t1AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileBF16r4t1nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileBF16r4t2AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t2nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileBF16r4t3AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileBF16r4t3nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileBF16r4t4AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t4nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 //go:noescape
 func tileBF16r4t5AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
 
 //go:noescape
+func tileBF16r4t5nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
+
+//go:noescape
 func tileBF16r4t6AVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+
+//go:noescape
+func tileBF16r4t6nbAVX512(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)
 
 // kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16,
 // 2 = BF16).
@@ -62,4 +116,12 @@ var kernelsF = [3][floatMaxT]tileFunc{
 	{tileF32r4t1AVX512, tileF32r4t2AVX512, tileF32r4t3AVX512, tileF32r4t4AVX512, tileF32r4t5AVX512, tileF32r4t6AVX512},
 	{tileF16r4t1AVX512, tileF16r4t2AVX512, tileF16r4t3AVX512, tileF16r4t4AVX512, tileF16r4t5AVX512, tileF16r4t6AVX512},
 	{tileBF16r4t1AVX512, tileBF16r4t2AVX512, tileBF16r4t3AVX512, tileBF16r4t4AVX512, tileBF16r4t5AVX512, tileBF16r4t6AVX512},
+}
+
+// kernelsFnb[type][T-1] are kernelsF prefetching another block (see
+// asmgen's floatKernel).
+var kernelsFnb = [3][floatMaxT]tileNextFunc{
+	{tileF32r4t1nbAVX512, tileF32r4t2nbAVX512, tileF32r4t3nbAVX512, tileF32r4t4nbAVX512, tileF32r4t5nbAVX512, tileF32r4t6nbAVX512},
+	{tileF16r4t1nbAVX512, tileF16r4t2nbAVX512, tileF16r4t3nbAVX512, tileF16r4t4nbAVX512, tileF16r4t5nbAVX512, tileF16r4t6nbAVX512},
+	{tileBF16r4t1nbAVX512, tileBF16r4t2nbAVX512, tileBF16r4t3nbAVX512, tileBF16r4t4nbAVX512, tileBF16r4t5nbAVX512, tileBF16r4t6nbAVX512},
 }

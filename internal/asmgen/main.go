@@ -49,8 +49,8 @@ func at(off int, addr string) string {
 
 // prologue loads the arguments and the row/token pointers; xShift converts
 // the token stride to bytes.
-func prologue(b *bytes.Buffer, name, doc string, xShift bool, count string) {
-	fmt.Fprintf(b, "%sTEXT ·%s(SB), NOSPLIT, $0-48\n", doc, name)
+func prologue(b *bytes.Buffer, name, doc string, xShift bool, count, frame string) {
+	fmt.Fprintf(b, "%sTEXT ·%s(SB), NOSPLIT, %s\n", doc, name, frame)
 	b.WriteString("\tMOVQ w+0(FP), SI\n\tMOVQ wstride+8(FP), BX\n\tMOVQ x+16(FP), DI\n\tMOVQ xstride+24(FP), DX\n")
 	if xShift {
 		b.WriteString("\tSHLQ $2, DX\n")
@@ -62,18 +62,30 @@ func prologue(b *bytes.Buffer, name, doc string, xShift bool, count string) {
 // float kernels: F16 or BF16 (converted on load) or F32 rows times float32 tokens;
 // 4 rows × T tokens, accumulators in the top 4·T registers, activations
 // streamed through Z4/Z5.
-func floatKernel(b *bytes.Buffer, typ string, T int) {
+//
+// With next set, the kernel (name ending nb) takes one more argument, pf,
+// and prefetches the rows at w + pf (the same columns of the rows a later
+// call will read) instead of its own rows ahead: for the second and later
+// token tiles of a row block, whose rows the first tile already brought
+// into cache, so that the next block streams in from memory while they
+// compute. Before, memory sat idle through those tiles (1.1B F16 twin:
+// t(6) 1.33 t(1) with one tile, t(8) 2.11 with two).
+func floatKernel(b *bytes.Buffer, typ string, T int, next bool) {
 	load, wstep := "VCVTPH2PS", 32
 	if typ == "F32" {
 		load, wstep = "VMOVUPS", 64
 	}
-	name := fmt.Sprintf("tile%sr4t%dAVX512", typ, T)
-	doc := fmt.Sprintf(`// func %s(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)
+	name := floatName(typ, T, next)
+	sig, frame := "", "$0-48"
+	if next {
+		sig, frame = ", pf int", "$0-56"
+	}
+	doc := fmt.Sprintf(`// func %s(w *byte, wstride int, x *float32, xstride int, cols int, out *float32%s)
 // Rows w + r·wstride (bytes, r < 4) times tokens x + t·xstride (floats,
 // t < %d): out[%d·r+t]. Every (row, token) pair has its own 16-lane
 // accumulator, so the result is that of Dot on the row.
-`, name, T, T)
-	prologue(b, name, doc, true, "cols")
+`, name, sig, T, T)
+	prologue(b, name, doc, true, "cols", frame)
 	acc := func(r, t int) int { return 32 - 4*T + T*r + t }
 	if T > 4 {
 		// Tokens 4 and 5 at x + 4·xstride and x + 5·xstride.
@@ -93,8 +105,16 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 	// of 2048-column F16 rows ran at 13 GB/s against 17 GB/s for 4096.
 	dist := 1024 / (wstep / 16) // elements per KiB of weights
 	shift := map[int]int{32: 1, 64: 2}[wstep]
-	fmt.Fprintf(b, "\tMOVQ CX, AX\n\tSHLQ $%d, AX\n\tNEGQ AX\n\tLEAQ (AX)(BX*4), AX\n", shift) // AX = 4·wstride - rowbytes
-	fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJLE %stail\n", dist, name)
+	pfAt := 1024
+	if next {
+		// One loop: R9 and R15 follow rows 0 and 3 of the block at w + pf.
+		pfAt = 0
+		b.WriteString("\tMOVQ pf+48(FP), AX\n\tLEAQ (SI)(AX*1), R9\n\tLEAQ (R13)(AX*1), R15\n")
+		fmt.Fprintf(b, "\tJMP %stailloop\n", name)
+	} else {
+		fmt.Fprintf(b, "\tMOVQ CX, AX\n\tSHLQ $%d, AX\n\tNEGQ AX\n\tLEAQ (AX)(BX*4), AX\n", shift) // AX = 4·wstride - rowbytes
+		fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJLE %stail\n", dist, name)
+	}
 	body := func(pf []string) {
 		for r := 0; r < 4; r++ {
 			if typ == "BF16" { // the top half of a float32
@@ -102,7 +122,7 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 			} else {
 				fmt.Fprintf(b, "\t%s %s, Z%d\n", load, wAddr[r], r)
 			}
-			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(1024, pf[r]))
+			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(pfAt, pf[r]))
 		}
 		for t := 0; t < T; t++ {
 			fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", xAddrs[t], 4+t%2)
@@ -116,11 +136,13 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 		}
 		b.WriteString("\tSUBQ $16, CX\n")
 	}
-	fmt.Fprintf(b, "%sloop:\n", name)
-	body(wAddr)
-	fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJG %sloop\n", dist, name)
-	// The last KiB of the rows: R9 and R15 follow rows 0 and 3 of the next block.
-	fmt.Fprintf(b, "%stail:\n\tLEAQ (SI)(AX*1), R9\n\tLEAQ (R13)(AX*1), R15\n", name)
+	if !next {
+		fmt.Fprintf(b, "%sloop:\n", name)
+		body(wAddr)
+		fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJG %sloop\n", dist, name)
+		// The last KiB of the rows: R9 and R15 follow rows 0 and 3 of the next block.
+		fmt.Fprintf(b, "%stail:\n\tLEAQ (SI)(AX*1), R9\n\tLEAQ (R13)(AX*1), R15\n", name)
+	}
 	fmt.Fprintf(b, "%stailloop:\n", name)
 	body([]string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R15)"})
 	fmt.Fprintf(b, "\tADDQ $%d, R9\n\tADDQ $%d, R15\n\tTESTQ CX, CX\n\tJNZ %stailloop\n", wstep, wstep, name)
@@ -129,6 +151,14 @@ func floatKernel(b *bytes.Buffer, typ string, T int) {
 		fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %d(R8)\n", z, z, z, z, 4*i)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n\n")
+}
+
+// floatName names the float kernel of 4 rows × T tokens.
+func floatName(typ string, T int, next bool) string {
+	if next {
+		return fmt.Sprintf("tile%sr4t%dnbAVX512", typ, T)
+	}
+	return fmt.Sprintf("tile%sr4t%dAVX512", typ, T)
 }
 
 // xAddrs addresses up to 6 tokens of a float kernel.
@@ -144,20 +174,28 @@ func generate() map[string][]byte {
 	d.WriteString(goHeader)
 	types := []string{"F32", "F16", "BF16"}
 	table := "// kernelsF[type][T-1] multiplies 4 rows by T tokens (type 0 = F32, 1 = F16,\n// 2 = BF16).\nvar kernelsF = [3][floatMaxT]tileFunc{\n"
+	tableNB := "// kernelsFnb[type][T-1] are kernelsF prefetching another block (see\n// asmgen's floatKernel).\nvar kernelsFnb = [3][floatMaxT]tileNextFunc{\n"
 	for _, typ := range types {
 		table += "\t{"
+		tableNB += "\t{"
 		for T := 1; T <= floatMaxT; T++ {
-			floatKernel(&f, typ, T)
-			name := fmt.Sprintf("tile%sr4t%dAVX512", typ, T)
-			fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)\n\n", name)
 			if T > 1 {
 				table += ", "
+				tableNB += ", "
 			}
+			floatKernel(&f, typ, T, false)
+			name := floatName(typ, T, false)
+			fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *float32, xstride int, cols int, out *float32)\n\n", name)
 			table += name
+			floatKernel(&f, typ, T, true)
+			name = floatName(typ, T, true)
+			fmt.Fprintf(&d, "//go:noescape\nfunc %s(w *byte, wstride int, x *float32, xstride int, cols int, out *float32, pf int)\n\n", name)
+			tableNB += name
 		}
 		table += "},\n"
+		tableNB += "},\n"
 	}
-	d.WriteString(table + "}\n")
+	d.WriteString(table + "}\n\n" + tableNB + "}\n")
 	q, decl := packedKernels()
 	return map[string][]byte{"tile_r4_amd64.s": f.Bytes(), "tile_kernels_amd64.go": d.Bytes(), "packed_amd64.s": q, "packed_kernels_amd64.go": decl}
 }
