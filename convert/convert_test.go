@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"s4c/gguf"
 	"s4c/internal/shared"
 	"s4c/model"
+	"s4c/tokenizer"
 )
 
 func loadSmall(t *testing.T) *model.Model {
@@ -100,6 +102,81 @@ func TestInflateSameFunction(t *testing.T) {
 			t.Fatalf("%s: logits differ by %v > %v", c.typ, worst, c.tol)
 		}
 		big.Close()
+	}
+}
+
+// TestInflateVocab: a twin with a larger vocabulary (the extra tokens
+// unused, kept out by the spare dimension) keeps the small model's greedy
+// output and logits, every extra token's logit far below the real ones;
+// its tokenizer encodes text as the small one does and names the extras.
+func TestInflateVocab(t *testing.T) {
+	small := loadSmall(t)
+	prompt := []int32{1, 403, 407, 261, 378}
+	want, wl := greedyRun(t, small, prompt, 60, true)
+	sh := testShape
+	sh.Vocab = 3000
+	for _, c := range []struct {
+		typ gguf.TensorType
+		tol float64
+	}{{gguf.F32, 1e-3}, {gguf.F16, 2e-2}} {
+		p := filepath.Join(t.TempDir(), "big.gguf")
+		if err := Inflate(p, small, sh, c.typ, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		big, err := model.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if big.Vocab != 3000 {
+			t.Fatalf("vocabulary %d, want 3000", big.Vocab)
+		}
+		got, gl := greedyRun(t, big, prompt, 60, true)
+		worst, margin := 0.0, math.Inf(1)
+		for i := range wl {
+			lowReal, highExtra := math.Inf(1), math.Inf(-1)
+			for j := range gl[i] {
+				if j < small.Vocab {
+					worst = math.Max(worst, math.Abs(float64(gl[i][j]-wl[i][j])))
+					lowReal = math.Min(lowReal, float64(gl[i][j]))
+				} else {
+					highExtra = math.Max(highExtra, float64(gl[i][j]))
+				}
+			}
+			margin = math.Min(margin, lowReal-highExtra)
+		}
+		t.Logf("%s: largest logit difference %.2e; extra tokens at least %.0f below every real token", c.typ, worst, margin)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: greedy output %v, small model %v", c.typ, got, want)
+		}
+		if worst > c.tol || margin < 100 {
+			t.Fatalf("%s: logits differ by %v (> %v) or extra tokens only %.1f below the real ones", c.typ, worst, c.tol, margin)
+		}
+		tk, err := tokenizer.FromGGUF(big.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tks, err := tokenizer.FromGGUF(small.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := "Once upon a time, <extra_3> a little dog ran."
+		if a, b := tk.Encode(text, true, true), tks.Encode(text, true, true); fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("encodings differ: %v, small %v", a, b)
+		}
+		if tk.Tokens[small.Vocab+3] != "<extra_3>" || tk.Types[small.Vocab] != tokenizer.TypeUnused {
+			t.Fatalf("extra token %q type %d", tk.Tokens[small.Vocab+3], tk.Types[small.Vocab])
+		}
+		big.Close()
+	}
+	sh.Dim = small.Dim
+	sh.Heads, sh.KVHeads = small.Heads, small.KVHeads
+	if err := Inflate(filepath.Join(t.TempDir(), "x.gguf"), small, sh, gguf.F32, 1, nil); err == nil {
+		t.Fatal("a larger vocabulary at the model's own width: want an error")
+	}
+	sh = testShape
+	sh.Vocab = 100
+	if err := Inflate(filepath.Join(t.TempDir(), "x.gguf"), small, sh, gguf.F32, 1, nil); err == nil {
+		t.Fatal("a smaller vocabulary: want an error")
 	}
 }
 

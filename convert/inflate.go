@@ -8,6 +8,7 @@ import (
 	"s4c/gguf"
 	"s4c/model"
 	"s4c/tensor"
+	"s4c/tokenizer"
 )
 
 // Inflate writes a model of shape s that computes exactly the function of
@@ -28,7 +29,18 @@ import (
 //     small depth are identities (zero attention output and FFN down
 //     weights);
 //   - everything that does not touch the function gets realistic random
-//     values, so no kernel sees all-zero tensors.
+//     values, so no kernel sees all-zero tensors;
+//   - with s.Vocab above the small vocabulary, the extra tokens (unused
+//     tokens <extra_i>, never produced by encoding) get random embeddings
+//     and output rows that the model never prefers: the last dimension c
+//     of the residual stream carries a tiny constant set by every
+//     embedding (2^-14, whose square is lost in any float32 sum of the
+//     real dimensions' squares, so the norms are unchanged), which no layer
+//     reads (weight 0 in the attention and FFN norms) or writes, and which
+//     the output norm scales up (2^14): every extra token's output row
+//     holds -extraLogit there, the real tokens' rows 0. Drafting and
+//     training costs can then be measured at real vocabulary sizes
+//     (32000, 128256) with the small model's exact greedy behaviour.
 func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uint64, progress func(done, total int64)) error {
 	if !tensor.Quantizable(typ) {
 		return tensor.ErrNotWritable{Type: typ}
@@ -45,6 +57,32 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 	case m.Rope.Dims != hd || m.Rope.Neox || m.Rope.Factors != nil || m.Rope.FreqScale != 1:
 		return fmt.Errorf("inflate needs plain full-head rotary embeddings (this model: %d of %d dims)", m.Rope.Dims, hd)
 	}
+	V, Vs := s.Vocab, m.Vocab
+	if V == 0 {
+		V = Vs
+	}
+	switch {
+	case V < Vs:
+		return fmt.Errorf("vocabulary of %d tokens cannot hold the model's %d", V, Vs)
+	case V > Vs && D == d:
+		return fmt.Errorf("a larger vocabulary (%d tokens for %d) needs a wider shape than the model's width %d: its extra tokens are kept out by a spare dimension", V, Vs, d)
+	}
+	var tk *tokenizer.Tokenizer
+	if V > Vs {
+		var err error
+		if tk, err = tokenizer.FromGGUF(m.File); err != nil {
+			return fmt.Errorf("extending the vocabulary: %w", err)
+		}
+		if len(tk.Tokens) != Vs {
+			return fmt.Errorf("the model has %d output rows but %d tokens", Vs, len(tk.Tokens))
+		}
+	}
+	c := D - 1 // the spare dimension of a larger vocabulary (see above)
+	const (
+		spare      = 1.0 / (1 << 14) // its value in every embedding
+		spareScale = 1 << 14         // its output-norm weight
+		extraLogit = 6e4             // minus the extra tokens' output weight on it
+	)
 	r := HD / hd
 	mapDim := func(e int) int { return 2*(e/2)*r + e%2 }
 	// Small weights as float32.
@@ -80,7 +118,27 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 	w.Set("llama.rope.freq_base", float32(m.Rope.Base))
 	w.Set("general.file_type", uint32(typ))
 	w.CopyKV(m.File, func(k string) bool { return !strings.HasPrefix(k, "tokenizer.") })
-	V := m.Vocab
+	if V > Vs {
+		toks := append([]string(nil), tk.Tokens...)
+		types := append([]int32(nil), tk.Types...)
+		for i := Vs; i < V; i++ {
+			toks = append(toks, fmt.Sprintf("<extra_%d>", i-Vs))
+			types = append(types, tokenizer.TypeUnused)
+		}
+		w.Set("tokenizer.ggml.tokens", toks)
+		w.Set("tokenizer.ggml.token_type", types)
+		if tk.Scores != nil {
+			low := float32(0)
+			for _, x := range tk.Scores {
+				low = min(low, x)
+			}
+			scores := append([]float32(nil), tk.Scores...)
+			for i := Vs; i < V; i++ {
+				scores = append(scores, low-1)
+			}
+			w.Set("tokenizer.ggml.scores", scores)
+		}
+	}
 	var specs []tensorSpec
 	add := func(name string, cols, rows int, row func(r int, dst []float32)) {
 		dims := []uint64{uint64(cols), uint64(rows)}
@@ -105,6 +163,8 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 			}
 		}
 	}
+	// norm is a layer's norm weight (the spare dimension unread), out the
+	// output norm's (the spare dimension scaled up).
 	norm := func(small []float32) func(r int, dst []float32) {
 		return func(_ int, dst []float32) {
 			for i := range dst {
@@ -113,12 +173,31 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 			for i := 0; i < d; i++ {
 				dst[i] = small[i] * normScale
 			}
+			if V > Vs {
+				dst[c] = 0
+			}
+		}
+	}
+	outNorm := func(small []float32) func(r int, dst []float32) {
+		return func(r int, dst []float32) {
+			norm(small)(r, dst)
+			if V > Vs {
+				dst[c] = spareScale
+			}
 		}
 	}
 	emb := get(m.Embed)
+	tEmb := idx()
 	add("token_embd.weight", D, V, func(r int, dst []float32) {
 		clear(dst)
-		copy(dst[:d], emb[r*d:(r+1)*d])
+		if r < Vs {
+			copy(dst[:d], emb[r*d:(r+1)*d])
+		} else {
+			randRow(seed, tEmb, r, 0, 0.02, dst[:d])
+		}
+		if V > Vs {
+			dst[c] = spare
+		}
 	})
 	for l := 0; l < s.Layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
@@ -219,11 +298,19 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 			}
 		})
 	}
-	add("output_norm.weight", D, 0, norm(m.OutNorm))
+	add("output_norm.weight", D, 0, outNorm(m.OutNorm))
 	out := get(m.Output)
 	t := idx()
 	add("output.weight", D, V, func(row int, dst []float32) {
+		if row >= Vs {
+			randRow(seed, t, row, 0, 0.02, dst)
+			dst[c] = -extraLogit
+			return
+		}
 		withSmall(t, out[row*d:(row+1)*d], 1, false)(row, dst)
+		if V > Vs {
+			dst[c] = 0
+		}
 	})
 	if err := addTensors(w, specs); err != nil {
 		return err

@@ -54,18 +54,22 @@ func cmdModelSynth(args []string) error {
 }
 
 func cmdModelInflate(args []string) error {
-	fs := newFlags("model inflate", "--from SMALL.gguf --shape SHAPE --type TYPE -o BIG.gguf [--heads SMALL.s4c.gguf]")
+	fs := newFlags("model inflate", "--from SMALL.gguf --shape SHAPE --type TYPE -o BIG.gguf [--vocab N] [--heads SMALL.s4c.gguf]")
 	from := fs.String("from", "", "small real model to inflate")
 	shape := fs.String("shape", "tinyllama-1.1b", "target shape: "+shapeNames()+", or same (the small model's own: a copy in another tensor type)")
 	typ := fs.String("type", "f16", "tensor type of the big model")
 	out := fs.String("o", "", "output GGUF file")
 	headsIn := fs.String("heads", "", "also inflate these heads of the small model (written beside OUT as OUT.s4c.gguf)")
 	seed := fs.Uint64("seed", 1, "random seed for the weights that do not affect the function")
+	vocab := fs.Int("vocab", 0, "vocabulary size (0 = the small model's): extra unused tokens the model never prefers, e.g. 32000 or 128256, to measure drafting at real vocabulary sizes")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *from == "" || *out == "" {
 		return usageError{fmt.Errorf("give --from SMALL.gguf and -o BIG.gguf")}
+	}
+	if *vocab < 0 || *vocab > 1<<20 {
+		return usageError{fmt.Errorf("--vocab %d: want 0 (the small model's) or a size up to %d", *vocab, 1<<20)}
 	}
 	var s convert.Shape
 	var err error
@@ -87,6 +91,9 @@ func cmdModelInflate(args []string) error {
 		s = convert.ShapeOf(small)
 	}
 	s.Vocab = small.Vocab
+	if *vocab > 0 {
+		s.Vocab = *vocab
+	}
 	var sh *heads.Heads
 	if *headsIn != "" {
 		if sh, err = heads.Load(*headsIn, small); err != nil {
