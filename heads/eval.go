@@ -60,7 +60,7 @@ func (h *Heads) SetRankAccept(acc [][]float64) {
 // toks[t+2+k]. counts[k][r] counts rank r (r < ranks; worse ranks are not
 // counted), n[k] the positions scored.
 func (h *Heads) RankCounts(m *model.Model, hidden []float32, toks []int32, ranks int, p *tensor.Pool) (counts [][]int, n []int) {
-	D, V := h.Dim, m.Vocab
+	D, V := h.Dim, h.Vocab(m)
 	counts = make([][]int, h.K)
 	for k := range counts {
 		counts[k] = make([]int, ranks)
@@ -83,10 +83,13 @@ func (h *Heads) RankCounts(m *model.Model, hidden []float32, toks []int32, ranks
 			in = hidden[:rows*D]
 		}
 		h.Step(m, k, in[:rows*D], toks[1+k:1+k+rows], out[:rows*D], p)
-		Logits(m, out, rows, logits, p)
+		h.Logits(m, out, rows, logits, p)
 		for t := 0; t < rows; t++ {
-			if r := rankOf(logits[t*V:(t+1)*V], toks[t+2+k]); r < ranks {
-				counts[k][r]++
+			// A token outside the draft vocabulary is never proposed.
+			if i := h.Index(m, toks[t+2+k]); i >= 0 {
+				if r := rankOf(logits[t*V:(t+1)*V], int32(i)); r < ranks {
+					counts[k][r]++
+				}
 			}
 			n[k]++
 		}

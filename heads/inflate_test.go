@@ -31,7 +31,7 @@ func draftChain(t *testing.T, m *model.Model, h *heads.Heads, prompt []int32) []
 	for k := 0; k < h.K; k++ {
 		next := make([]float32, m.Dim)
 		h.Step(m, k, state, []int32{tok}, next, nil)
-		heads.Logits(m, next, 1, logits, nil)
+		h.Logits(m, next, 1, logits, nil)
 		tok = sample.Argmax(logits)
 		drafts = append(drafts, tok)
 		state = next

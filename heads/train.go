@@ -130,14 +130,24 @@ func newWork(K, D, H, V int) *work {
 	}
 }
 
-// target returns the (renormalised) top-N distribution recorded at position p.
-func target(s *Seq, p int) ([]int32, []float32) {
-	ids := s.TopIDs[p*TopN : (p+1)*TopN]
-	ps := make([]float32, TopN)
+// target returns the (renormalised) top-N distribution recorded at
+// position p, as score indices of the heads (see Heads.Index): with a
+// draft vocabulary, tokens outside it are dropped and the rest
+// renormalised (the heads learn the target's choice among the tokens they
+// can propose); none left gives no ids.
+func (t *Trainer) target(s *Seq, p int) ([]int32, []float32) {
+	ids := make([]int32, 0, TopN)
+	ps := make([]float32, 0, TopN)
 	var sum float32
-	for i := range ps {
-		ps[i] = tensor.F16ToF32(s.TopP[p*TopN+i])
-		sum += ps[i]
+	for i := 0; i < TopN; i++ {
+		j := t.H.Index(t.M, s.TopIDs[p*TopN+i])
+		q := tensor.F16ToF32(s.TopP[p*TopN+i])
+		if j < 0 || q <= 0 {
+			continue
+		}
+		ids = append(ids, int32(j))
+		ps = append(ps, q)
+		sum += q
 	}
 	for i := range ps {
 		ps[i] /= sum
@@ -151,7 +161,8 @@ func target(s *Seq, p int) ([]int32, []float32) {
 // target's argmax among the head's proposals (0: its argmax).
 func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (loss []float64, top1 []bool, rank []int) {
 	h, m := t.H, t.M
-	D, V, K, H := h.Dim, m.Vocab, h.K, h.Hidden
+	D, V, K, H := h.Dim, h.Vocab(m), h.K, h.Hidden
+	lm := h.LMHead(m)
 	seq := &ds.Seqs[ex.seq]
 	for j := 0; j < D; j++ {
 		w.s[j] = tensor.F16ToF32(seq.Hidden[ex.t*D+j])
@@ -182,8 +193,8 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 			nrm[r] = s1[r] * w.rms[i] * m.OutNorm[r]
 		}
 		z := w.z[i*V : (i+1)*V]
-		m.Output.Mul(z, nrm, 1, nil)
-		ids, q := target(seq, ex.t+1+i)
+		lm.Mul(z, nrm, 1, nil)
+		ids, q := t.target(seq, ex.t+1+i)
 		// log-softmax
 		mx := z[0]
 		best := 0
@@ -202,6 +213,10 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 				loss[i] -= float64(q[k]) * (float64(z[id]) - lse)
 			}
 		}
+		if len(ids) == 0 { // the target's choices are all outside the draft vocabulary
+			rank[i] = V
+			continue
+		}
 		top1[i] = int32(best) == ids[0]
 		rank[i] = rankOf(z, ids[0])
 	}
@@ -218,7 +233,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 		}
 		s1 := w.s[(i+1)*D : (i+2)*D]
 		z := w.z[i*V : (i+1)*V]
-		ids, q := target(&ds.Seqs[ex.seq], ex.t+1+i)
+		ids, q := t.target(&ds.Seqs[ex.seq], ex.t+1+i)
 		// dz = softmax(z) - q
 		mx := z[0]
 		for _, x := range z {
@@ -236,6 +251,9 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 		for k, id := range ids {
 			w.dz[id] -= q[k]
 		}
+		if len(ids) == 0 { // no loss at this head (see Trainer.target)
+			clear(w.dz)
+		}
 		// dn = Woutᵀ dz
 		clear(w.dn)
 		for v, d := range w.dz {
@@ -243,10 +261,10 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 				continue
 			}
 			row := w.row
-			if m.Output.Type == gguf.F32 {
-				row = m.Output.F32Row(v)
+			if lm.Type == gguf.F32 {
+				row = lm.F32Row(v)
 			} else {
-				m.Output.RowF32(v, row)
+				lm.RowF32(v, row)
 			}
 			tensor.Axpy(w.dn, d, row)
 		}
@@ -342,7 +360,7 @@ func (t *Trainer) Train(ds *Dataset) error {
 	ws := make([]*work, threads)
 	for i := range gs {
 		gs[i] = newGrads(t.H)
-		ws[i] = newWork(t.H.K, t.H.Dim, t.H.Hidden, t.M.Vocab)
+		ws[i] = newWork(t.H.K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M))
 	}
 	stepsPerEpoch := (len(train) + cfg.Batch - 1) / cfg.Batch
 	total := stepsPerEpoch * cfg.Epochs
@@ -475,7 +493,7 @@ func (t *Trainer) Evaluate(ds *Dataset) Eval {
 	for k := range e.Rank {
 		e.Rank[k] = make([]float64, t.Cfg.TopK)
 	}
-	w := newWork(K, t.H.Dim, t.H.Hidden, t.M.Vocab)
+	w := newWork(K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M))
 	for _, x := range ex {
 		loss, t1, rk := t.forwardBackward(ds, x, w, nil)
 		for k := 0; k < K; k++ {

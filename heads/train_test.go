@@ -396,7 +396,7 @@ func TestRankCounts(t *testing.T) {
 				}
 				out := make([]float32, m.Dim)
 				h.Step(m, k, in, []int32{toks[pos+1+k]}, out, p)
-				Logits(m, out, 1, logits, p)
+				h.Logits(m, out, 1, logits, p)
 				higher := 0
 				for _, x := range logits {
 					if x > logits[toks[pos+2+k]] {

@@ -270,6 +270,68 @@ func TestTrainedHeadsExact(t *testing.T) {
 	}
 }
 
+// TestDraftVocabExact: heads that propose only a draft vocabulary (the
+// 128 tokens most frequent in the model's own continuations of other
+// prompts, of its 512) stay lossless, greedy and sampled, propose nothing
+// outside it, and keep most of their acceptance; the vocabulary survives a
+// heads file's round trip.
+func TestDraftVocabExact(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	prompts := storyPrompts(t)
+	var texts [][]int32
+	for _, p := range prompts[10:30] {
+		out, _, err := e.GeneratePlain(engine.Request{Prompt: e.Encode(p), MaxTokens: 150, Sampling: greedy(), IgnoreEOG: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, out)
+	}
+	full := checkExact(t, e, hd, prompts[:4], 150, greedy(), Options{Budget: 8})
+	ids := heads.FrequentTokens(texts, e.Model.Vocab, 128, []int32{e.Tok.EOS})
+	small := *hd // a copy sharing the weights
+	small.DraftVocab = nil
+	if err := small.SetDraftVocab(e.Model, ids); err != nil {
+		t.Fatal(err)
+	}
+	if small.Vocab(e.Model) != 128 || hd.Vocab(e.Model) != e.Model.Vocab {
+		t.Fatalf("vocabularies %d and %d", small.Vocab(e.Model), hd.Vocab(e.Model))
+	}
+	st := checkExact(t, e, &small, prompts[:4], 150, greedy(), Options{Budget: 8})
+	checkExact(t, e, &small, prompts[:3], 80, sample.Params{Temp: 0.8, TopP: 0.95, RepeatPenalty: 1, Seed: 3}, Options{Budget: 8})
+	t.Logf("greedy, budget 8: whole vocabulary τ %.2f, draft vocabulary of 128 τ %.2f", full.Tau(), st.Tau())
+	if st.Tau() < 0.9*full.Tau() {
+		t.Errorf("τ %.2f with the draft vocabulary, %.2f with the whole one", st.Tau(), full.Tau())
+	}
+	in := map[int32]bool{}
+	for _, id := range ids {
+		in[id] = true
+	}
+	tr := grow(e.Model, &small, make([]float32, e.Model.Dim), 1, draftOptions{TopK: 10, Width: 10}, nil, &workspace{})
+	for _, nd := range tr.nodes[1:] {
+		if !in[nd.tok] {
+			t.Fatalf("drafted token %d is outside the draft vocabulary", nd.tok)
+		}
+	}
+	p := t.TempDir() + "/v.s4c.gguf"
+	if err := small.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := heads.Load(p, e.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(back.DraftVocab) != fmt.Sprint(small.DraftVocab) {
+		t.Fatal("draft vocabulary lost in the file")
+	}
+	if err := small.SetDraftVocab(e.Model, []int32{3, 3}); err == nil {
+		t.Fatal("a repeated token accepted")
+	}
+	if err := small.SetDraftVocab(e.Model, []int32{int32(e.Model.Vocab)}); err == nil {
+		t.Fatal("a token outside the vocabulary accepted")
+	}
+}
+
 // TestMaxTokensAgree: plain and S^4C decoding emit the same tokens for
 // every MaxTokens, including none (S^4C used to emit one token for 0).
 func TestMaxTokensAgree(t *testing.T) {

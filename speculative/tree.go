@@ -83,12 +83,13 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 		for i, f := range frontier {
 			copy(states[i*m.Dim:], t.nodes[f].state)
 		}
-		logits := ws.floats(&ws.logits, n*m.Vocab)
-		heads.Logits(m, states, n, logits, p)
+		V := hd.Vocab(m)
+		logits := ws.floats(&ws.logits, n*V)
+		hd.Logits(m, states, n, logits, p)
 		var cands []node
 		for i, f := range frontier {
-			for r, c := range topKLogProbs(logits[i*m.Vocab:(i+1)*m.Vocab], opt.TopK) {
-				cands = append(cands, node{tok: c.id, parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
+			for r, c := range topKLogProbs(logits[i*V:(i+1)*V], opt.TopK) {
+				cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
 			}
 		}
 		cands = opt.choose(d, cands)
@@ -144,15 +145,16 @@ func growIndependent(m *model.Model, hd *heads.Heads, h []float32, b int32, opt 
 	for k := 0; k < K; k++ {
 		hd.Step(m, k, h, []int32{b}, states[k*m.Dim:(k+1)*m.Dim], p)
 	}
-	logits := ws.floats(&ws.logits, K*m.Vocab)
-	heads.Logits(m, states, K, logits, p)
+	V := hd.Vocab(m)
+	logits := ws.floats(&ws.logits, K*V)
+	hd.Logits(m, states, K, logits, p)
 	frontier := []int{0}
 	for d := 1; d <= K && len(frontier) > 0; d++ {
-		top := topKLogProbs(logits[(d-1)*m.Vocab:d*m.Vocab], opt.TopK)
+		top := topKLogProbs(logits[(d-1)*V:d*V], opt.TopK)
 		var cands []node
 		for _, f := range frontier {
 			for r, c := range top {
-				cands = append(cands, node{tok: c.id, parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
+				cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
 			}
 		}
 		cands = opt.choose(d, cands)
