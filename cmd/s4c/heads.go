@@ -21,7 +21,7 @@ import (
 )
 
 func cmdHeads(args []string) error {
-	return dispatch("heads", args, []subcommand{{"train", cmdHeadsTrain}, {"eval", cmdHeadsEval}, {"inflate", cmdHeadsInflate}})
+	return dispatch("heads", args, []subcommand{{"train", cmdHeadsTrain}, {"eval", cmdHeadsEval}, {"inflate", cmdHeadsInflate}, {"vocab", cmdHeadsVocab}})
 }
 
 // promptRecord is one line of a prompts file: a text to continue, or the
@@ -119,11 +119,15 @@ func cmdHeadsTrain(args []string) error {
 	resume := fs.Bool("resume", false, "continue from the last checkpoint (OUT.ckpt)")
 	ckptEvery := fs.Int("checkpoint-every", 500, "write a checkpoint (OUT.ckpt) every this many optimiser steps")
 	independent := fs.Bool("independent", false, "train Medusa-style independent heads (each sees only the target's state; for --spec medusa, the coherence ablation)")
+	draftVocab := fs.Int("draft-vocab", 0, "heads propose only the N tokens most frequent in the training data (0 = the whole vocabulary): drafting cost stops growing with the vocabulary (e.g. 8192-32768 for 128k vocabularies)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *modelPath == "" {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
+	}
+	if *draftVocab < 0 {
+		return usageError{fmt.Errorf("--draft-vocab %d: want 0 (the whole vocabulary) or a number of tokens", *draftVocab)}
 	}
 	if err := checkInts(intFlag{"tokens", *tokens, 1000, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
 		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 1, 10000},
@@ -174,7 +178,11 @@ func cmdHeadsTrain(args []string) error {
 	}
 	defer e.Close()
 	nthreads := e.Model.NewState(1, *threads).Pool.Threads
-	if err := sysmem.Check(heads.TrainBytes(*count, e.Model.Dim, *hidden, e.Model.Vocab, nthreads),
+	vocab := e.Model.Vocab
+	if *draftVocab > 0 {
+		vocab = min(vocab, *draftVocab)
+	}
+	if err := sysmem.Check(heads.TrainBytes(*count, e.Model.Dim, *hidden, vocab, nthreads),
 		fmt.Sprintf("training %d heads of %d hidden units for a model of width %d", *count, *hidden, e.Model.Dim),
 		"lower --hidden or --heads-count"); err != nil {
 		return err
@@ -224,6 +232,17 @@ func cmdHeadsTrain(args []string) error {
 	// 2. Train.
 	h := heads.New(e.Model, *count, *hidden, *seed)
 	h.Independent = *independent
+	if *draftVocab > 0 && *draftVocab < e.Model.Vocab {
+		// The same data give the same vocabulary, so a resumed run keeps it.
+		texts := make([][]int32, len(ds.Seqs))
+		for i := range ds.Seqs {
+			texts[i] = ds.Seqs[i].Tokens
+		}
+		if err := h.SetDraftVocab(e.Model, heads.FrequentTokens(texts, e.Model.Vocab, *draftVocab, eogTokens(e))); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "draft vocabulary: the %d most frequent of %d tokens\n", h.Vocab(e.Model), e.Model.Vocab)
+	}
 	cfg := heads.TrainConfig{Epochs: *epochs, LR: *lr, WeightDecay: *wd, Batch: *batch, HoldOut: 0.05, Seed: *seed,
 		Threads: nthreads, TopK: 8, Checkpoint: ckpt, CheckpointEvery: *ckptEvery, Stop: stop.Load}
 	tr := heads.NewTrainer(h, e.Model, cfg)
@@ -446,4 +465,118 @@ func headsMethod(h *heads.Heads) string {
 		return "medusa"
 	}
 	return "s4c"
+}
+
+// eogTokens are the end-of-generation tokens a draft vocabulary keeps.
+func eogTokens(e *engine.Engine) []int32 {
+	var ids []int32
+	for id := range e.Model.Vocab {
+		if e.Tok.IsEOG(int32(id)) {
+			ids = append(ids, int32(id))
+		}
+	}
+	return ids
+}
+
+// cmdHeadsVocab is 's4c heads vocab': gives trained heads a draft
+// vocabulary, the tokens most frequent in a text, without retraining (the
+// heads' weights do not depend on the vocabulary; their LM head is the
+// target's output layer).
+func cmdHeadsVocab(args []string) error {
+	fs := newFlags("heads vocab", "-m MODEL.gguf [--heads H.s4c.gguf] --draft-vocab N --text FILE [-o OUT.s4c.gguf]")
+	modelPath := fs.String("m", "", "target model (GGUF)")
+	headsPath := fs.String("heads", "", "heads file (default MODEL.s4c.gguf)")
+	n := fs.Int("draft-vocab", 0, "tokens the heads propose: the N most frequent in the text (0 = the whole vocabulary again)")
+	textPath := fs.String("text", "", `text the model will produce, to count tokens in: plain text, or JSONL with "text" or "prompt" fields`)
+	out := fs.String("o", "", "heads file to write (default: rewrite --heads)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" || (*n > 0 && *textPath == "") {
+		return usageError{fmt.Errorf("give -m MODEL.gguf, and --text FILE to count tokens in")}
+	}
+	if *n < 0 {
+		return usageError{fmt.Errorf("--draft-vocab %d: want 0 (the whole vocabulary) or a number of tokens", *n)}
+	}
+	if *headsPath == "" {
+		*headsPath = heads.PathFor(*modelPath)
+	}
+	if *out == "" {
+		*out = *headsPath
+	}
+	if err := checkWritable(*out); err != nil {
+		return err
+	}
+	e, err := engine.Load(*modelPath, 0)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	h, err := heads.Load(*headsPath, e.Model)
+	if err != nil {
+		return err
+	}
+	if *n == 0 || *n >= e.Model.Vocab {
+		h.SetDraftVocab(e.Model, nil)
+	} else {
+		texts, err := readTexts(*textPath, e)
+		if err != nil {
+			return err
+		}
+		total := 0
+		for _, t := range texts {
+			total += len(t)
+		}
+		if total == 0 {
+			return fmt.Errorf("%s: no text to count tokens in", *textPath)
+		}
+		if err := h.SetDraftVocab(e.Model, heads.FrequentTokens(texts, e.Model.Vocab, *n, eogTokens(e))); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "counted %d tokens of %s\n", total, *textPath)
+	}
+	if err := h.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: heads propose %d of %d tokens\n", *out, h.Vocab(e.Model), e.Model.Vocab)
+	return nil
+}
+
+// readTexts reads a text file as token sequences: JSONL records' "text"
+// or "prompt" fields if every non-empty line is a JSON object, else the
+// whole file as one text.
+func readTexts(path string, e *engine.Engine) ([][]int32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var texts [][]int32
+	lines := strings.Split(string(b), "\n")
+	jsonl := true
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		var rec struct{ Text, Prompt *string }
+		if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &rec) != nil {
+			if i == 0 || !jsonl {
+				jsonl = false
+				break
+			}
+			return nil, fmt.Errorf("%s: line %d is not a JSON object, though the lines before it were", path, i+1)
+		}
+		switch {
+		case rec.Text != nil:
+			texts = append(texts, e.Encode(*rec.Text))
+		case rec.Prompt != nil:
+			texts = append(texts, e.Encode(*rec.Prompt))
+		default:
+			return nil, fmt.Errorf(`%s: line %d has no "text" or "prompt" field`, path, i+1)
+		}
+	}
+	if !jsonl {
+		texts = [][]int32{e.Encode(string(b))}
+	}
+	return texts, nil
 }

@@ -33,6 +33,9 @@ func TestCLI(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "h.s4c.gguf")
 	badPrompts := filepath.Join(t.TempDir(), "bad.jsonl")
 	os.WriteFile(badPrompts, []byte("{\"text\": \"no prompt key\"}\n"), 0o644)
+	story := filepath.Join(t.TempDir(), "story.txt")
+	os.WriteFile(story, []byte("Once upon a time, there was a little girl named Lily. She liked to play with her ball in the park."), 0o644)
+	vocabHeads := filepath.Join(t.TempDir(), "v.s4c.gguf")
 	cases := []struct {
 		args     []string
 		ok       bool
@@ -72,6 +75,13 @@ func TestCLI(t *testing.T) {
 		{[]string{"run", "-m", model, "-p", "x", "--heads-k", "17"}, false, "-heads-k 17: want 0 to 16"},
 		{[]string{"run", "-m", model, "-p", "x", "--heads", "../../models/stories260K.s4c.gguf", "--heads-k", "5"}, false, "5 heads asked for, the heads file has 4"},
 		{[]string{"run", "-m", model, "-p", "Once", "-n", "8", "--draft-model", model, "--compare"}, true, "outputs identical"},
+		// A draft vocabulary for trained heads, from a text, then used.
+		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", story, "-o", vocabHeads}, true, "heads propose 64 of 512 tokens"},
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "40", "--heads", vocabHeads, "--compare"}, true, "outputs identical"},
+		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "-o", vocabHeads}, false, "--text FILE"},
+		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", "/no/such.txt", "-o", vocabHeads}, false, "no such file"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--draft-vocab", "-2"}, false, "--draft-vocab -2"},
+		{[]string{"model", "inflate", "--from", model, "--shape", "same", "--vocab", "1000", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "needs a wider shape"},
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "llama-15m", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "cannot hold the model"},
 		{[]string{"bench", "engine", "-m", model, "-n", "0"}, false, "want a comma-separated list"},
