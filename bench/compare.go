@@ -74,7 +74,7 @@ func (r *CompareResult) Header(w io.Writer) {
 	fmt.Fprintf(w, "machine: %s; build %s\n", r.Machine, r.Build)
 	if p := r.Cells["all"]["none"]; p != nil && r.ReadGBs > 0 && r.WeightBytes > 0 {
 		gbs := float64(r.WeightBytes) * p.TokS() / 1e9
-		fmt.Fprintf(w, "read bandwidth %.1f GB/s (best of before and after the run); plain decoding read the %.2f GB of weights at %.1f tok/s = %.1f GB/s, %.0f %% of it\n",
+		fmt.Fprintf(w, "read bandwidth %.1f GB/s (best of before and after the run); plain decoding read %.2f GB of weights per token at %.1f tok/s = %.1f GB/s, %.0f %% of it\n",
 			r.ReadGBs, float64(r.WeightBytes)/1e9, p.TokS(), gbs, 100*gbs/r.ReadGBs)
 	}
 }

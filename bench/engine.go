@@ -155,7 +155,7 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 
 // Print writes the report.
 func (r *EngineResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "kernel %s, %d threads; weights %.2f GiB, %.0fM matrix parameters\n", r.Kernel, r.Threads, float64(r.WeightBytes)/(1<<30), float64(r.Params)/1e6)
+	fmt.Fprintf(w, "kernel %s, %d threads; weights read per token %.2f GiB, %.0fM matrix parameters\n", r.Kernel, r.Threads, float64(r.WeightBytes)/(1<<30), float64(r.Params)/1e6)
 	if r.ReadBW > 0 {
 		fmt.Fprintf(w, "machine now: memory read %.1f GB/s", r.ReadBW/1e9)
 		if r.Int8Peak > 0 {

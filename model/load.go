@@ -349,11 +349,19 @@ func loadVec(f *gguf.File, name string, n int) ([]float32, error) {
 	return v, nil
 }
 
-// WeightBytes is the size of the model's tensors as stored in its file.
+// WeightBytes is what one decoding step reads of the weights: every
+// tensor, but of the token embedding table only one row, unless it is
+// also the output layer (tied embeddings). With a 128256-token vocabulary
+// the table is a fifth of a 1B model's file and never read whole.
 func (m *Model) WeightBytes() int64 {
 	var n int64
 	for i := range m.File.Tensors {
-		n += int64(m.File.Tensors[i].Size)
+		t := &m.File.Tensors[i]
+		if t.Name == "token_embd.weight" && m.Embed != nil && m.Output != m.Embed && m.Vocab > 0 {
+			n += int64(t.Size) / int64(m.Vocab)
+			continue
+		}
+		n += int64(t.Size)
 	}
 	return n
 }
