@@ -356,15 +356,11 @@ func cmdHeadsEval(args []string) error {
 			return err
 		}
 	}
-	e, err := engine.Load(*modelPath, *threads)
+	e, h, err := loadWithHeads(*modelPath, *headsPath, *threads)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	h, err := heads.Load(*headsPath, e.Model)
-	if err != nil {
-		return err
-	}
 	prompts := [][]int32{e.Encode("")}
 	if *promptsPath != "" {
 		if prompts, err = readPrompts(*promptsPath, e); err != nil {
@@ -507,15 +503,11 @@ func cmdHeadsVocab(args []string) error {
 	if err := checkWritable(*out); err != nil {
 		return err
 	}
-	e, err := engine.Load(*modelPath, 0)
+	e, h, err := loadWithHeads(*modelPath, *headsPath, 0)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	h, err := heads.Load(*headsPath, e.Model)
-	if err != nil {
-		return err
-	}
 	if *n == 0 || *n >= e.Model.Vocab {
 		h.SetDraftVocab(e.Model, nil)
 	} else {
@@ -579,4 +571,19 @@ func readTexts(path string, e *engine.Engine) ([][]int32, error) {
 		texts = [][]int32{e.Encode(string(b))}
 	}
 	return texts, nil
+}
+
+// loadWithHeads loads a model and its heads (the engine is closed again
+// if the heads do not load).
+func loadWithHeads(modelPath, headsPath string, threads int) (*engine.Engine, *heads.Heads, error) {
+	e, err := engine.Load(modelPath, threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := heads.Load(headsPath, e.Model)
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return e, h, nil
 }
