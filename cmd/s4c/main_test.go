@@ -80,6 +80,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "40", "--heads", vocabHeads, "--compare"}, true, "outputs identical"},
 		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "-o", vocabHeads}, false, "--text FILE"},
 		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", "/no/such.txt", "-o", vocabHeads}, false, "no such file"},
+		{[]string{"heads", "train", "-m", model, "-o", vocabHeads, "--tokens", "3000", "--epochs", "1", "--hidden", "32", "--draft-vocab", "128"}, true, "draft vocabulary: the 128 most frequent of 512 tokens"},
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "30", "--heads", vocabHeads, "--budget", "4", "--compare"}, true, "outputs identical"},
 		{[]string{"heads", "train", "-m", model, "-o", out, "--draft-vocab", "-2"}, false, "--draft-vocab -2"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "same", "--vocab", "1000", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "needs a wider shape"},
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
