@@ -8,25 +8,42 @@ import (
 func TestCalibration(t *testing.T) {
 	var c calibration
 	for _, p := range []float64{0.9, 0.3, 0.05, 0.001} {
-		if got := c.at(srcModel, 2, p); math.Abs(got-p) > 1e-12 {
+		if got := c.at(srcModel, 2, p, nil); math.Abs(got-p) > 1e-12 {
 			t.Errorf("no observations: at(2, %v) = %v, want the prior %v", p, got, p)
 		}
 	}
 	// Head 3 says 0.45 but is right 80% of the time.
 	for i := 0; i < 1000; i++ {
-		c.observe(srcModel, 3, 0.45, i%5 != 0)
+		c.observe(srcModel, 3, 0.45, i%5 != 0, nil)
 	}
-	if got := c.at(srcModel, 3, 0.45); math.Abs(got-0.8) > 0.02 {
+	if got := c.at(srcModel, 3, 0.45, nil); math.Abs(got-0.8) > 0.02 {
 		t.Errorf("after 80%% acceptance at p=0.45: at = %v", got)
 	}
-	if got := c.at(srcModel, 3, 0.95); got != 0.95 {
+	if got := c.at(srcModel, 3, 0.95, nil); got != 0.95 {
 		t.Errorf("other bins must keep their prior: at(3, 0.95) = %v", got)
 	}
-	if got := c.at(srcModel, 2, 0.45); got != 0.45 {
+	if got := c.at(srcModel, 2, 0.45, nil); got != 0.45 {
 		t.Errorf("other depths must keep their prior: at(2, 0.45) = %v", got)
 	}
-	if got := c.at(srcText, 3, 0.45); got != 0.45 {
+	if got := c.at(srcText, 3, 0.45, nil); got != 0.45 {
 		t.Errorf("the n-gram lookup's nodes must keep their own prior: at = %v", got)
+	}
+	// A reply where the text's nodes at 0.45 are never accepted, against
+	// the process's 80 %: its own counts pull the estimate down within a
+	// few dozen nodes; the heads' nodes keep the process's figure.
+	for i := 0; i < 1000; i++ {
+		c.observe(srcText, 3, 0.45, i%5 != 0, nil)
+	}
+	var local calCounts
+	for i := 0; i < 40; i++ {
+		c.observe(srcText, 3, 0.45, false, &local)
+		c.observe(srcModel, 3, 0.45, false, &local)
+	}
+	if got := c.at(srcText, 3, 0.45, &local); got > 0.2 {
+		t.Errorf("text nodes, 40 refused in this reply after 80%% in the process: at = %v, want below 0.2", got)
+	}
+	if got, g := c.at(srcModel, 3, 0.45, &local), c.at(srcModel, 3, 0.45, nil); got != g {
+		t.Errorf("heads' nodes must not follow the reply's counts: at = %v, process %v", got, g)
 	}
 	if calBin(0) != 0 || calBin(1) != calBins-1 || calBin(math.NaN()) != 0 || calDepth(0) != 0 || calDepth(99) != calDepths-1 {
 		t.Error("bins of 0, 1, NaN; depths 0 and 99")
@@ -41,8 +58,8 @@ func TestCalibratedScoreKeepsChains(t *testing.T) {
 	var c calibration
 	for d := 1; d <= 4; d++ {
 		for i := 0; i < 500; i++ {
-			c.observe(srcModel, d, 0.6, i%10 < 9)  // says 0.6, right 90 %
-			c.observe(srcModel, d, 0.25, i%10 < 2) // says 0.25, right 20 %
+			c.observe(srcModel, d, 0.6, i%10 < 9, nil)  // says 0.6, right 90 %
+			c.observe(srcModel, d, 0.25, i%10 < 2, nil) // says 0.25, right 20 %
 		}
 	}
 	// root - a (0.6) - b (0.6) - c (0.6) - d (0.6); root - s (0.25)
@@ -57,7 +74,7 @@ func TestCalibratedScoreKeepsChains(t *testing.T) {
 	if tr.nodes[5].logp > tr.nodes[2].logp {
 		t.Fatal("test tree: the chain's end should start below the sibling")
 	}
-	c.score(tr)
+	c.score(tr, nil)
 	if tr.nodes[5].logp <= tr.nodes[2].logp {
 		t.Errorf("calibrated: chain end %.3f, sibling %.3f; want the chain first", math.Exp(tr.nodes[5].logp), math.Exp(tr.nodes[2].logp))
 	}

@@ -40,6 +40,7 @@ type Seq struct {
 	done    bool
 
 	calib      *calibration // drafter's step probability -> observed acceptance (shared: see calibrationFor)
+	calLocal   calCounts    // this reply's own counts of the text's nodes (see calLocal)
 	skipUntil  int          // rounds before drafting is tried again, when drafting did not pay
 	backoff    int
 	spt        [2]float64 // seconds per emitted token in plain [0] and drafting [1] rounds
@@ -181,7 +182,7 @@ func (q *Seq) draftUpTo(limit int) []float64 {
 		nodes = min(nodes, limit)
 	}
 	q.full = q.d.draft(q.h, q.b, q.history, nodes)
-	q.calib.score(q.full)
+	q.calib.score(q.full, &q.calLocal)
 	q.draftSec = time.Since(td).Seconds()
 	q.cheapDraft = q.costs != nil && q.draftSec < 0.2*q.costs.At(1)
 	q.st.DraftTime += time.Since(td)
@@ -310,7 +311,7 @@ func (q *Seq) Accept(o *model.Output, sec float64) error {
 		}
 		for k := 1; k < nn; k++ {
 			if nd := tr.nodes[k]; nd.parent == 0 || kept[nd.parent] {
-				q.calib.observe(nd.src, nd.depth, nd.step, kept[k])
+				q.calib.observe(nd.src, nd.depth, nd.step, kept[k], &q.calLocal)
 			}
 		}
 	}
