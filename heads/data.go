@@ -207,8 +207,14 @@ type GenConfig struct {
 	Temp         float32
 	Seed         uint64
 	Threads      int
-	Progress     func(seqs, tokens int)
-	Stop         func() bool // checked between sequences
+	// Parallel sequences are generated together, each token of all of them
+	// in one forward pass (model.ForwardMany): a pass of 32 rows costs a
+	// few plain steps where decoding is bound by memory, so data comes
+	// several times faster. Passes are batch invariant, so the file is the
+	// one sequential generation writes. 0 or 1: one at a time.
+	Parallel int
+	Progress func(seqs, tokens int)
+	Stop     func() bool // checked between passes
 }
 
 // Generate appends sequences to the data file until it holds want tokens.
@@ -219,18 +225,20 @@ func Generate(path string, m *model.Model, want int, cfg GenConfig) error {
 	}
 	defer f.Close()
 	for ntok < want {
-		if cfg.Stop != nil && cfg.Stop() {
-			return ErrInterrupted
-		}
-		seq, err := generateOne(m, cfg, nseq)
+		// A wave of sequences generated together, no more than the data
+		// still wanted (so the file is what one at a time would write).
+		wave := min(max(cfg.Parallel, 1), max(1, (want-ntok+cfg.SeqLen-1)/max(cfg.SeqLen, 1)))
+		seqs, err := generateWave(m, cfg, nseq, wave)
 		if err != nil {
 			return err
 		}
-		if err := writeSeq(f, seq); err != nil {
-			return err
+		for _, seq := range seqs {
+			if err := writeSeq(f, seq); err != nil {
+				return err
+			}
+			nseq++
+			ntok += len(seq.Tokens)
 		}
-		nseq++
-		ntok += len(seq.Tokens)
 		if cfg.Progress != nil {
 			cfg.Progress(nseq, ntok)
 		}
@@ -241,57 +249,121 @@ func Generate(path string, m *model.Model, want int, cfg GenConfig) error {
 // ErrInterrupted is returned when generation or training was stopped by the user.
 var ErrInterrupted = errors.New("interrupted")
 
-func generateOne(m *model.Model, cfg GenConfig, k int) (*Seq, error) {
+// genSeq is one sequence being generated.
+type genSeq struct {
+	seq           *Seq
+	s             *model.State
+	smp, starter  *sample.Sampler
+	greedy        bool
+	sampled, cap  int
+	prompt        []int32 // still to run (the first pass)
+	history       []int32
+	cur           int32
+	step          int
+	done          bool
+	promptedByCfg bool
+}
+
+func newGenSeq(m *model.Model, cfg GenConfig, k int) *genSeq {
 	var prompt []int32
 	if len(cfg.Prompts) > 0 {
 		prompt = cfg.Prompts[k%len(cfg.Prompts)]
 	} else {
 		prompt = []int32{cfg.BOS}
 	}
-	greedy := float64((k*7919)%1000)/1000 < cfg.Greedy
+	g := &genSeq{seq: &Seq{}, prompt: prompt, history: append([]int32(nil), prompt...), cur: prompt[len(prompt)-1], promptedByCfg: len(cfg.Prompts) > 0}
+	g.greedy = float64((k*7919)%1000)/1000 < cfg.Greedy
 	sp := sample.Params{Temp: cfg.Temp, TopP: 1, RepeatPenalty: 1, Seed: cfg.Seed + uint64(k)}
-	if greedy {
+	if g.greedy {
 		// Greedy from a varied start: the first tokens are sampled so that
 		// greedy continuations do not all repeat one text.
 		sp.Temp = 0
 	}
-	smp := sample.New(sp)
-	starter := sample.New(sample.Params{Temp: 1, TopP: 1, RepeatPenalty: 1, Seed: cfg.Seed ^ uint64(k)*0x9e37})
-	capacity := min(m.CtxLen, len(prompt)+cfg.SeqLen+1)
-	s := m.NewState(capacity, cfg.Threads)
-	out, err := s.Forward(&model.Batch{Tokens: prompt, Logits: []int{len(prompt) - 1}, Hidden: true})
-	if err != nil {
-		return nil, err
-	}
-	s.Commit(len(prompt))
-	seq := &Seq{}
-	// Position of the prompt's last token: its hidden state predicts the first new token.
-	hidden := out.Hidden[(len(prompt)-1)*m.Dim:]
-	logits := out.Row(0)
-	history := append([]int32(nil), prompt...)
-	cur := prompt[len(prompt)-1]
-	sampled := 3
+	g.smp = sample.New(sp)
+	g.starter = sample.New(sample.Params{Temp: 1, TopP: 1, RepeatPenalty: 1, Seed: cfg.Seed ^ uint64(k)*0x9e37})
+	g.cap = min(m.CtxLen, len(prompt)+cfg.SeqLen+1)
+	g.s = m.NewState(g.cap, cfg.Threads)
+	g.sampled = 3
 	if cfg.SampledStart > 3 {
-		sampled += (k * 7) % (cfg.SampledStart - 2)
+		g.sampled += (k * 7) % (cfg.SampledStart - 2)
 	}
-	for step := 0; step < cfg.SeqLen && s.Cache.Len < capacity; step++ {
-		appendPos(seq, m, cur, hidden, logits)
-		var next int32
-		if greedy && step < sampled && len(cfg.Prompts) == 0 {
-			next = starter.Sample(logits, history)
-		} else {
-			next = smp.Sample(logits, history)
+	return g
+}
+
+// batch is the sequence's next pass: its prompt, then one token.
+func (g *genSeq) batch() *model.Batch {
+	if g.prompt != nil {
+		return &model.Batch{Tokens: g.prompt, Logits: []int{len(g.prompt) - 1}, Hidden: true}
+	}
+	return &model.Batch{Tokens: []int32{g.cur}, Hidden: true}
+}
+
+// advance takes the pass's output: records the position (token, hidden
+// state, the target's distribution of the next token) and samples the
+// next token, or ends the sequence.
+func (g *genSeq) advance(m *model.Model, cfg GenConfig, out *model.Output) {
+	n := 1
+	if g.prompt != nil {
+		n = len(g.prompt)
+		g.prompt = nil
+	}
+	g.s.Commit(n)
+	// The last token's hidden state predicts the next token.
+	hidden, logits := out.Hidden[(n-1)*m.Dim:], out.Row(0)
+	if g.step >= cfg.SeqLen || g.s.Cache.Len >= g.cap {
+		g.done = true
+		return
+	}
+	appendPos(g.seq, m, g.cur, hidden, logits)
+	var next int32
+	if g.greedy && g.step < g.sampled && !g.promptedByCfg {
+		next = g.starter.Sample(logits, g.history)
+	} else {
+		next = g.smp.Sample(logits, g.history)
+	}
+	g.history = append(g.history, next)
+	g.cur = next
+	g.step++
+	g.done = g.step >= cfg.SeqLen // the last token needs no pass of its own
+}
+
+// generateWave generates sequences k0 … k0+n-1 together.
+func generateWave(m *model.Model, cfg GenConfig, k0, n int) ([]*Seq, error) {
+	gs := make([]*genSeq, n)
+	for i := range gs {
+		gs[i] = newGenSeq(m, cfg, k0+i)
+	}
+	for {
+		var live []*genSeq
+		for _, g := range gs {
+			if !g.done {
+				live = append(live, g)
+			}
 		}
-		history = append(history, next)
-		cur = next
-		o, err := s.Forward(&model.Batch{Tokens: []int32{next}, Hidden: true})
+		if len(live) == 0 {
+			break
+		}
+		if cfg.Stop != nil && cfg.Stop() {
+			return nil, ErrInterrupted
+		}
+		states := make([]*model.State, len(live))
+		batches := make([]*model.Batch, len(live))
+		for i, g := range live {
+			states[i], batches[i] = g.s, g.batch()
+		}
+		outs, err := model.ForwardMany(states, batches)
 		if err != nil {
 			return nil, err
 		}
-		s.Commit(1)
-		hidden, logits = o.Hidden, o.Row(0)
+		for i, g := range live {
+			g.advance(m, cfg, outs[i])
+		}
 	}
-	return seq, nil
+	seqs := make([]*Seq, n)
+	for i, g := range gs {
+		seqs[i] = g.seq
+	}
+	return seqs, nil
 }
 
 // appendPos records token x_t, hidden h_t and the target's distribution of x_{t+1}.

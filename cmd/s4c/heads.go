@@ -119,6 +119,7 @@ func cmdHeadsTrain(args []string) error {
 	resume := fs.Bool("resume", false, "continue from the last checkpoint (OUT.ckpt)")
 	ckptEvery := fs.Int("checkpoint-every", 500, "write a checkpoint (OUT.ckpt) every this many optimiser steps")
 	independent := fs.Bool("independent", false, "train Medusa-style independent heads (each sees only the target's state; for --spec medusa, the coherence ablation)")
+	parallel := fs.Int("parallel", 16, "sequences generated together, each token of all of them in one forward pass (the data are the same; 1 = one at a time)")
 	draftVocab := fs.Int("draft-vocab", 0, "heads propose only the N tokens most frequent in the training data (0 = the whole vocabulary): drafting cost stops growing with the vocabulary (e.g. 8192-32768 for 128k vocabularies)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -133,7 +134,7 @@ func cmdHeadsTrain(args []string) error {
 		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 1, 10000},
 		intFlag{"hidden", *hidden, 1, heads.MaxHidden}, intFlag{"batch", *batch, 1, 1 << 16},
 		intFlag{"sampled-start", *sampledStart, 3, *seqLen - 1}, intFlag{"threads", *threads, 0, maxThreads},
-		intFlag{"checkpoint-every", *ckptEvery, 1, math.MaxInt}); err != nil {
+		intFlag{"checkpoint-every", *ckptEvery, 1, math.MaxInt}, intFlag{"parallel", *parallel, 1, 256}); err != nil {
 		return err
 	}
 	if err := checkFloats(floatFlag{"lr", *lr, 0, 1, true}, floatFlag{"weight-decay", *wd, 0, 1, false},
@@ -208,7 +209,7 @@ func cmdHeadsTrain(args []string) error {
 	// 1. Data.
 	t0 := time.Now()
 	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp), SampledStart: *sampledStart,
-		Seed: *seed, Threads: nthreads, Stop: stop.Load,
+		Seed: *seed, Threads: nthreads, Stop: stop.Load, Parallel: *parallel,
 		Progress: func(seqs, toks int) {
 			el := time.Since(t0)
 			rate := float64(toks) / el.Seconds()
