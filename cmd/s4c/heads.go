@@ -553,7 +553,7 @@ func readTexts(path string, e *engine.Engine) ([][]int32, error) {
 		}
 		var rec struct{ Text, Prompt *string }
 		if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &rec) != nil {
-			if i == 0 || !jsonl {
+			if len(texts) == 0 { // the first non-empty line: plain text
 				jsonl = false
 				break
 			}

@@ -36,6 +36,8 @@ func TestCLI(t *testing.T) {
 	story := filepath.Join(t.TempDir(), "story.txt")
 	os.WriteFile(story, []byte("Once upon a time, there was a little girl named Lily. She liked to play with her ball in the park."), 0o644)
 	vocabHeads := filepath.Join(t.TempDir(), "v.s4c.gguf")
+	storyBlank := filepath.Join(t.TempDir(), "story2.txt")
+	os.WriteFile(storyBlank, []byte("\nOnce upon a time, there was a little girl.\nShe liked the park.\n"), 0o644)
 	cases := []struct {
 		args     []string
 		ok       bool
@@ -78,6 +80,8 @@ func TestCLI(t *testing.T) {
 		// A draft vocabulary for trained heads, from a text, then used.
 		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", story, "-o", vocabHeads}, true, "heads propose 64 of 512 tokens"},
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "40", "--heads", vocabHeads, "--compare"}, true, "outputs identical"},
+		// Plain text after a blank first line is plain text (it was taken for broken JSONL).
+		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", storyBlank, "-o", vocabHeads}, true, "heads propose 64 of 512 tokens"},
 		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "-o", vocabHeads}, false, "--text FILE"},
 		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", "/no/such.txt", "-o", vocabHeads}, false, "no such file"},
 		{[]string{"heads", "train", "-m", model, "-o", vocabHeads, "--tokens", "3000", "--epochs", "1", "--hidden", "32", "--draft-vocab", "128"}, true, "draft vocabulary: the 128 most frequent of 512 tokens"},
