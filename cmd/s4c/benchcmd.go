@@ -483,14 +483,19 @@ func loadMethods(e *engine.Engine, modelPath string, methods []string, headsPath
 		close = func() { opt.Draft.Close() }
 	}
 	hds = map[string]*heads.Heads{}
+	loaded := map[string]*heads.Heads{} // by flag: s4c, s4c-static and s4c+ngram share one file
 	for _, m := range methods {
 		p, flag := headsPath, "--heads"
 		if m == "medusa" {
 			p, flag = medusaPath, "--medusa-heads"
 		}
-		if hds[m], err = methodHeads(e, modelPath, m, p, flag); err != nil {
+		if h, ok := loaded[flag]; ok && needsHeads(m) {
+			hds[m] = h
+		} else if hds[m], err = methodHeads(e, modelPath, m, p, flag); err != nil {
 			close()
 			return nil, func() {}, err
+		} else if hds[m] != nil {
+			loaded[flag] = hds[m]
 		}
 		if m != "none" {
 			// Refuse a method that cannot run before any work (a fixed

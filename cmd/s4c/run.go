@@ -265,12 +265,17 @@ func findDecoder(e *engine.Engine, modelPath, headsPath, mode string) (string, *
 	return headsMethod(hd), hd, nil
 }
 
+// needsHeads reports whether a decoding method drafts with heads.
+func needsHeads(method string) bool {
+	return method != "none" && method != "ngram" && method != "draft"
+}
+
 // methodHeads loads the heads a method needs: headsPath if given, else
 // S^4C's coherent heads MODEL.s4c.gguf, or for medusa the independent heads
 // MODEL.medusa.s4c.gguf, beside the model; none for ngram and plain. flag
 // names the option that gives headsPath, for the error.
 func methodHeads(e *engine.Engine, modelPath, method, headsPath, flag string) (*heads.Heads, error) {
-	if method == "none" || method == "ngram" || method == "draft" {
+	if !needsHeads(method) {
 		return nil, nil
 	}
 	if headsPath == "" {
