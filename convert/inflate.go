@@ -163,8 +163,8 @@ func Inflate(path string, m *model.Model, s Shape, typ gguf.TensorType, seed uin
 			}
 		}
 	}
-	// norm is a layer's norm weight (the spare dimension unread), out the
-	// output norm's (the spare dimension scaled up).
+	// norm is a layer's norm weight (the spare dimension unread), outNorm
+	// the output norm's (the spare dimension scaled up).
 	norm := func(small []float32) func(r int, dst []float32) {
 		return func(_ int, dst []float32) {
 			for i := range dst {

@@ -110,15 +110,9 @@ func calBin(p float64) int {
 
 func calDepth(d int) int { return min(max(d, 1), calDepths) - 1 }
 
-// at is the chance that a node from src at depth d whose step probability
-// is p is accepted, once its parent is; local are the sequence's own
-// counts (nil: none).
-func (c *calibration) at(src uint8, d int, p float64, local *calCounts) float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.atLocked(src, d, p, local)
-}
-
+// atLocked is the chance that a node from src at depth d whose step
+// probability is p is accepted, once its parent is; local are the
+// sequence's own counts (nil: none). c.mu is held.
 func (c *calibration) atLocked(src uint8, d int, p float64, local *calCounts) float64 {
 	i, b := calDepth(d), calBin(p)
 	p = min(max(p, 0), 1)

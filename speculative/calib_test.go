@@ -5,6 +5,14 @@ import (
 	"testing"
 )
 
+// at is atLocked with the lock taken (only the tests ask one node at a
+// time; decoding scores whole trees).
+func (c *calibration) at(src uint8, d int, p float64, local *calCounts) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.atLocked(src, d, p, local)
+}
+
 func TestCalibration(t *testing.T) {
 	var c calibration
 	for _, p := range []float64{0.9, 0.3, 0.05, 0.001} {

@@ -17,7 +17,7 @@ type node struct {
 	depth  int     // root 0
 	logp   float64 // log of the draft probability of the path root→node
 	rank   int     // the token's rank among its parent's proposed children (0: most probable)
-	step   float64 // the drafter's probability of the token given the parent (set by calibration.score)
+	step   float64 // the drafter's probability of the token given the parent (set by mergeTrees or calibration.score)
 	src    uint8   // who proposed it: srcModel (heads, draft model), srcText (n-gram lookup), srcBoth
 	state  []float32
 }
