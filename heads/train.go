@@ -120,6 +120,8 @@ func TrainBytes(K, dim, hidden, vocab, threads int) int64 {
 type work struct {
 	s, pre, act, in, nrm, z, dz, dn, ds, da, din []float32
 	row, rms                                     []float32
+	ids                                          [][]int32   // each head's target indices (forward, for backward)
+	q                                            [][]float32 // and their probabilities
 }
 
 func newWork(K, D, H, V int) *work {
@@ -127,6 +129,7 @@ func newWork(K, D, H, V int) *work {
 		s: make([]float32, (K+1)*D), pre: make([]float32, K*H), act: make([]float32, K*H), in: make([]float32, K*2*D),
 		nrm: make([]float32, K*D), z: make([]float32, K*V), dz: make([]float32, V), dn: make([]float32, D),
 		ds: make([]float32, D), da: make([]float32, H), din: make([]float32, 2*D), row: make([]float32, D), rms: make([]float32, K),
+		ids: make([][]int32, K), q: make([][]float32, K),
 	}
 }
 
@@ -195,6 +198,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 		z := w.z[i*V : (i+1)*V]
 		lm.Mul(z, nrm, 1, nil)
 		ids, q := t.target(seq, ex.t+1+i)
+		w.ids[i], w.q[i] = ids, q
 		// log-softmax
 		mx := z[0]
 		best := 0
@@ -233,7 +237,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 		}
 		s1 := w.s[(i+1)*D : (i+2)*D]
 		z := w.z[i*V : (i+1)*V]
-		ids, q := t.target(&ds.Seqs[ex.seq], ex.t+1+i)
+		ids, q := w.ids[i], w.q[i] // the forward's targets
 		// dz = softmax(z) - q
 		mx := z[0]
 		for _, x := range z {
