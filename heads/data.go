@@ -251,17 +251,16 @@ var ErrInterrupted = errors.New("interrupted")
 
 // genSeq is one sequence being generated.
 type genSeq struct {
-	seq           *Seq
-	s             *model.State
-	smp, starter  *sample.Sampler
-	greedy        bool
-	sampled, cap  int
-	prompt        []int32 // still to run (the first pass)
-	history       []int32
-	cur           int32
-	step          int
-	done          bool
-	promptedByCfg bool
+	seq          *Seq
+	s            *model.State
+	smp, starter *sample.Sampler
+	greedy       bool
+	sampled, cap int
+	prompt       []int32 // still to run (the first pass)
+	history      []int32
+	cur          int32
+	step         int
+	done         bool
 }
 
 func newGenSeq(m *model.Model, cfg GenConfig, k int) *genSeq {
@@ -271,7 +270,7 @@ func newGenSeq(m *model.Model, cfg GenConfig, k int) *genSeq {
 	} else {
 		prompt = []int32{cfg.BOS}
 	}
-	g := &genSeq{seq: &Seq{}, prompt: prompt, history: append([]int32(nil), prompt...), cur: prompt[len(prompt)-1], promptedByCfg: len(cfg.Prompts) > 0}
+	g := &genSeq{seq: &Seq{}, prompt: prompt, history: append([]int32(nil), prompt...), cur: prompt[len(prompt)-1]}
 	g.greedy = float64((k*7919)%1000)/1000 < cfg.Greedy
 	sp := sample.Params{Temp: cfg.Temp, TopP: 1, RepeatPenalty: 1, Seed: cfg.Seed + uint64(k)}
 	if g.greedy {
@@ -316,7 +315,7 @@ func (g *genSeq) advance(m *model.Model, cfg GenConfig, out *model.Output) {
 	}
 	appendPos(g.seq, m, g.cur, hidden, logits)
 	var next int32
-	if g.greedy && g.step < g.sampled && !g.promptedByCfg {
+	if g.greedy && g.step < g.sampled && len(cfg.Prompts) == 0 {
 		next = g.starter.Sample(logits, g.history)
 	} else {
 		next = g.smp.Sample(logits, g.history)
