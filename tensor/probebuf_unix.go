@@ -10,5 +10,10 @@ func probeBuffer(size int) (buf []byte, free func()) {
 	if err != nil {
 		return alignedBytes(size), func() {}
 	}
+	if probeHuge {
+		adviseHuge(b) // as the weights are (HugeCopy, packed rows)
+	}
 	return b, func() { syscall.Munmap(b) }
 }
+
+var probeHuge = true

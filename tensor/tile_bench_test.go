@@ -2,7 +2,9 @@ package tensor
 
 import (
 	"encoding/binary"
+	"sort"
 	"testing"
+	"time"
 
 	"s4c/gguf"
 )
@@ -132,5 +134,64 @@ func BenchmarkQuantizeActs(b *testing.B) {
 	b.SetBytes(int64(4 * len(x)))
 	for i := 0; i < b.N; i++ {
 		quantizeActs(&a, x, n, cols, nil)
+	}
+}
+
+// BenchmarkGuidedSplit runs the matrix products of a 1.1B Q4_K model's
+// decoding step (22 layers of Q, K, V, O, gate, up and down at batch 1)
+// with the pool's guided split and with even shares, alternated pass by
+// pass, and reports each one's median milliseconds a step.
+func BenchmarkGuidedSplit(b *testing.B) {
+	mat := func(rows, cols int) *Mat {
+		const chunk = 64 // quantize 64 rows and repeat them
+		w := make([]float32, chunk*cols)
+		for i := range w {
+			w[i] = float32(i%13-6) * 0.01
+		}
+		part, err := Quantize(gguf.Q4_K, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc := make([]byte, 0, len(part)*rows/chunk)
+		for len(enc) < cap(enc) {
+			enc = append(enc, part...)
+		}
+		m, err := NewMat(gguf.Q4_K, rows, cols, enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	const dim, kv, ffn = 2048, 256, 5632
+	type layer struct{ q, k, v, o, gate, up, down *Mat }
+	ls := make([]layer, 22)
+	for l := range ls {
+		ls[l] = layer{mat(dim, dim), mat(kv, dim), mat(kv, dim), mat(dim, dim), mat(ffn, dim), mat(ffn, dim), mat(dim, ffn)}
+	}
+	p := NewPool(0)
+	x := make([]float32, ffn)
+	y := [3][]float32{make([]float32, ffn), make([]float32, ffn), make([]float32, ffn)}
+	step := func() time.Duration {
+		t0 := time.Now()
+		for _, L := range ls {
+			MulMany(x[:dim], 1, p, []*Mat{L.q, L.k, L.v}, y[:])
+			L.o.Mul(y[0], x[:dim], 1, p)
+			MulMany(x[:dim], 1, p, []*Mat{L.gate, L.up}, y[:2])
+			L.down.Mul(y[0], x, 1, p)
+		}
+		return time.Since(t0)
+	}
+	defer func() { guided = true }()
+	var times [2][]float64
+	for i := 0; i < b.N; i++ {
+		for g := range times {
+			guided = g == 1
+			step()
+			times[g] = append(times[g], step().Seconds()*1e3)
+		}
+	}
+	for g, name := range []string{"even-ms", "guided-ms"} {
+		sort.Float64s(times[g])
+		b.ReportMetric(times[g][len(times[g])/2], name)
 	}
 }
