@@ -34,6 +34,10 @@ type EngineResult struct {
 	// memory read bytes/s and int8 multiply-add ops/s (0: not measured).
 	ReadBW   float64
 	Int8Peak float64
+	// Decode's weight bytes per second as a share of the read bandwidth
+	// measured between its steps (median over steps, each against the
+	// probes just before and after it), and the median of those probes.
+	DecodeShare, ReadBWBeside float64
 }
 
 func median(d []time.Duration) time.Duration {
@@ -132,21 +136,46 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	for i := range ns {
 		r.TN = append(r.TN, median(times[i]))
 	}
+	r.PeakRSS = peakRSS() // before the probe's buffer below
 	// Plain decoding at batch 1, each step timed: the median step, as
 	// for t(N), since one step stalled by a neighbour (40 ms among 14 ms
-	// ones, seen) moved the mean of 32 by a third.
-	const gen = 32
+	// ones, seen) moved the mean of 32 by a third. The machine's read
+	// bandwidth is measured between every few steps, so that each step
+	// has a limit measured beside it: on a shared machine the bandwidth
+	// moves by a third within seconds, and a step and a limit taken at
+	// different moments compare noise.
+	const gen, round = 32, 4
+	probe := tensor.NewReadProbe(r.Threads, 512<<20)
+	defer probe.Close()
 	var steps []time.Duration
-	for i := 0; i < gen; i++ {
-		t0 := time.Now()
-		if _, err := s.Forward(&model.Batch{Tokens: []int32{int32(i % m.Vocab)}}); err != nil {
-			return nil, err
+	var shares, probes []float64
+	before := probe.Measure()
+	for i := 0; i < gen; i += round {
+		var rs []time.Duration
+		for j := i; j < i+round; j++ {
+			t0 := time.Now()
+			if _, err := s.Forward(&model.Batch{Tokens: []int32{int32(j % m.Vocab)}}); err != nil {
+				return nil, err
+			}
+			s.Commit(1)
+			rs = append(rs, time.Since(t0))
 		}
-		s.Commit(1)
-		steps = append(steps, time.Since(t0))
+		after := probe.Measure()
+		probes = append(probes, before)
+		if bw := (before + after) / 2; bw > 0 {
+			for _, d := range rs {
+				shares = append(shares, float64(r.WeightBytes)/d.Seconds()/bw)
+			}
+		}
+		steps = append(steps, rs...)
+		before = after
 	}
+	probes = append(probes, before)
 	r.DecodeTokS = 1 / median(steps).Seconds()
-	r.PeakRSS = peakRSS()
+	if len(shares) > 0 {
+		r.DecodeShare, r.ReadBWBeside = medianF(shares), medianF(probes)
+	}
+	probe.Close()
 	// The machine as it is now (neighbours included): the figures above
 	// as fractions of what it can do.
 	r.ReadBW, r.Int8Peak = MachineLimits(r.Threads)
@@ -166,9 +195,12 @@ func (r *EngineResult) Print(w io.Writer) {
 	bw := float64(r.WeightBytes) * r.DecodeTokS
 	fmt.Fprintf(w, "decode (batch 1): %.2f tok/s  = %.1f GB/s of weights read", r.DecodeTokS, bw/1e9)
 	if r.ReadBW > 0 {
-		fmt.Fprintf(w, " (%.0f%% of the read bandwidth)", 100*bw/r.ReadBW)
+		fmt.Fprintf(w, " (%.0f%% of the best read bandwidth above)", 100*bw/r.ReadBW)
 	}
 	fmt.Fprintln(w)
+	if r.DecodeShare > 0 {
+		fmt.Fprintf(w, "  alternated with reads of memory: %.0f%% of the read bandwidth beside each step (median %.1f GB/s)\n", 100*r.DecodeShare, r.ReadBWBeside/1e9)
+	}
 	fmt.Fprintf(w, "prompt (%d tokens): %.1f tok/s\n", r.PromptLen, r.PromptTokS)
 	fmt.Fprintf(w, "one forward pass of N tokens after %d cached (median):\n", r.Ctx)
 	fmt.Fprintf(w, "%6s %10s %9s %12s %10s\n", "N", "ms", "t(N)/t(1)", "GOPS", "of peak")

@@ -14,17 +14,54 @@ import (
 // part with wide loads, best of reps passes; 0 where no vector loop
 // exists.
 func ReadBandwidth(threads, size, reps int) float64 {
+	p := NewReadProbe(threads, size)
+	defer p.Close()
+	best := 0.0
+	for r := 0; r < reps; r++ {
+		best = max(best, p.Measure())
+	}
+	return best
+}
+
+// ReadProbe measures the read bandwidth again and again over one buffer,
+// so that a benchmark can alternate it with the work it is a limit for.
+type ReadProbe struct {
+	threads, part int
+	buf           []byte
+	free          func()
+}
+
+// NewReadProbe maps a buffer of size bytes for threads threads; Close
+// gives it back.
+func NewReadProbe(threads, size int) *ReadProbe {
+	p := &ReadProbe{threads: max(threads, 1)}
 	if !streamAvailable() {
+		return p
+	}
+	p.buf, p.free = probeBuffer(size)
+	for i := 0; i < len(p.buf); i += 4096 {
+		p.buf[i] = 1 // fault the pages in before timing
+	}
+	p.part = len(p.buf) / p.threads / 128 * 128
+	return p
+}
+
+// Measure reads the buffer once on all threads and returns bytes per
+// second; 0 where no vector loop exists.
+func (p *ReadProbe) Measure() float64 {
+	if p.part == 0 {
 		return 0
 	}
-	buf, free := probeBuffer(size)
-	defer free() // back to the system at once: it must not count in a peak RSS
-	for i := 0; i < len(buf); i += 4096 {
-		buf[i] = 1 // fault the pages in before timing
+	d := fastest(p.threads, 1, func(k int) { streamRead(p.buf[k*p.part : (k+1)*p.part]) })
+	return float64(p.part*p.threads) / d.Seconds()
+}
+
+// Close unmaps the buffer at once: it must not count in a peak RSS.
+func (p *ReadProbe) Close() {
+	if p.free != nil {
+		p.free()
+		p.free, p.buf, p.part = nil, nil, 0
 	}
-	part := len(buf) / threads / 128 * 128
-	best := fastest(threads, reps, func(k int) { streamRead(buf[k*part : (k+1)*part]) })
-	return float64(part*threads) / best.Seconds()
 }
 
 // Int8Peak returns the int8 multiply-add operations per second (two per
