@@ -63,6 +63,28 @@ type Trainer struct {
 	Pos      int // examples consumed in the current epoch
 	Ep       int
 	mom, vel [][][]float32 // Adam moments per head, per parameter tensor
+	// lmRows is the heads' LM head decoded to float32 once, row after
+	// row, for the backward pass, which reads every row for every
+	// example (nil: the head is float32 already, or too large to copy).
+	// Decoding a float16 row per use took a third of the training time
+	// on the 1.1B twin.
+	lmRows []float32
+}
+
+// lmCopyMax bounds the float32 copy of the LM head (bytes).
+const lmCopyMax = 512 << 20
+
+// prepareLM makes the float32 copy of the LM head where it pays.
+func (t *Trainer) prepareLM() {
+	lm := t.H.LMHead(t.M)
+	if lm.Type == gguf.F32 || int64(lm.Rows)*int64(lm.Cols)*4 > lmCopyMax {
+		t.lmRows = nil
+		return
+	}
+	t.lmRows = make([]float32, lm.Rows*lm.Cols)
+	for v := 0; v < lm.Rows; v++ {
+		lm.RowF32(v, t.lmRows[v*lm.Cols:(v+1)*lm.Cols])
+	}
 }
 
 // NewTrainer prepares training of h for m.
@@ -113,7 +135,8 @@ func (g *grads) zero() {
 func TrainBytes(K, dim, hidden, vocab, threads int) int64 {
 	params := int64(K) * (3*int64(dim)*int64(hidden) + int64(hidden))
 	scratch := int64(K)*(4*int64(dim)+2*int64(hidden)+int64(vocab)) + int64(vocab) + 4*int64(dim) + int64(hidden)
-	return 4 * (params*int64(3+threads) + int64(threads)*scratch)
+	lm := min(int64(vocab)*int64(dim)*4, lmCopyMax) // Trainer.lmRows
+	return 4*(params*int64(3+threads)+int64(threads)*scratch) + lm
 }
 
 // work is per-thread scratch.
@@ -265,12 +288,15 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 				continue
 			}
 			row := w.row
-			if lm.Type == gguf.F32 {
+			switch {
+			case lm.Type == gguf.F32:
 				row = lm.F32Row(v)
-			} else {
+			case t.lmRows != nil:
+				row = t.lmRows[v*D : (v+1)*D]
+			default:
 				lm.RowF32(v, row)
 			}
-			tensor.Axpy(w.dn, d, row)
+			tensor.FMARow(w.dn, d, row)
 		}
 		// RMSNorm backward: y = x·r·g  ⇒  dx = r·(g⊙dy) − r³/D · x · Σ x⊙g⊙dy
 		r := w.rms[i]
@@ -290,8 +316,8 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 		clear(w.da)
 		for r := 0; r < D; r++ {
 			if d := w.ds[r]; d != 0 {
-				tensor.Axpy(gW2[r*H:(r+1)*H], d, act)
-				tensor.Axpy(w.da, d, hd.W2[r*H:(r+1)*H])
+				tensor.FMARow(gW2[r*H:(r+1)*H], d, act)
+				tensor.FMARow(w.da, d, hd.W2[r*H:(r+1)*H])
 			}
 		}
 		clear(w.din)
@@ -302,8 +328,8 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 				continue
 			}
 			gB1[r] += du
-			tensor.Axpy(gW1[r*2*D:(r+1)*2*D], du, in)
-			tensor.Axpy(w.din, du, hd.W1[r*2*D:(r+1)*2*D])
+			tensor.FMARow(gW1[r*2*D:(r+1)*2*D], du, in)
+			tensor.FMARow(w.din, du, hd.W1[r*2*D:(r+1)*2*D])
 		}
 		if !h.Independent {
 			tensor.Add(w.ds, w.din[:D]) // ds_i = ds_{i+1} + ∂/∂s of the head input
@@ -360,6 +386,8 @@ func (t *Trainer) Train(ds *Dataset) error {
 		return fmt.Errorf("no training examples: sequences must be longer than %d tokens", t.H.K+1)
 	}
 	threads := max(1, cfg.Threads)
+	t.prepareLM()
+	defer func() { t.lmRows = nil }()
 	gs := make([]*grads, threads)
 	ws := make([]*work, threads)
 	for i := range gs {
