@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"sort"
 	"unsafe"
 
 	"s4c/gguf"
@@ -379,27 +378,34 @@ func appendPos(seq *Seq, m *model.Model, tok int32, hidden, logits []float32) {
 }
 
 func topDist(logits []float32, n int) ([]int32, []float32) {
-	idx := make([]int32, len(logits))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	sort.Slice(idx, func(a, b int) bool {
-		if logits[idx[a]] != logits[idx[b]] {
-			return logits[idx[a]] > logits[idx[b]]
+	// The n largest, ties to the lower id, kept sorted as they are
+	// found: one pass over the vocabulary (a sort of all of it cost more
+	// than the rest of a position's work at 128k tokens).
+	ids := make([]int32, 0, n)
+	for v, x := range logits {
+		if len(ids) == n && x <= logits[ids[n-1]] {
+			continue
 		}
-		return idx[a] < idx[b]
-	})
-	mx := float64(logits[idx[0]])
+		i := len(ids)
+		for i > 0 && x > logits[ids[i-1]] {
+			i--
+		}
+		if len(ids) < n {
+			ids = append(ids, 0)
+		}
+		copy(ids[i+1:], ids[i:len(ids)-1])
+		ids[i] = int32(v)
+	}
+	mx := float64(logits[ids[0]])
 	var sum float64
 	for _, v := range logits {
 		sum += math.Exp(float64(v) - mx)
 	}
-	ids := idx[:n]
-	ps := make([]float32, n)
+	ps := make([]float32, len(ids))
 	for i, id := range ids {
 		ps[i] = float32(math.Exp(float64(logits[id])-mx) / sum)
 	}
-	return append([]int32(nil), ids...), ps
+	return ids, ps
 }
 
 // viewU16 views little-endian uint16 data in place (2-byte aligned: every

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -102,11 +103,11 @@ func cmdHeadsTrain(args []string) error {
 	modelPath := fs.String("m", "", "target model (GGUF)")
 	outPath := fs.String("o", "", "heads file to write (default MODEL.s4c.gguf beside the model)")
 	promptsPath := fs.String("prompts", "", `JSONL prompts ({"prompt": ...} or {"turns": [...]}); default: start from BOS alone`)
-	tokens := fs.Int("tokens", 200000, "positions of self-generated data to train on")
+	tokens := fs.Int("tokens", 0, "positions of data to train on (0 = chosen from the model's size)")
 	seqLen := fs.Int("seq-len", 256, "tokens generated per sequence")
-	epochs := fs.Int("epochs", 6, "passes over the data")
+	epochs := fs.Int("epochs", 0, "passes over the data (0 = chosen from the model's size)")
 	count := fs.Int("heads-count", 4, "number of draft heads K")
-	hidden := fs.Int("hidden", heads.DefaultHidden, "hidden units per head")
+	hidden := fs.Int("hidden", 0, "hidden units per head (0 = chosen from the model's size)")
 	lr := fs.Float64("lr", 3e-3, "peak learning rate (AdamW)")
 	wd := fs.Float64("weight-decay", 0.01, "AdamW weight decay")
 	batch := fs.Int("batch", 64, "examples per optimiser step")
@@ -120,19 +121,36 @@ func cmdHeadsTrain(args []string) error {
 	ckptEvery := fs.Int("checkpoint-every", 500, "write a checkpoint (OUT.ckpt) every this many optimiser steps")
 	independent := fs.Bool("independent", false, "train Medusa-style independent heads (each sees only the target's state; for --spec medusa, the coherence ablation)")
 	parallel := fs.Int("parallel", 16, "sequences generated together, each token of all of them in one forward pass (the data are the same; 1 = one at a time)")
-	draftVocab := fs.Int("draft-vocab", 0, "heads propose only the N tokens most frequent in the training data (0 = the whole vocabulary): drafting cost stops growing with the vocabulary (e.g. 8192-32768 for 128k vocabularies)")
+	draftVocab := fs.Int("draft-vocab", -1, "heads propose only the N tokens most frequent in the training data (0 = the whole vocabulary; default: 16384 for vocabularies over 32768, else all): drafting cost stops growing with the vocabulary")
+	textPath := fs.String("text", "", `teacher-forced data: the model reads this text (plain text, or JSONL lines with "text", "prompt" or chat "messages") at prompt speed instead of generating; the heads learn its own predictions on it`)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *modelPath == "" {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
 	}
-	if *draftVocab < 0 {
+	if *textPath != "" {
+		if _, err := os.Stat(*textPath); err != nil {
+			return fmt.Errorf("--text: %v", err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["draft-vocab"] && *draftVocab < 0 {
 		return usageError{fmt.Errorf("--draft-vocab %d: want 0 (the whole vocabulary) or a number of tokens", *draftVocab)}
 	}
-	if err := checkInts(intFlag{"tokens", *tokens, 1000, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
-		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 1, 10000},
-		intFlag{"hidden", *hidden, 1, heads.MaxHidden}, intFlag{"batch", *batch, 1, 1 << 16},
+	// 0 asks for the default chosen from the model's size, once the model
+	// is loaded; other values are checked now.
+	for _, f := range []intFlag{{"tokens", *tokens, 1000, 1 << 30}, {"epochs", *epochs, 1, 10000}, {"hidden", *hidden, 1, heads.MaxHidden}} {
+		if f.v != 0 {
+			if err := checkInts(f); err != nil {
+				return err
+			}
+		}
+	}
+	if err := checkInts(intFlag{"tokens", *tokens, 0, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
+		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 0, 10000},
+		intFlag{"hidden", *hidden, 0, heads.MaxHidden}, intFlag{"batch", *batch, 1, 1 << 16},
 		intFlag{"sampled-start", *sampledStart, 3, *seqLen - 1}, intFlag{"threads", *threads, 0, maxThreads},
 		intFlag{"checkpoint-every", *ckptEvery, 1, math.MaxInt}, intFlag{"parallel", *parallel, 1, 256}); err != nil {
 		return err
@@ -178,6 +196,25 @@ func cmdHeadsTrain(args []string) error {
 		return err
 	}
 	defer e.Close()
+	var params int64
+	for i := range e.Model.File.Tensors {
+		params += int64(e.Model.File.Tensors[i].Elements())
+	}
+	def := heads.DefaultsFor(e.Model.Dim, e.Model.Vocab, params)
+	var chosen []string
+	for _, d := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"hidden", hidden, def.Hidden}, {"tokens", tokens, def.Tokens}, {"epochs", epochs, def.Epochs}, {"draft-vocab", draftVocab, def.DraftVocab}} {
+		if *d.v == 0 && d.name != "draft-vocab" || *d.v < 0 {
+			*d.v = d.def
+			chosen = append(chosen, fmt.Sprintf("--%s %d", d.name, d.def))
+		}
+	}
+	if len(chosen) > 0 {
+		fmt.Fprintf(os.Stderr, "for a model of %.2gB parameters, width %d, %d tokens: %s\n", float64(params)/1e9, e.Model.Dim, e.Model.Vocab, strings.Join(chosen, " "))
+	}
 	nthreads := e.Model.NewState(1, *threads).Pool.Threads
 	vocab := e.Model.Vocab
 	if *draftVocab > 0 {
@@ -206,6 +243,24 @@ func cmdHeadsTrain(args []string) error {
 		os.Exit(130)
 	}()
 
+	var texts [][]int32
+	if *textPath != "" {
+		if texts, err = readTexts(*textPath, e); err != nil {
+			return err
+		}
+		n := 0
+		for _, t := range texts {
+			n += len(t)
+		}
+		if n < *count+2 {
+			return fmt.Errorf("--text %s: %d tokens of text; heads need much more (tens of thousands of tokens)", *textPath, n)
+		}
+		if n < *tokens {
+			fmt.Fprintf(os.Stderr, "--text %s holds %d tokens, fewer than --tokens %d: training on all of them\n", *textPath, n, *tokens)
+			*tokens = n
+		}
+	}
+
 	// 1. Data.
 	t0 := time.Now()
 	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp), SampledStart: *sampledStart,
@@ -216,7 +271,12 @@ func cmdHeadsTrain(args []string) error {
 			bar(fmt.Sprintf("data  %s %d/%d tokens, %d sequences, %.0f tok/s, ETA %s", progressBar(float64(toks)/float64(*tokens)),
 				toks, *tokens, seqs, rate, eta(float64(*tokens-toks)/max(rate, 1e-9))))
 		}}
-	if err := heads.Generate(*dataPath, e.Model, *tokens, gen); err != nil {
+	if texts != nil {
+		err = generateFromText(*dataPath, e, texts, *tokens, *seqLen, nthreads, stop.Load)
+	} else {
+		err = heads.Generate(*dataPath, e.Model, *tokens, gen)
+	}
+	if err != nil {
 		if err == heads.ErrInterrupted {
 			endBar()
 			return errInterrupted{fmt.Sprintf("data generation interrupted; what was generated is kept in %s: rerun with --resume", *dataPath)}
@@ -286,6 +346,13 @@ func cmdHeadsTrain(args []string) error {
 	h.SetRankAccept(ev.Rank)
 	// Real τ of the default tree, decoding held-out prompts with S^4C.
 	evalPrompts := prompts
+	if len(evalPrompts) == 0 && len(texts) > 0 {
+		// The openings of the last texts (their continuations are the
+		// model's own, not the text's).
+		for _, t := range texts[max(0, len(texts)-4):] {
+			evalPrompts = append(evalPrompts, t[:min(len(t), 16)])
+		}
+	}
 	if len(evalPrompts) == 0 {
 		evalPrompts = [][]int32{e.Encode("")}
 	}
@@ -307,6 +374,25 @@ func cmdHeadsTrain(args []string) error {
 	os.Remove(ckpt)
 	fmt.Fprintf(stdout, "wrote %s (data %s, training %s, total %s)\n", *outPath, t1.Sub(t0).Round(time.Second), trainTime.Round(time.Second), time.Since(t0).Round(time.Second))
 	return nil
+}
+
+// generateFromText writes teacher-forced data: the model reads texts in
+// passes of seqLen tokens.
+func generateFromText(path string, e *engine.Engine, texts [][]int32, want, seqLen, threads int, stop func() bool) error {
+	t0 := time.Now()
+	first := -1
+	_, err := heads.GenerateFromText(path, e.Model, texts, want, heads.TextConfig{SeqLen: seqLen, Window: min(e.Model.CtxLen, 4096),
+		BOS: max(e.Tok.BOS, 0), Threads: threads, Stop: stop,
+		Progress: func(seqs, toks int) {
+			if first < 0 { // a resumed run counts its own tokens only
+				first = toks
+				t0 = time.Now()
+			}
+			rate := float64(toks-first) / max(time.Since(t0).Seconds(), 1e-9)
+			bar(fmt.Sprintf("data (teacher forced) %s %d/%d tokens, %d records, %.0f tok/s, ETA %s", progressBar(float64(toks)/float64(want)),
+				toks, want, seqs, rate, eta(float64(want-toks)/max(rate, 1e-9))))
+		}})
+	return err
 }
 
 // measureTau decodes prompts greedily with S^4C (automatic budget off: a
@@ -551,7 +637,10 @@ func readTexts(path string, e *engine.Engine) ([][]int32, error) {
 		if l == "" {
 			continue
 		}
-		var rec struct{ Text, Prompt *string }
+		var rec struct {
+			Text, Prompt *string
+			Messages     []chat.Message
+		}
 		if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &rec) != nil {
 			if len(texts) == 0 { // the first non-empty line: plain text
 				jsonl = false
@@ -564,8 +653,14 @@ func readTexts(path string, e *engine.Engine) ([][]int32, error) {
 			texts = append(texts, e.Encode(*rec.Text))
 		case rec.Prompt != nil:
 			texts = append(texts, e.Encode(*rec.Prompt))
+		case len(rec.Messages) > 0:
+			ids, err := e.EncodeChat(rec.Messages)
+			if err != nil {
+				return nil, fmt.Errorf("%s: line %d: %v", path, i+1, err)
+			}
+			texts = append(texts, ids)
 		default:
-			return nil, fmt.Errorf(`%s: line %d has no "text" or "prompt" field`, path, i+1)
+			return nil, fmt.Errorf(`%s: line %d has no "text", "prompt" or "messages" field`, path, i+1)
 		}
 	}
 	if !jsonl {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"os"
 	"os/exec"
@@ -38,12 +39,39 @@ func TestCLI(t *testing.T) {
 	vocabHeads := filepath.Join(t.TempDir(), "v.s4c.gguf")
 	storyBlank := filepath.Join(t.TempDir(), "story2.txt")
 	os.WriteFile(storyBlank, []byte("\nOnce upon a time, there was a little girl.\nShe liked the park.\n"), 0o644)
+	// Text for teacher-forced training: the stories an independent engine
+	// wrote (the reference outputs), as JSONL.
+	refTexts := filepath.Join(t.TempDir(), "texts.jsonl")
+	{
+		ref, err := os.ReadFile(shared.Path(t, "models/stories260K.ref.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, l := range strings.Split(strings.TrimSpace(string(ref)), "\n") {
+			var r struct {
+				Prompt     string
+				GreedyText string `json:"greedy_text"`
+			}
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := json.Marshal(map[string]string{"text": r.Prompt + r.GreedyText})
+			b.Write(append(line, '\n'))
+		}
+		os.WriteFile(refTexts, []byte(b.String()), 0o644)
+	}
+	textHeads := filepath.Join(t.TempDir(), "t.s4c.gguf")
 	cases := []struct {
 		args     []string
 		ok       bool
 		contains string // in combined output
 	}{
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12"}, true, "Once upon a time, there was a little girl named Lily"},
+		// Teacher-forced training on given text, then lossless decoding.
+		{[]string{"heads", "train", "-m", model, "-o", textHeads, "--text", refTexts, "--epochs", "1", "--hidden", "32"}, true, "fewer than --tokens 700000: training on all of them"},
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "30", "--heads", textHeads, "--budget", "4", "--compare"}, true, "outputs identical"},
+		{[]string{"heads", "train", "-m", model, "-o", textHeads, "--text", "/no/such.jsonl"}, false, "--text: stat /no/such.jsonl"},
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12"}, true, "generated 12 tokens"},
 		// No heads beside the shared model: n-gram drafting by default.
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "12"}, true, "[n-gram | prompt"},
