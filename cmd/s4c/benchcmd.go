@@ -29,7 +29,7 @@ import (
 )
 
 func cmdBench(args []string) error {
-	return dispatch("bench", args, []subcommand{{"engine", cmdBenchEngine}, {"spec", cmdBenchSpec}, {"serve", cmdBenchServe}})
+	return dispatch("bench", args, []subcommand{{"engine", cmdBenchEngine}, {"spec", cmdBenchSpec}, {"serve", cmdBenchServe}, {"data", cmdBenchData}})
 }
 
 // parseMethods reads --methods: known names, each once, plain decoding
@@ -170,6 +170,45 @@ func cmdBenchServe(args []string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// cmdBenchData measures the three data paths of 'heads train' in one run.
+func cmdBenchData(args []string) error {
+	fs := newFlags("bench data", "-m MODEL.gguf [flags]")
+	modelPath := fs.String("m", "", "model (GGUF)")
+	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
+	parallel := fs.Int("parallel", 16, "sequences per batched pass")
+	seqLen := fs.Int("seq-len", 64, "tokens per generated sequence")
+	reps := fs.Int("reps", 3, "repetitions (each runs all three ways)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" {
+		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
+	}
+	if err := checkInts(intFlag{"threads", *threads, 0, maxThreads}, intFlag{"parallel", *parallel, 2, 256},
+		intFlag{"seq-len", *seqLen, 8, 1 << 16}, intFlag{"reps", *reps, 1, 1000}); err != nil {
+		return err
+	}
+	e, err := engine.Load(*modelPath, *threads)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if *seqLen+2 > e.Model.CtxLen {
+		return usageError{fmt.Errorf("--seq-len %d: the model's context is %d tokens", *seqLen, e.Model.CtxLen)}
+	}
+	fmt.Fprintln(stdout, e.Model.Describe())
+	nt := e.Model.NewState(1, *threads).Pool.Threads
+	r, err := bench.Data(e.Model, bench.DataConfig{Parallel: *parallel, SeqLen: *seqLen, Reps: *reps, Threads: nt, BOS: max(e.Tok.BOS, 0), Seed: 1,
+		Progress: func(done, total int) { bar(fmt.Sprintf("bench data %s %d/%d", progressBar(float64(done)/float64(total)), done, total)) }})
+	endBar()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, bench.Machine(nt, tensor.Kernel))
+	r.Print(stdout)
 	return nil
 }
 

@@ -119,6 +119,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "llama-15m", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "cannot hold the model"},
 		{[]string{"bench", "engine", "-m", model, "-n", "0"}, false, "want a comma-separated list"},
+		{[]string{"bench", "data", "-m", model, "--reps", "1", "--seq-len", "16", "--parallel", "4"}, true, "teacher forced (reading that text, --text)"},
+		{[]string{"bench", "data", "-m", model, "--seq-len", "4"}, false, "-seq-len 4: want 8 to"},
 		// The comparison harness on Spec-Bench questions (two turns each,
 		// the second after plain decoding's answer): every method, one
 		// question per category, no output differing from plain.
