@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"s4c/heads"
@@ -99,12 +98,6 @@ func Data(m *model.Model, cfg DataConfig) (*DataResult, error) {
 	return r, nil
 }
 
-func medianOf(x []float64) float64 {
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
 // Print writes the report: medians, and each way's ratio over plain
 // within each repetition (median of those).
 func (r *DataResult) Print(w io.Writer) {
@@ -117,9 +110,9 @@ func (r *DataResult) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "data for heads training, %d repetitions, alternated (tokens/s, median; ratio over plain within each repetition):\n", r.Reps)
 	row := func(name string, x []float64, ratio string) {
-		fmt.Fprintf(w, "  %-52s %8.1f tok/s  %s\n", name, medianOf(x), ratio)
+		fmt.Fprintf(w, "  %-52s %8.1f tok/s  %s\n", name, medianF(x), ratio)
 	}
 	row(fmt.Sprintf("plain (sequences of %d tokens, token by token)", r.SeqLen), r.Plain, "1.00x")
-	row(fmt.Sprintf("batched generation (%d sequences a pass, --parallel)", r.Parallel), r.Batched, fmt.Sprintf("%.2fx", medianOf(ratios(r.Batched))))
-	row("teacher forced (reading that text, --text)", r.Text, fmt.Sprintf("%.2fx", medianOf(ratios(r.Text))))
+	row(fmt.Sprintf("batched generation (%d sequences a pass, --parallel)", r.Parallel), r.Batched, fmt.Sprintf("%.2fx", medianF(ratios(r.Batched))))
+	row("teacher forced (reading that text, --text)", r.Text, fmt.Sprintf("%.2fx", medianF(ratios(r.Text))))
 }

@@ -570,7 +570,7 @@ func cmdHeadsVocab(args []string) error {
 	modelPath := fs.String("m", "", "target model (GGUF)")
 	headsPath := fs.String("heads", "", "heads file (default MODEL.s4c.gguf)")
 	n := fs.Int("draft-vocab", 0, "tokens the heads propose: the N most frequent in the text (0 = the whole vocabulary again)")
-	textPath := fs.String("text", "", `text the model will produce, to count tokens in: plain text, or JSONL with "text" or "prompt" fields`)
+	textPath := fs.String("text", "", `text the model will produce, to count tokens in: plain text, or JSONL with "text", "prompt" or chat "messages" fields`)
 	out := fs.String("o", "", "heads file to write (default: rewrite --heads)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
