@@ -212,6 +212,8 @@ type GenConfig struct {
 	// several times faster. Passes are batch invariant, so the file is the
 	// one sequential generation writes. 0 or 1: one at a time.
 	Parallel int
+	// Progress is called with the sequences and tokens on file: first
+	// before any work (a resumed run's), then after each wave.
 	Progress func(seqs, tokens int)
 	Stop     func() bool // checked between passes
 }
@@ -223,6 +225,9 @@ func Generate(path string, m *model.Model, want int, cfg GenConfig) error {
 		return err
 	}
 	defer f.Close()
+	if cfg.Progress != nil {
+		cfg.Progress(nseq, ntok) // what is on file already (a resumed run)
+	}
 	for ntok < want {
 		// A wave of sequences generated together, no more than the data
 		// still wanted (so the file is what one at a time would write).

@@ -22,9 +22,11 @@ type TextConfig struct {
 	// goes on in a fresh cache, begun with BOS (when the text begins with
 	// it) so that the model sees a start it knows. At most the model's
 	// context.
-	Window   int
-	BOS      int32
-	Threads  int
+	Window  int
+	BOS     int32
+	Threads int
+	// Progress is called with the records and tokens on file: first
+	// before any work (a resumed run's), then after each record.
 	Progress func(seqs, tokens int)
 	Stop     func() bool // checked between passes
 }
@@ -76,6 +78,9 @@ func GenerateFromText(path string, m *model.Model, texts [][]int32, want int, cf
 		return 0, err
 	}
 	defer f.Close()
+	if cfg.Progress != nil {
+		cfg.Progress(nseq, ntok)
+	}
 	pieces := textPieces(texts, cfg)
 	// A resumed run recomputes only the window it stopped in.
 	from := 0

@@ -202,7 +202,9 @@ func cmdBenchData(args []string) error {
 	fmt.Fprintln(stdout, e.Model.Describe())
 	nt := e.Model.NewState(1, *threads).Pool.Threads
 	r, err := bench.Data(e.Model, bench.DataConfig{Parallel: *parallel, SeqLen: *seqLen, Reps: *reps, Threads: nt, BOS: max(e.Tok.BOS, 0), Seed: 1,
-		Progress: func(done, total int) { bar(fmt.Sprintf("bench data %s %d/%d", progressBar(float64(done)/float64(total)), done, total)) }})
+		Progress: func(done, total int) {
+			bar(fmt.Sprintf("bench data %s %d/%d", progressBar(float64(done)/float64(total)), done, total))
+		}})
 	endBar()
 	if err != nil {
 		return err

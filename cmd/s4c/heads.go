@@ -213,7 +213,11 @@ func cmdHeadsTrain(args []string) error {
 		}
 	}
 	if len(chosen) > 0 {
-		fmt.Fprintf(os.Stderr, "for a model of %.2gB parameters, width %d, %d tokens: %s\n", float64(params)/1e9, e.Model.Dim, e.Model.Vocab, strings.Join(chosen, " "))
+		size := fmt.Sprintf("%.1fM", float64(params)/1e6)
+		if params >= 1e9 {
+			size = fmt.Sprintf("%.2fB", float64(params)/1e9)
+		}
+		fmt.Fprintf(os.Stderr, "for a model of %s parameters, width %d, %d tokens: %s\n", size, e.Model.Dim, e.Model.Vocab, strings.Join(chosen, " "))
 	}
 	nthreads := e.Model.NewState(1, *threads).Pool.Threads
 	vocab := e.Model.Vocab
@@ -265,12 +269,7 @@ func cmdHeadsTrain(args []string) error {
 	t0 := time.Now()
 	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp), SampledStart: *sampledStart,
 		Seed: *seed, Threads: nthreads, Stop: stop.Load, Parallel: *parallel,
-		Progress: func(seqs, toks int) {
-			el := time.Since(t0)
-			rate := float64(toks) / el.Seconds()
-			bar(fmt.Sprintf("data  %s %d/%d tokens, %d sequences, %.0f tok/s, ETA %s", progressBar(float64(toks)/float64(*tokens)),
-				toks, *tokens, seqs, rate, eta(float64(*tokens-toks)/max(rate, 1e-9))))
-		}}
+		Progress: dataProgress("data ", *tokens, "sequences")}
 	if texts != nil {
 		err = generateFromText(*dataPath, e, texts, *tokens, *seqLen, nthreads, stop.Load)
 	} else {
@@ -379,20 +378,25 @@ func cmdHeadsTrain(args []string) error {
 // generateFromText writes teacher-forced data: the model reads texts in
 // passes of seqLen tokens.
 func generateFromText(path string, e *engine.Engine, texts [][]int32, want, seqLen, threads int, stop func() bool) error {
-	t0 := time.Now()
-	first := -1
 	_, err := heads.GenerateFromText(path, e.Model, texts, want, heads.TextConfig{SeqLen: seqLen, Window: min(e.Model.CtxLen, 4096),
-		BOS: max(e.Tok.BOS, 0), Threads: threads, Stop: stop,
-		Progress: func(seqs, toks int) {
-			if first < 0 { // a resumed run counts its own tokens only
-				first = toks
-				t0 = time.Now()
-			}
-			rate := float64(toks-first) / max(time.Since(t0).Seconds(), 1e-9)
-			bar(fmt.Sprintf("data (teacher forced) %s %d/%d tokens, %d records, %.0f tok/s, ETA %s", progressBar(float64(toks)/float64(want)),
-				toks, want, seqs, rate, eta(float64(want-toks)/max(rate, 1e-9))))
-		}})
+		BOS: max(e.Tok.BOS, 0), Threads: threads, Stop: stop, Progress: dataProgress("data (teacher forced)", want, "records")})
 	return err
+}
+
+// dataProgress draws the data phase's bar. Its first call gives what is
+// on file already, so that a resumed run's rate and ETA count only the
+// tokens it makes itself.
+func dataProgress(what string, want int, unit string) func(seqs, toks int) {
+	var t0 time.Time
+	base := -1
+	return func(seqs, toks int) {
+		if base < 0 {
+			base, t0 = toks, time.Now()
+		}
+		rate := float64(toks-base) / max(time.Since(t0).Seconds(), 1e-9)
+		bar(fmt.Sprintf("%s %s %d/%d tokens, %d %s, %.0f tok/s, ETA %s", what, progressBar(float64(toks)/float64(want)),
+			toks, want, seqs, unit, rate, eta(float64(want-toks)/max(rate, 1e-9))))
+	}
 }
 
 // measureTau decodes prompts greedily with S^4C (automatic budget off: a
