@@ -124,8 +124,8 @@ func (r *runner) run(p *Pool, n, t, minChunk int, fn func(lo, hi int, s *Scratch
 		// shares the faster one waits for the slower at every loop. So
 		// seven eighths are split evenly (long streams for the memory
 		// prefetchers; all of it dealt out in chunks was slower than even
-		// shares) and the rest goes in chunks of about a quarter of that
-		// to whoever is free. Decode's matrix sequence of a 1.1B Q4_K
+		// shares) and the rest goes in chunks, each 1/32 of a thread's
+		// share, to whoever is free. Decode's matrix sequence of a 1.1B Q4_K
 		// model, alternated in one process: 11.9-12.9 ms a token with even
 		// shares, 11.1-12.2 ms guided (BenchmarkGuidedSplit).
 		if c := max(minChunk, n/(32*t)); n/c >= 4*t {
