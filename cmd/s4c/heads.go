@@ -148,9 +148,8 @@ func cmdHeadsTrain(args []string) error {
 			}
 		}
 	}
-	if err := checkInts(intFlag{"tokens", *tokens, 0, 1 << 30}, intFlag{"heads-count", *count, 1, heads.MaxK},
-		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"epochs", *epochs, 0, 10000},
-		intFlag{"hidden", *hidden, 0, heads.MaxHidden}, intFlag{"batch", *batch, 1, 1 << 16},
+	if err := checkInts(intFlag{"heads-count", *count, 1, heads.MaxK},
+		intFlag{"seq-len", *seqLen, *count + 4, 1 << 16}, intFlag{"batch", *batch, 1, 1 << 16},
 		intFlag{"sampled-start", *sampledStart, 3, *seqLen - 1}, intFlag{"threads", *threads, 0, maxThreads},
 		intFlag{"checkpoint-every", *ckptEvery, 1, math.MaxInt}, intFlag{"parallel", *parallel, 1, 256}); err != nil {
 		return err
