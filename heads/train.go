@@ -163,7 +163,10 @@ func DefaultsFor(dim, vocab int, params int64) Defaults {
 func TrainBytes(K, dim, hidden, vocab, threads int) int64 {
 	params := int64(K) * (3*int64(dim)*int64(hidden) + int64(hidden))
 	scratch := int64(K)*(4*int64(dim)+2*int64(hidden)+int64(vocab)) + int64(vocab) + 4*int64(dim) + int64(hidden)
-	lm := min(int64(vocab)*int64(dim)*4, lmCopyMax) // Trainer.lmRows
+	var lm int64 // Trainer.lmRows: made only up to lmCopyMax (none for a float32 head, counted anyway)
+	if b := int64(vocab) * int64(dim) * 4; b <= lmCopyMax {
+		lm = b
+	}
 	return 4*(params*int64(3+threads)+int64(threads)*scratch) + lm
 }
 

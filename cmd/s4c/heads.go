@@ -202,11 +202,11 @@ func cmdHeadsTrain(args []string) error {
 	def := heads.DefaultsFor(e.Model.Dim, e.Model.Vocab, params)
 	var chosen []string
 	for _, d := range []struct {
-		name string
-		v    *int
-		def  int
-	}{{"hidden", hidden, def.Hidden}, {"tokens", tokens, def.Tokens}, {"epochs", epochs, def.Epochs}, {"draft-vocab", draftVocab, def.DraftVocab}} {
-		if *d.v == 0 && d.name != "draft-vocab" || *d.v < 0 {
+		name       string
+		v          *int
+		def, unset int // unset: the flag's value when not given
+	}{{"hidden", hidden, def.Hidden, 0}, {"tokens", tokens, def.Tokens, 0}, {"epochs", epochs, def.Epochs, 0}, {"draft-vocab", draftVocab, def.DraftVocab, -1}} {
+		if *d.v == d.unset {
 			*d.v = d.def
 			chosen = append(chosen, fmt.Sprintf("--%s %d", d.name, d.def))
 		}
