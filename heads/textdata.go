@@ -110,24 +110,24 @@ func GenerateFromText(path string, m *model.Model, texts [][]int32, want int, cf
 			}
 		}
 		toks := texts[p.text][p.lo:p.hi]
-		if k < nseq {
-			// On file already; its cache rows are needed by the records
-			// after it in the same window.
-			if _, err := s.Forward(&model.Batch{Tokens: toks}); err != nil {
-				return ntok, err
+		// A record on file already is run for its cache rows only: the
+		// records after it in the same window attend to them.
+		b := &model.Batch{Tokens: toks}
+		record := k >= nseq
+		if record {
+			b.Logits, b.Hidden = make([]int, len(toks)), true
+			for r := range b.Logits {
+				b.Logits[r] = r
 			}
-			s.Commit(len(toks))
-			continue
 		}
-		rows := make([]int, len(toks))
-		for r := range rows {
-			rows[r] = r
-		}
-		out, err := s.Forward(&model.Batch{Tokens: toks, Logits: rows, Hidden: true})
+		out, err := s.Forward(b)
 		if err != nil {
 			return ntok, err
 		}
 		s.Commit(len(toks))
+		if !record {
+			continue
+		}
 		seq := &Seq{}
 		for r, t := range toks {
 			appendPos(seq, m, t, out.Hidden[r*m.Dim:], out.Row(r))
