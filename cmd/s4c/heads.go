@@ -342,17 +342,29 @@ func cmdHeadsTrain(args []string) error {
 		h.Report[fmt.Sprintf("head%d.top8", k+1)] = fmt.Sprintf("%.4f", ev.TopK[k])
 	}
 	h.SetRankAccept(ev.Rank)
-	// Real τ of the default tree, decoding held-out prompts with S^4C.
-	evalPrompts := prompts
+	// Real τ of the default tree, decoding with S^4C from up to four
+	// openings: the last prompts given, else the openings of the last
+	// texts (their continuations are the model's own, not the text's),
+	// else those of held-out sequences (generated from BOS, their first
+	// tokens sampled, so they differ from one another and the heads never
+	// trained on them).
+	evalPrompts, from := prompts, "of the prompts"
 	if len(evalPrompts) == 0 && len(texts) > 0 {
-		// The openings of the last texts (their continuations are the
-		// model's own, not the text's).
+		from = "openings of the last texts"
 		for _, t := range texts[max(0, len(texts)-4):] {
 			evalPrompts = append(evalPrompts, t[:min(len(t), 16)])
 		}
 	}
 	if len(evalPrompts) == 0 {
-		evalPrompts = [][]int32{e.Encode("")}
+		from = "openings of held-out sequences"
+		for si := max(tr.Split(ds), len(ds.Seqs)-4); si < len(ds.Seqs); si++ {
+			if t := ds.Seqs[si].Tokens; len(t) > 1 {
+				evalPrompts = append(evalPrompts, t[:min(len(t), 16)])
+			}
+		}
+	}
+	if len(evalPrompts) == 0 {
+		evalPrompts, from = [][]int32{e.Encode("")}, "BOS alone"
 	}
 	if len(evalPrompts) > 4 {
 		evalPrompts = evalPrompts[len(evalPrompts)-4:]
@@ -361,7 +373,7 @@ func cmdHeadsTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s decoding (greedy, default tree, %d prompts x 128 tokens): %s\n", methodNames[headsMethod(h)], len(evalPrompts), st.Summary())
+	fmt.Fprintf(stdout, "%s decoding (greedy, default tree, %d prompts x 128 tokens, %s): %s\n", methodNames[headsMethod(h)], len(evalPrompts), from, st.Summary())
 	h.Report["tau"] = fmt.Sprintf("%.3f", st.Tau())
 	h.Report["train.tokens"] = fmt.Sprint(ds.Tokens())
 	h.Report["train.epochs"] = fmt.Sprint(*epochs)
