@@ -40,19 +40,21 @@ import (
 // where q_j is block 16g+j (Q4_0: value q-8; Q4_K: sub-block j of 32,
 // value d·sc_j·q - dmin·m_j, and so for Q5_K; Q6_K: value d·sc·(q-32) with
 // a scale per 16).
-// The activation record of a group (704 B) holds the int8 values in the
+// The activation record of a group (768 B) holds the int8 values in the
 // Q8_0 order (x_j[4s+i] at 64s+4j+i), 16 float32 block scales d_x, 16
 // int32 corrections -128·Σx_j that remove the +128 of Q8_0 weights
-// exactly, and 16 int32 -128·Σ over each block's first 16 values. The
-// other types shift them exactly: Q4_0 -8·Σx_j (>>4), Q4_K and Q5_K -Σx_j (>>7) for
-// the sub-block offsets, Q6_K -32·Σ per half (>>2).
+// exactly, 16 int32 -128·Σ over each block's first 16 values, and 16
+// float32 d_x·(-Σx_j) for the offset types. The other types shift the
+// corrections exactly: Q4_0 -8·Σx_j (>>4), Q2_K -Σ per half (>>7) for its
+// offsets, Q6_K -32·Σ per half (>>2).
 
 const (
 	pkBlocks    = 16  // blocks per group
-	pkRecBytes  = 704 // activation record per group
+	pkRecBytes  = 768 // activation record per group
 	pkRecScales = 512 // offset of d_x in a record
 	pkRecCorr   = 576 // offset of the corrections -128·Σx
 	pkRecHalf   = 640 // offset of -128·Σ over the first 16 values (Q6_K)
+	pkRecCX     = 704 // offset of d_x·(-Σx) (Q4_K, Q5_K, Q4_1, Q5_1)
 )
 
 // pkFunc multiplies rows packed rows by T activation vectors, R rows at a
@@ -491,10 +493,25 @@ func quantizeActs(a *pkActs, x []float32, n, cols int, p *Pool) {
 			clear(recs)
 			xv := x[t*cols : (t+1)*cols]
 			for g := 0; g < a.groups; g++ {
-				quantizeGroup(recs[g*pkRecBytes:][:pkRecBytes], xv[32*pkBlocks*g:], min(pkBlocks, nb-pkBlocks*g))
+				rec := recs[g*pkRecBytes:][:pkRecBytes]
+				quantizeGroup(rec, xv[32*pkBlocks*g:], min(pkBlocks, nb-pkBlocks*g))
+				offsetTerms(rec)
 			}
 		}
 	})
+}
+
+// offsetTerms writes a record's d_x·(-Σx) per block, the factor of the
+// offset types' second term (dmin·m_j times it): made once per token here
+// rather than in every row's kernel (1.1B Q4_K decoding: a load, a shift,
+// a conversion and a multiply fewer per group of every row).
+func offsetTerms(rec []byte) {
+	le := binary.LittleEndian
+	for j := 0; j < pkBlocks; j++ {
+		sum := int32(le.Uint32(rec[pkRecCorr+4*j:])) >> 7 // -Σx
+		dx := math.Float32frombits(le.Uint32(rec[pkRecScales+4*j:]))
+		le.PutUint32(rec[pkRecCX+4*j:], math.Float32bits(float32(sum)*dx))
+	}
 }
 
 // quantizeGroupGo quantizes the n blocks of x (n <= 16) into one record:
@@ -544,9 +561,10 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 
 // packedDot is the portable form of the kernels for one packed row and one
 // token's records: per lane (block) the exact integer dot product, then
-// acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree. For
-// Q4_K the block's offset follows: acc_j = fma(float32(-Σx_j),
-// m_w·d_x, acc_j).
+// acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree. The
+// offset types (Q4_K, Q5_K, Q4_1, Q5_1; Q2_K per half) join the block's
+// two terms before adding them: acc_j += fma(m_w, d_x·(-Σx_j),
+// float32(sum_j)·(d_w·d_x)).
 func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
@@ -584,8 +602,7 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 				for h, c := range [2]int32{half >> 7, (corr - half) >> 7} {
 					s := dot(16*h, 16*h+16)
 					dw, mw := d*float32(int8(meta[16*h+j])), dmin*float32(int8(meta[32+16*h+j]))
-					acc[j] = FMA32(float32(s), dw*dx, acc[j])
-					acc[j] = FMA32(float32(c), mw*dx, acc[j])
+					acc[j] += FMA32(float32(c), mw*dx, float32(float32(s)*(dw*dx)))
 				}
 				continue
 			}
@@ -622,8 +639,11 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 					dw = math.Float32frombits(le.Uint32(meta[4*j:]))
 					mw = math.Float32frombits(le.Uint32(meta[64+4*j:]))
 				}
-				acc[j] = FMA32(float32(s), dw*dx, acc[j])
-				acc[j] = FMA32(float32(corr>>7), mw*dx, acc[j])
+				// The block's scale term plus its offset term, then
+				// added: the kernels' accumulators wait on one add per
+				// group, not on two fused multiply-adds in a row.
+				cx := math.Float32frombits(le.Uint32(r[pkRecCX+4*j:])) // d_x·(-Σx)
+				acc[j] += FMA32(mw, cx, float32(float32(s)*(dw*dx)))
 				continue
 			}
 			dw := F16ToF32(le.Uint16(row[groups*qb+2*(g*pkBlocks+j):]))

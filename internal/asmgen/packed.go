@@ -99,12 +99,13 @@ var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4, geomQ3K}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
-// -128·Σx, 16 int32 -128·Σ of the first 16 values.
+// -128·Σx, 16 int32 -128·Σ of the first 16 values, 16 f32 d_x·(-Σx).
 const (
-	recBytes = 704
+	recBytes = 768
 	recDx    = 512
 	recCorr  = 576
 	recHalf  = 640
+	recCX    = 704 // 16 f32 d_x·(-Σx): the offset types' term, made once per token
 )
 
 var scaleAddr = []string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R10)"}
@@ -141,6 +142,16 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	// exactly before conversion), so that one token's vpdpbusd do not wait
 	// on each other's latency.
 	C := max(1, min(4, 12/(R*T)))
+	// hi16: one-row tiles of Q4_0, Q4_1 and Q4_K take a byte's high
+	// nibble as it stands (byte &^ 0x0f, 16 times the value) instead of
+	// shifting it down: one instruction instead of two per 64 bytes. The
+	// high nibbles' products go to their own chains, whose sum is a
+	// multiple of 16 and is shifted down exactly once per group. The
+	// chains alternate low, high, so C is even.
+	hi16 := g.nibbles && !g.lut && R == 1
+	if hi16 && C%2 == 1 {
+		C--
+	}
 	chain := func(r, t, c int) int { return 4 + (T*r+t)*C + c }
 	iacc := func(r, t int) int { return chain(r, t, 0) }
 	facc := func(r, t int) int { return 16 + T*r + t }
@@ -297,14 +308,25 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	flush := func(metaOff int) {
 		for r := 0; r < R; r++ {
 			for t := 0; t < T; t++ {
+				if hi16 {
+					// The odd chains hold 16 times the high nibbles'
+					// products.
+					for c := 3; c < C; c += 2 {
+						fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, 1), chain(r, t, 1))
+					}
+					fmt.Fprintf(b, "\tVPSRAD $4, Z%d, Z%d\n", chain(r, t, 1), chain(r, t, 1))
+				}
 				for c := 1; c < C; c++ {
+					if hi16 && c%2 == 1 && c > 1 {
+						continue
+					}
 					fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), iacc(r, t), iacc(r, t))
 				}
 			}
 		}
-		if g.offsets {
-			// -Σx per sub-block (Q2_K: per half, -Σ of the first 16 or
-			// the rest), as float, once per token: Z28.. (free now).
+		if g.offsets && g.halves {
+			// -Σx per half (Q2_K: -Σ of the first 16 or the rest), as
+			// float, once per token: Z28.. (free now).
 			for t := 0; t < T; t++ {
 				z := 28 + t
 				switch {
@@ -349,11 +371,23 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				fmt.Fprintf(b, "\tVCVTPH2PS %s, Z0\n", scaleAddr[r])
 			}
 			for t := 0; t < T; t++ {
+				if g.offsets {
+					// The scale and offset terms are joined first and
+					// added to the accumulator once: one dependent add
+					// per group instead of two fused multiply-adds (see
+					// packedDot).
+					fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVMULPS Z1, Z%d, Z%d\n", dx(t), iacc(r, t), iacc(r, t), iacc(r, t), iacc(r, t))
+					if g.halves {
+						fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(recDx, xAddr[t]), 28+t, iacc(r, t))
+					} else {
+						// dmin·m times the record's d_x·(-Σx).
+						fmt.Fprintf(b, "\tVFMADD231PS %s, Z2, Z%d\n", at(recCX, xAddr[t]), iacc(r, t))
+					}
+					fmt.Fprintf(b, "\tVADDPS Z%d, Z%d, Z%d\n", iacc(r, t), facc(r, t), facc(r, t))
+					continue
+				}
 				fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
 					dx(t), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
-				if g.offsets {
-					fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(recDx, xAddr[t]), 28+t, facc(r, t))
-				}
 			}
 		}
 	}
@@ -412,8 +446,13 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			}
 			for r := 0; r < R; r++ {
 				raw, lo := r%2, 28+r%2
-				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
-					at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
+				if hi16 {
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPANDND Z%d, Z3, Z%d\n",
+						at(64*p, wAddr[r]), raw, raw, lo, raw, raw)
+				} else {
+					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
+						at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
+				}
 				if g.lut {
 					fmt.Fprintf(b, "\tVPSHUFB Z%d, Z31, Z%d\n\tVPSHUFB Z%d, Z31, Z%d\n", lo, lo, raw, raw)
 				}

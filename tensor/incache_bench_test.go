@@ -1,0 +1,141 @@
+//go:build linux
+
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"syscall"
+	"testing"
+	"time"
+
+	"s4c/gguf"
+)
+
+// threadCPU is the CPU time the calling thread has used: a kernel's
+// speed that does not count the time another process held the core (the
+// machines these run on are shared).
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	const rusageThread = 1 // RUSAGE_THREAD
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkKernelInCache runs each type's decoding kernel (batch 1, one
+// thread) on a matrix small enough to stay in the L2 cache, so memory is
+// not the limit: the bytes per second a kernel can take at most. Where it
+// is not well above one core's share of the read bandwidth, decoding that
+// type is bound by the kernel's arithmetic, not by memory. cpu-MB/s
+// counts only the thread's own CPU time.
+func BenchmarkKernelInCache(b *testing.B) {
+	for _, sh := range [][2]int{{256, 2048}, {64, 8192}} {
+		benchInCache(b, sh[0], sh[1])
+	}
+}
+
+// benchInCache is BenchmarkKernelInCache for rows × cols (about 300 KB
+// of Q4_K at both shapes: wider rows show what a row's own overhead
+// costs).
+func benchInCache(b *testing.B, rows, cols int) {
+	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL}
+	for _, typ := range types {
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(i%13-6) * 0.01
+		}
+		enc, err := Quantize(typ, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := NewMat(typ, rows, cols, enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := NewPool(1)
+		x := make([]float32, cols)
+		for i := range x {
+			x[i] = float32(i%7-3) * 0.1
+		}
+		y := make([]float32, rows)
+		b.Run(fmt.Sprintf("%s/%dx%d", typ, rows, cols), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			// The integer kernels alone: the activations are quantized
+			// once, as a model's step does once for several matrices.
+			mul := func() { m.Mul(y, x, 1, p) }
+			if m.Prepare() && intKernels() {
+				var a pkActs
+				quantizeActs(&a, x, 1, cols, nil)
+				var s Scratch
+				mul = func() { m.mulIntRows(y, &a, 1, 0, rows, &s) }
+			}
+			mul()
+			b.SetBytes(int64(len(enc)))
+			b.ResetTimer()
+			c0 := threadCPU()
+			for i := 0; i < b.N; i++ {
+				mul()
+			}
+			if c := threadCPU() - c0; c > 0 {
+				b.ReportMetric(float64(len(enc))*float64(b.N)/c.Seconds()/1e6, "cpu-MB/s")
+			}
+		})
+	}
+}
+
+// BenchmarkStreamShare streams a 1.1B model's worth of 2048-column rows
+// (about 600 MB of Q4_K) at batch 1 on all threads, alternated pass by
+// pass with a read probe of the same size, and reports the median of
+// (weight bytes per second) / (probe bytes per second): the share of the
+// machine's read bandwidth that decoding that type reaches in its matrix
+// products alone, measured at the same moments.
+func BenchmarkStreamShare(b *testing.B) {
+	const cols, chunk = 2048, 64
+	types := []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
+	for _, typ := range types {
+		b.Run(typ.String(), func(b *testing.B) {
+			w := make([]float32, chunk*cols)
+			for i := range w {
+				w[i] = float32(i%13-6) * 0.01
+			}
+			part, err := Quantize(typ, w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows := chunk * (600 << 20) / len(part) / chunk * chunk
+			enc := make([]byte, 0, len(part)*rows/chunk)
+			for len(enc) < cap(enc) {
+				enc = append(enc, part...)
+			}
+			m, err := NewMat(typ, rows, cols, enc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			enc = nil
+			p := NewPool(0)
+			probe := NewReadProbe(p.Threads, 600<<20)
+			defer probe.Close()
+			x := make([]float32, cols)
+			for i := range x {
+				x[i] = float32(i%7-3) * 0.1
+			}
+			y := make([]float32, rows)
+			bytes := float64(len(part)) * float64(rows/chunk)
+			m.Mul(y, x, 1, p)
+			var shares []float64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				bw := probe.Measure()
+				t0 := time.Now()
+				m.Mul(y, x, 1, p)
+				shares = append(shares, bytes/time.Since(t0).Seconds()/bw)
+			}
+			sort.Float64s(shares)
+			b.ReportMetric(shares[len(shares)/2], "share")
+		})
+	}
+}
