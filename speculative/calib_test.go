@@ -10,7 +10,7 @@ import (
 func (c *calibration) at(src uint8, d int, p float64, local *calCounts) float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.atLocked(src, d, p, local)
+	return c.atLocked(src, d, p, 0, local)
 }
 
 func TestCalibration(t *testing.T) {
