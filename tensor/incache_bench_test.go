@@ -43,18 +43,7 @@ func BenchmarkKernelInCache(b *testing.B) {
 func benchInCache(b *testing.B, rows, cols int) {
 	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL}
 	for _, typ := range types {
-		w := make([]float32, rows*cols)
-		for i := range w {
-			w[i] = float32(i%13-6) * 0.01
-		}
-		enc, err := Quantize(typ, w)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := NewMat(typ, rows, cols, enc)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m, size := repeatedMat(b, typ, rows, cols)
 		p := NewPool(1)
 		x := make([]float32, cols)
 		for i := range x {
@@ -74,14 +63,14 @@ func benchInCache(b *testing.B, rows, cols int) {
 				mul = func() { m.mulIntRows(y, &a, 1, 0, rows, &s) }
 			}
 			mul()
-			b.SetBytes(int64(len(enc)))
+			b.SetBytes(int64(size))
 			b.ResetTimer()
 			c0 := threadCPU()
 			for i := 0; i < b.N; i++ {
 				mul()
 			}
 			if c := threadCPU() - c0; c > 0 {
-				b.ReportMetric(float64(len(enc))*float64(b.N)/c.Seconds()/1e6, "cpu-MB/s")
+				b.ReportMetric(float64(size)*float64(b.N)/c.Seconds()/1e6, "cpu-MB/s")
 			}
 		})
 	}
@@ -94,28 +83,12 @@ func benchInCache(b *testing.B, rows, cols int) {
 // machine's read bandwidth that decoding that type reaches in its matrix
 // products alone, measured at the same moments.
 func BenchmarkStreamShare(b *testing.B) {
-	const cols, chunk = 2048, 64
+	const cols = 2048
 	types := []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
 	for _, typ := range types {
 		b.Run(typ.String(), func(b *testing.B) {
-			w := make([]float32, chunk*cols)
-			for i := range w {
-				w[i] = float32(i%13-6) * 0.01
-			}
-			part, err := Quantize(typ, w)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows := chunk * (600 << 20) / len(part) / chunk * chunk
-			enc := make([]byte, 0, len(part)*rows/chunk)
-			for len(enc) < cap(enc) {
-				enc = append(enc, part...)
-			}
-			m, err := NewMat(typ, rows, cols, enc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			enc = nil
+			rows := (600 << 20) / typ.RowBytes(cols) / 64 * 64
+			m, size := repeatedMat(b, typ, rows, cols)
 			p := NewPool(0)
 			probe := NewReadProbe(p.Threads, 600<<20)
 			defer probe.Close()
@@ -124,7 +97,7 @@ func BenchmarkStreamShare(b *testing.B) {
 				x[i] = float32(i%7-3) * 0.1
 			}
 			y := make([]float32, rows)
-			bytes := float64(len(part)) * float64(rows/chunk)
+			bytes := float64(size)
 			m.Mul(y, x, 1, p)
 			var shares []float64
 			b.ResetTimer()

@@ -143,23 +143,7 @@ func BenchmarkQuantizeActs(b *testing.B) {
 // pass, and reports each one's median milliseconds a step.
 func BenchmarkGuidedSplit(b *testing.B) {
 	mat := func(rows, cols int) *Mat {
-		const chunk = 64 // quantize 64 rows and repeat them
-		w := make([]float32, chunk*cols)
-		for i := range w {
-			w[i] = float32(i%13-6) * 0.01
-		}
-		part, err := Quantize(gguf.Q4_K, w)
-		if err != nil {
-			b.Fatal(err)
-		}
-		enc := make([]byte, 0, len(part)*rows/chunk)
-		for len(enc) < cap(enc) {
-			enc = append(enc, part...)
-		}
-		m, err := NewMat(gguf.Q4_K, rows, cols, enc)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m, _ := repeatedMat(b, gguf.Q4_K, rows, cols)
 		return m
 	}
 	const dim, kv, ffn = 2048, 256, 5632
@@ -194,4 +178,29 @@ func BenchmarkGuidedSplit(b *testing.B) {
 		sort.Float64s(times[g])
 		b.ReportMetric(times[g][len(times[g])/2], name)
 	}
+}
+
+// repeatedMat is a rows × cols matrix of type typ for benchmarks, rows a
+// multiple of 64 (or fewer): 64 rows of small real values quantized once
+// and repeated, so that large matrices take little time to make. It
+// returns the matrix and its size in the file's format.
+func repeatedMat(tb testing.TB, typ gguf.TensorType, rows, cols int) (*Mat, int) {
+	chunk := min(rows, 64)
+	w := make([]float32, chunk*cols)
+	for i := range w {
+		w[i] = float32(i%13-6) * 0.01
+	}
+	part, err := Quantize(typ, w)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	enc := make([]byte, 0, len(part)*rows/chunk)
+	for len(enc) < cap(enc) {
+		enc = append(enc, part...)
+	}
+	m, err := NewMat(typ, rows, cols, enc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m, len(enc)
 }
