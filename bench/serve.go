@@ -162,7 +162,7 @@ func serveLevel(sc server.Config, method string, conc, total int, cfg ServeConfi
 	var rounds, emitted float64
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	var done atomic.Int64
+	done := 0 // requests finished (under mu)
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
@@ -187,10 +187,14 @@ func serveLevel(sc server.Config, method string, conc, total int, cfg ServeConfi
 					rounds += res.passes
 					emitted += float64(res.tokens)
 				}
-				mu.Unlock()
+				// Reported under the lock: counted and drawn outside it, two
+				// clients finishing together could draw their counts in the
+				// wrong order (and the last count after the closing line).
+				done++
 				if cfg.Progress != nil {
-					cfg.Progress(method, conc, int(done.Add(1)), total)
+					cfg.Progress(method, conc, done, total)
 				}
+				mu.Unlock()
 			}
 		}()
 	}
