@@ -45,10 +45,7 @@ func benchInCache(b *testing.B, rows, cols int) {
 	for _, typ := range types {
 		m, size := repeatedMat(b, typ, rows, cols)
 		p := NewPool(1)
-		x := make([]float32, cols)
-		for i := range x {
-			x[i] = float32(i%7-3) * 0.1
-		}
+		x := benchActs(cols)
 		y := make([]float32, rows)
 		b.Run(fmt.Sprintf("%s/%dx%d", typ, rows, cols), func(b *testing.B) {
 			runtime.LockOSThread()
@@ -92,10 +89,7 @@ func BenchmarkStreamShare(b *testing.B) {
 			p := NewPool(0)
 			probe := NewReadProbe(p.Threads, 600<<20)
 			defer probe.Close()
-			x := make([]float32, cols)
-			for i := range x {
-				x[i] = float32(i%7-3) * 0.1
-			}
+			x := benchActs(cols)
 			y := make([]float32, rows)
 			bytes := float64(size)
 			m.Mul(y, x, 1, p)

@@ -74,45 +74,20 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 // decoding. Weight bytes per second falling below N=1's marks where a
 // batch stops being free.
 func BenchmarkStreamBatch(b *testing.B) {
-	const rows, cols, chunk = 65536, 2048, 64
+	const rows, cols = 65536, 2048
 	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL, gguf.IQ4_XS}
 	for _, typ := range types {
-		// Quantize 64 rows and repeat them: real values, little set-up time.
-		w := make([]float32, chunk*cols)
-		for i := range w {
-			w[i] = float32(i%13-6) * 0.01
-		}
-		part, err := Quantize(typ, w)
-		if typ == gguf.IQ4_XS { // read-only here: random super-blocks with d = 0.01
-			part, err = make([]byte, chunk*cols/256*136), nil
-			for i := range part {
-				part[i] = byte(i*7919>>3 ^ i)
-			}
-			for sb := 0; sb < len(part); sb += 136 {
-				binary.LittleEndian.PutUint16(part[sb:], F32ToF16(0.01))
-			}
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		enc := make([]byte, 0, len(part)*rows/chunk)
-		for len(enc) < cap(enc) {
-			enc = append(enc, part...)
-		}
-		m, _ := NewMat(typ, rows, cols, enc)
+		m, size := repeatedMat(b, typ, rows, cols)
 		p := NewPool(0)
 		for _, n := range []int{1, 2, 4, 5, 6, 8} {
 			if testing.Short() && n != 1 && n != 8 {
 				continue
 			}
 			b.Run(typ.String()+"/"+itoa(n), func(b *testing.B) {
-				x := make([]float32, n*cols)
-				for i := range x {
-					x[i] = float32(i%7-3) * 0.1
-				}
+				x := benchActs(n * cols)
 				y := make([]float32, n*rows)
 				m.Mul(y, x, n, p)
-				b.SetBytes(int64(len(enc)))
+				b.SetBytes(int64(size))
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					m.Mul(y, x, n, p)
@@ -182,17 +157,30 @@ func BenchmarkGuidedSplit(b *testing.B) {
 
 // repeatedMat is a rows × cols matrix of type typ for benchmarks, rows a
 // multiple of 64 (or fewer): 64 rows of small real values quantized once
-// and repeated, so that large matrices take little time to make. It
-// returns the matrix and its size in the file's format.
+// and repeated, so that large matrices take little time to make. IQ4_XS,
+// which this package reads but does not quantize, gets random
+// super-blocks with d = 0.01. It returns the matrix and its size in the
+// file's format.
 func repeatedMat(tb testing.TB, typ gguf.TensorType, rows, cols int) (*Mat, int) {
 	chunk := min(rows, 64)
-	w := make([]float32, chunk*cols)
-	for i := range w {
-		w[i] = float32(i%13-6) * 0.01
-	}
-	part, err := Quantize(typ, w)
-	if err != nil {
-		tb.Fatal(err)
+	var part []byte
+	if typ == gguf.IQ4_XS {
+		part = make([]byte, chunk*cols/256*136)
+		for i := range part {
+			part[i] = byte(i*7919>>3 ^ i)
+		}
+		for sb := 0; sb < len(part); sb += 136 {
+			binary.LittleEndian.PutUint16(part[sb:], F32ToF16(0.01))
+		}
+	} else {
+		w := make([]float32, chunk*cols)
+		for i := range w {
+			w[i] = float32(i%13-6) * 0.01
+		}
+		var err error
+		if part, err = Quantize(typ, w); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	enc := make([]byte, 0, len(part)*rows/chunk)
 	for len(enc) < cap(enc) {
@@ -203,4 +191,13 @@ func repeatedMat(tb testing.TB, typ gguf.TensorType, rows, cols int) (*Mat, int)
 		tb.Fatal(err)
 	}
 	return m, len(enc)
+}
+
+// benchActs is n activations of small real values for benchmarks.
+func benchActs(n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%7-3) * 0.1
+	}
+	return x
 }
