@@ -99,6 +99,10 @@ var calibrations sync.Map // calKey -> *calibration
 // twin, depth-4 drafts were accepted in 17 % of rounds where a static
 // chain of the same heads reached 47 %).
 func calibrationFor(k calKey) *calibration {
+	if c, ok := calibrations.Load(k); ok {
+		return c.(*calibration)
+	}
+	// The first decoder of this drafter: the heads' table is read once.
 	c := &calibration{}
 	if k.hd != nil {
 		if acc, ok, err := k.hd.RankAccept(); ok && err == nil {
