@@ -206,29 +206,27 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			fmt.Fprintf(b, "\tVCVTPH2PS %s, Y0\n", at(16*h, "(R9)"))
 		}
 		for t := 0; t < T; t++ {
-			if g.offsets {
-				// The scale term, then the offset term added to it, then
-				// the sum to the accumulator (see packedDot).
-				fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVMULPS Y1, %s, %s\n",
-					at(recDx+32*h, xAddr[t]), iacc(t), iacc(t), iacc(t), iacc(t))
-			} else {
-				fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVFMADD231PS Y1, %s, %s\n",
-					at(recDx+32*h, xAddr[t]), iacc(t), iacc(t), iacc(t), facc(t, h))
+			dx := at(recDx+32*h, xAddr[t])
+			if !g.offsets {
+				fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVFMADD231PS Y1, %s, %s\n", dx, iacc(t), iacc(t), iacc(t), facc(t, h))
+				continue
 			}
-			if g.offsets && !g.halves {
-				// dmin·m times the record's d_x·(-Σx).
-				fmt.Fprintf(b, "\tVFMADD231PS %s, Y3, %s\n\tVADDPS %s, %s, %s\n", at(recCX+32*h, xAddr[t]), iacc(t), iacc(t), facc(t, h), facc(t, h))
-			} else if g.offsets {
+			// The scale term, then the offset term added to it, then the
+			// sum to the accumulator (see packedDot).
+			fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVMULPS Y1, %s, %s\n", dx, iacc(t), iacc(t), iacc(t), iacc(t))
+			if g.halves {
 				// -Σx of the half.
-				switch {
-				case metaOff == 0:
+				if metaOff == 0 {
 					fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n", at(recHalf+32*h, xAddr[t]))
-				default:
+				} else {
 					fmt.Fprintf(b, "\tVMOVDQU %s, Y2\n\tVPSUBD %s, Y2, Y2\n", at(recCorr+32*h, xAddr[t]), at(recHalf+32*h, xAddr[t]))
 				}
-				fmt.Fprintf(b, "\tVPSRAD $%d, Y2, Y2\n\tVCVTDQ2PS Y2, Y2\n\tVMULPS %s, Y3, Y1\n\tVFMADD231PS Y1, Y2, %s\n\tVADDPS %s, %s, %s\n",
-					g.corrShift, at(recDx+32*h, xAddr[t]), iacc(t), iacc(t), facc(t, h), facc(t, h))
+				fmt.Fprintf(b, "\tVPSRAD $%d, Y2, Y2\n\tVCVTDQ2PS Y2, Y2\n\tVMULPS %s, Y3, Y1\n\tVFMADD231PS Y1, Y2, %s\n", g.corrShift, dx, iacc(t))
+			} else {
+				// dmin·m times the record's d_x·(-Σx).
+				fmt.Fprintf(b, "\tVFMADD231PS %s, Y3, %s\n", at(recCX+32*h, xAddr[t]), iacc(t))
 			}
+			fmt.Fprintf(b, "\tVADDPS %s, %s, %s\n", iacc(t), facc(t, h), facc(t, h))
 		}
 	}
 	for h := 0; h < 2; h++ {
