@@ -206,7 +206,15 @@ func rankOf(z []float32, id int32) int {
 // the draft vocabulary's tokens if the heads have one (Token maps a
 // score's index to its token).
 func (h *Heads) Logits(m *model.Model, s []float32, n int, out []float32, p *tensor.Pool) {
-	normed := make([]float32, n*m.Dim)
+	bufs, _ := stepPool.Get().(*stepBufs)
+	if bufs == nil {
+		bufs = &stepBufs{}
+	}
+	defer stepPool.Put(bufs)
+	if cap(bufs.in) < n*m.Dim {
+		bufs.in = make([]float32, n*m.Dim)
+	}
+	normed := bufs.in[:n*m.Dim]
 	for i := 0; i < n; i++ {
 		tensor.RMSNorm(normed[i*m.Dim:(i+1)*m.Dim], s[i*m.Dim:(i+1)*m.Dim], m.OutNorm, m.NormEps)
 	}
