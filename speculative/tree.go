@@ -87,18 +87,7 @@ func grow(m *model.Model, hd *heads.Heads, h []float32, b int32, opt draftOption
 		V := hd.Vocab(m)
 		logits := ws.floats(&ws.logits, n*V)
 		hd.Logits(m, states, n, logits, p)
-		var cands []node
-		for i, f := range frontier {
-			for r, c := range topKLogProbs(logits[i*V:(i+1)*V], opt.TopK) {
-				cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
-			}
-		}
-		cands = opt.choose(d, cands)
-		next := make([]int, 0, len(cands))
-		for _, c := range cands {
-			t.nodes = append(t.nodes, c)
-			next = append(next, len(t.nodes)-1)
-		}
+		next := t.expand(hd, frontier, d, opt, logits, V)
 		if d < K && opt.width(d+1) > 0 {
 			in := ws.floats(&ws.states, len(next)*m.Dim)
 			toks := make([]int32, len(next))
@@ -151,21 +140,37 @@ func growIndependent(m *model.Model, hd *heads.Heads, h []float32, b int32, opt 
 	hd.Logits(m, states, K, logits, p)
 	frontier := []int{0}
 	for d := 1; d <= K && len(frontier) > 0; d++ {
-		top := topKLogProbs(logits[(d-1)*V:d*V], opt.TopK)
-		var cands []node
-		for _, f := range frontier {
-			for r, c := range top {
-				cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
-			}
-		}
-		cands = opt.choose(d, cands)
-		frontier = frontier[:0]
-		for _, c := range cands {
-			t.nodes = append(t.nodes, c)
-			frontier = append(frontier, len(t.nodes)-1)
-		}
+		frontier = t.expand(hd, frontier, d, opt, logits[(d-1)*V:d*V], V)
 	}
 	return t
+}
+
+// expand adds depth d to t: the TopK most probable children of each
+// frontier node, of which opt keeps those of depth d (choose). rows holds
+// the frontier nodes' next-token logits one after another, or a single
+// row offered to all of them (independent heads). It returns the new
+// nodes' indices, the next frontier.
+func (t *tree) expand(hd *heads.Heads, frontier []int, d int, opt draftOptions, rows []float32, V int) []int {
+	shared := len(rows) == V
+	var cands []node
+	var top []idLogp
+	for i, f := range frontier {
+		if !shared {
+			top = topKLogProbs(rows[i*V:(i+1)*V], opt.TopK)
+		} else if i == 0 {
+			top = topKLogProbs(rows, opt.TopK)
+		}
+		for r, c := range top {
+			cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
+		}
+	}
+	cands = opt.choose(d, cands)
+	next := make([]int, 0, len(cands))
+	for _, c := range cands {
+		t.nodes = append(t.nodes, c)
+		next = append(next, len(t.nodes)-1)
+	}
+	return next
 }
 
 type idLogp struct {
