@@ -260,8 +260,8 @@ func (t *tree) sortedProbs() []float64 {
 // workspace is a drafter's memory, reused from round to round: fresh
 // buffers of tens of kilobytes per call cost page faults and zeroing
 // each time (on the 1.1B twin they made a head's LM-head call of 8 rows
-// take 340 µs instead of 75, and with the nodes' states a tree grown for
-// 8 nodes took 2.8 ms instead of 1.2).
+// take 340 µs instead of 75, and with the nodes' states BenchmarkGrow took
+// 4.1-4.3 ms a tree instead of 2.2-2.9, 421 KB allocated instead of 61).
 type workspace struct {
 	states, logits []float32
 	arena          []float32 // the nodes' states of the tree being grown (take)
