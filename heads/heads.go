@@ -75,9 +75,11 @@ type Heads struct {
 	index  []int32     // token id -> row of lm, -1 outside (nil: identity)
 }
 
-// stepBufs are the inputs and hidden activations of one Step, reused
-// (stepPool): fresh ones per call cost page faults and zeroing on every
-// draft (a sixth of the drafting time on the 1.1B Q8_0 twin).
+// stepBufs are the inputs and hidden activations of one Step (or the
+// normed states of one Logits), reused (stepPool): fresh ones per call
+// cost page faults and zeroing on every draft (a sixth of the drafting
+// time on the 1.1B Q8_0 twin; Logits of 8 rows on the F16 twin took 340
+// µs instead of 75).
 type stepBufs struct{ in, u []float32 }
 
 var stepPool sync.Pool // *stepBufs
