@@ -7,7 +7,6 @@ import (
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/internal/shared"
-	"s4c/sample"
 )
 
 // BenchmarkGrow times growing the dynamic tree for 8 kept nodes (what a
@@ -38,16 +37,7 @@ func BenchmarkGrow(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			req := engine.Request{Prompt: e.Encode(storyPrompts(b)[0]), MaxTokens: 1, Sampling: greedy()}
-			s, err := e.NewState(&req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			logits, h, err := engine.Prefill(s, req.Prompt, true)
-			if err != nil {
-				b.Fatal(err)
-			}
-			tok := sample.New(greedy()).Sample(logits, req.Prompt)
+			s, h, tok := afterPrompt(b, e, storyPrompts(b)[0])
 			d := &headsDrafter{m: e.Model, hd: hd, opt: Options{TopK: 8, Width: 10}, p: s.Pool}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -13,6 +13,7 @@ import (
 	"s4c/engine"
 	"s4c/heads"
 	"s4c/internal/shared"
+	"s4c/model"
 	"s4c/sample"
 )
 
@@ -403,16 +404,7 @@ func TestNarrowTreePrunesSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range storyPrompts(t)[:8] {
-		req := engine.Request{Prompt: e.Encode(p), MaxTokens: 1, Sampling: greedy()}
-		s, err := e.NewState(&req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logits, h, err := engine.Prefill(s, req.Prompt, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := sample.New(greedy()).Sample(logits, req.Prompt)
+		s, h, b := afterPrompt(t, e, p)
 		wide := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: 10}, s.Pool, &workspace{})
 		for n := 1; n <= 10; n++ {
 			narrow := grow(e.Model, hd, h, b, draftOptions{TopK: 8, Width: 10, Nodes: n}, s.Pool, &workspace{})
@@ -448,4 +440,20 @@ func TestOtherArchitecturesExact(t *testing.T) {
 		}
 		e.Close()
 	}
+}
+
+// afterPrompt runs prompt p on a new state of e and returns the state, the
+// prompt's last hidden state and the greedy next token: where a draft tree
+// grows from.
+func afterPrompt(t testing.TB, e *engine.Engine, p string) (*model.State, []float32, int32) {
+	req := engine.Request{Prompt: e.Encode(p), MaxTokens: 1, Sampling: greedy()}
+	s, err := e.NewState(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, h, err := engine.Prefill(s, req.Prompt, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, h, sample.New(greedy()).Sample(logits, req.Prompt)
 }
