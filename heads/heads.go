@@ -84,6 +84,14 @@ type stepBufs struct{ in, u []float32 }
 
 var stepPool sync.Pool // *stepBufs
 
+// stepBuffers takes buffers from stepPool (give them back with Put).
+func stepBuffers() *stepBufs {
+	if b, ok := stepPool.Get().(*stepBufs); ok {
+		return b
+	}
+	return &stepBufs{}
+}
+
 // PathFor is where a model's heads are looked for by default:
 // MODEL.s4c.gguf beside MODEL.gguf.
 func PathFor(modelPath string) string {
@@ -158,10 +166,7 @@ func (h *Heads) Rebuild() { h.build() }
 func (h *Heads) Step(m *model.Model, k int, s []float32, toks []int32, out []float32, p *tensor.Pool) {
 	d, hid := h.Dim, h.Hidden
 	n := len(toks)
-	bufs, _ := stepPool.Get().(*stepBufs)
-	if bufs == nil {
-		bufs = &stepBufs{}
-	}
+	bufs := stepBuffers()
 	defer stepPool.Put(bufs)
 	if cap(bufs.in) < n*2*d || cap(bufs.u) < n*hid {
 		bufs.in, bufs.u = make([]float32, n*2*d), make([]float32, n*hid)
@@ -208,10 +213,7 @@ func rankOf(z []float32, id int32) int {
 // the draft vocabulary's tokens if the heads have one (Token maps a
 // score's index to its token).
 func (h *Heads) Logits(m *model.Model, s []float32, n int, out []float32, p *tensor.Pool) {
-	bufs, _ := stepPool.Get().(*stepBufs)
-	if bufs == nil {
-		bufs = &stepBufs{}
-	}
+	bufs := stepBuffers()
 	defer stepPool.Put(bufs)
 	if cap(bufs.in) < n*m.Dim {
 		bufs.in = make([]float32, n*m.Dim)
