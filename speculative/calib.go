@@ -6,6 +6,7 @@ import (
 
 	"s4c/engine"
 	"s4c/heads"
+	"s4c/sample"
 )
 
 // calibration maps what the drafter believes of a draft node to the chance
@@ -83,11 +84,30 @@ const (
 // calKey names what a calibration describes: a drafter (method, heads,
 // draft model, head count) on a target.
 type calKey struct {
-	e      *engine.Engine
-	method string
-	hd     *heads.Heads
-	draft  *engine.Engine
-	heads  int
+	e        *engine.Engine
+	method   string
+	hd       *heads.Heads
+	draft    *engine.Engine
+	heads    int
+	sampling samplingClass
+}
+
+// samplingClass is what of a request's sampling changes how often the
+// target accepts a draft, so that requests that differ in it learn apart:
+// at temperature 1 the twin's heads see 0.58 of their depth-1 nodes
+// accepted, greedy 0.88, and a server mixing both in one calibration
+// would verify trees too wide for its greedy requests and too deep for
+// its sampled ones. Greedy requests ignore the truncation settings.
+type samplingClass struct {
+	temp, topP, minP, penalty float32
+	topK                      int
+}
+
+func classOf(p sample.Params) samplingClass {
+	if p.Temp == 0 {
+		return samplingClass{penalty: p.RepeatPenalty}
+	}
+	return samplingClass{temp: p.Temp, topP: p.TopP, minP: p.MinP, penalty: p.RepeatPenalty, topK: p.TopK}
 }
 
 var calibrations sync.Map // calKey -> *calibration

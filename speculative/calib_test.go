@@ -3,6 +3,9 @@ package speculative
 import (
 	"math"
 	"testing"
+
+	"s4c/engine"
+	"s4c/sample"
 )
 
 // at is atLocked with the lock taken (only the tests ask one node at a
@@ -162,5 +165,60 @@ func TestBatchPlan(t *testing.T) {
 		if m < c.mMin || m > c.mMax || j > c.jMax || (m > 0) != (j > 0) {
 			t.Errorf("%s: plan %d sequences × %d nodes, want %d..%d × at most %d", c.name, m, j, c.mMin, c.mMax, c.jMax)
 		}
+	}
+}
+
+// TestCalibrationPerSampling: requests learn their drafts' acceptance
+// apart by sampling (greedy, or each temperature and truncation), so a
+// sampled reply's acceptance does not move a greedy one's trees; replies
+// with the same settings (any seed) share what they learn.
+func TestCalibrationPerSampling(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	d, err := NewDecoder(e, "s4c", hd, Options{Budget: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hot := sample.Params{Temp: 1, TopP: 0.95, TopK: 40, MinP: 0.05, RepeatPenalty: 1, Seed: 1}
+	hot2 := hot
+	hot2.Seed = 2
+	cooler := hot
+	cooler.Temp = 0.7
+	start := func(sp sample.Params) *Seq {
+		q, err := d.Start(e.Model.NewState(256, 2), engine.Request{Prompt: e.Encode("Once upon a time"), MaxTokens: 40, Sampling: sp, IgnoreEOG: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	g1, g2 := start(greedy()), start(sample.Params{TopP: 0.5, TopK: 3, RepeatPenalty: 1})
+	s1, s2, s3 := start(hot), start(hot2), start(cooler)
+	if g1.calib != g2.calib {
+		t.Error("two greedy requests (truncation settings differ, which greedy ignores) learn apart")
+	}
+	if s1.calib != s2.calib {
+		t.Error("two requests with the same sampling and different seeds learn apart")
+	}
+	if g1.calib == s1.calib || s1.calib == s3.calib {
+		t.Error("greedy and sampled requests, or two temperatures, share one calibration")
+	}
+	for !s1.Done() {
+		if _, err := d.Step([]*Seq{s1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tried := func(c *calibration) (n float64) {
+		for _, a := range c.tried[srcModel] {
+			for _, v := range a {
+				n += v
+			}
+		}
+		return n
+	}
+	if tried(s1.calib) == 0 {
+		t.Fatal("a sampled reply of 40 tokens observed no draft nodes")
+	}
+	if n := tried(g1.calib); n != 0 {
+		t.Errorf("the greedy calibration counted %v nodes of a sampled reply", n)
 	}
 }

@@ -29,7 +29,7 @@ type Decoder struct {
 	newDrafter func(*tensor.Pool, Options) drafter
 	opt        Options
 	costs      *liveCosts // nil with a fixed budget
-	calib      *calibration
+	calKey     calKey     // the drafter's calibration, but for the request's sampling (see Start)
 	// Method is the decoding method (one of Methods).
 	Method string
 	// Plain is set when the method is "none", or when the measured costs
@@ -157,7 +157,7 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	if opt.Heads > 0 && (method == "ngram" || method == "none" || method == "draft") {
 		return nil, fmt.Errorf("a head count (%d) was given, but decoding method %q drafts without heads", opt.Heads, method)
 	}
-	d.calib = calibrationFor(calKey{e: e, method: method, hd: hd, draft: opt.Draft, heads: opt.Heads})
+	d.calKey = calKey{e: e, method: method, hd: hd, draft: opt.Draft, heads: opt.Heads}
 	if opt.Budget == 0 && !d.Plain {
 		table := MeasureCosts(e.Model, e.Threads)
 		d.costs = newLive(table)
@@ -217,7 +217,9 @@ func (d *Decoder) Start(s *model.State, req engine.Request) (*Seq, error) {
 	if len(req.Prompt) >= s.Cache.Cap {
 		return nil, fmt.Errorf("%w: %d tokens, but the context holds %d; shorten the prompt", engine.ErrPromptTooLong, len(req.Prompt), s.Cache.Cap)
 	}
-	return newSeq(d.e, s, d.newDrafter(s.Pool, d.opt), d.costs, d.calib, req, d.opt), nil
+	k := d.calKey
+	k.sampling = classOf(req.Sampling)
+	return newSeq(d.e, s, d.newDrafter(s.Pool, d.opt), d.costs, calibrationFor(k), req, d.opt), nil
 }
 
 // PassStats describe one Step.
