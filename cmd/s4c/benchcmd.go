@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"s4c/bench"
 	"s4c/engine"
@@ -201,9 +200,13 @@ func cmdBenchData(args []string) error {
 	}
 	fmt.Fprintln(stdout, e.Model.Describe())
 	nt := e.Model.NewState(1, *threads).Pool.Threads
+	var bar *progress
 	r, err := bench.Data(e.Model, bench.DataConfig{Parallel: *parallel, SeqLen: *seqLen, Reps: *reps, Threads: nt, BOS: max(e.Tok.BOS, 0), Seed: 1,
 		Progress: func(done, total int) {
-			bar(fmt.Sprintf("bench data %s %d/%d", progressBar(float64(done)/float64(total)), done, total))
+			if bar == nil {
+				bar = newProgress("bench data", int64(total), 0, "passes")
+			}
+			bar.update(int64(done), "")
 		}})
 	endBar()
 	if err != nil {
@@ -403,19 +406,20 @@ func cmdBenchSpec(args []string) error {
 		os.Exit(130)
 	}()
 	co.Stop = stop.Load
-	start, ran := time.Now(), 0
+	// The bar counts the tasks this run does (a resumed run's rate and time
+	// left leave out the ones on file).
+	ran, before := 0, 0
+	for _, d := range co.Done {
+		if d != nil {
+			before++
+		}
+	}
+	bar := newProgress("bench", int64(len(tasks)), int64(before), "tasks")
 	co.Progress = func(done int) {
 		if co.Done[done-1] == nil {
 			ran++
 		}
-		left := 0
-		for i := done; i < len(tasks); i++ {
-			if co.Done[i] == nil {
-				left++
-			}
-		}
-		eta := time.Duration(float64(time.Since(start)) / float64(max(ran, 1)) * float64(left)).Round(time.Second)
-		bar(fmt.Sprintf("bench %s %d/%d, ETA %s", progressBar(float64(done)/float64(len(tasks))), done, len(tasks), eta))
+		bar.update(int64(before+ran), "")
 	}
 	nt := e.Threads
 	if nt <= 0 {

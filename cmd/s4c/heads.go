@@ -268,7 +268,7 @@ func cmdHeadsTrain(args []string) error {
 	t0 := time.Now()
 	gen := heads.GenConfig{Prompts: prompts, BOS: max(e.Tok.BOS, 0), SeqLen: *seqLen, Greedy: *greedyFrac, Temp: float32(*temp), SampledStart: *sampledStart,
 		Seed: *seed, Threads: nthreads, Stop: stop.Load, Parallel: *parallel,
-		Progress: dataProgress("data ", *tokens, "sequences")}
+		Progress: dataProgress("data", *tokens, "sequences")}
 	if texts != nil {
 		err = generateFromText(*dataPath, e, texts, *tokens, *seqLen, nthreads, stop.Load)
 	} else {
@@ -312,13 +312,16 @@ func cmdHeadsTrain(args []string) error {
 		fmt.Fprintf(os.Stderr, "resuming at step %d (epoch %d)\n", tr.Step, tr.Ep+1)
 	}
 	t1 := time.Now()
+	var bar *progress
 	tr.Cfg.Progress = func(p heads.Progress) {
 		acc := ""
 		for k, a := range p.Acc {
 			acc += fmt.Sprintf(" h%d %.2f", k+1, a)
 		}
-		bar(fmt.Sprintf("train %s epoch %d/%d step %d/%d loss %.3f acc%s | %.0f ex/s ETA %s", progressBar(float64(p.Step)/float64(p.Steps)),
-			p.Epoch, p.Epochs, p.Step, p.Steps, p.Loss, acc, p.ExamplesPerS, eta(p.ETA.Seconds())))
+		if bar == nil {
+			bar = newProgress("train", int64(p.Steps), int64(p.Step-1), "steps")
+		}
+		bar.update(int64(p.Step), fmt.Sprintf("epoch %d/%d loss %.3f acc%s | %.0f ex/s", p.Epoch, p.Epochs, p.Loss, acc, p.ExamplesPerS))
 	}
 	if err := tr.Train(ds); err != nil {
 		if err == heads.ErrInterrupted {
@@ -398,15 +401,12 @@ func generateFromText(path string, e *engine.Engine, texts [][]int32, want, seqL
 // on file already, so that a resumed run's rate and ETA count only the
 // tokens it makes itself.
 func dataProgress(what string, want int, unit string) func(seqs, toks int) {
-	var t0 time.Time
-	base := -1
+	var bar *progress
 	return func(seqs, toks int) {
-		if base < 0 {
-			base, t0 = toks, time.Now()
+		if bar == nil {
+			bar = newProgress(what, int64(want), int64(toks), "tokens")
 		}
-		rate := float64(toks-base) / max(time.Since(t0).Seconds(), 1e-9)
-		bar(fmt.Sprintf("%s %s %d/%d tokens, %d %s, %.0f tok/s, ETA %s", what, progressBar(float64(toks)/float64(want)),
-			toks, want, seqs, unit, rate, eta(float64(want-toks)/max(rate, 1e-9))))
+		bar.update(int64(toks), fmt.Sprintf("%d %s", seqs, unit))
 	}
 }
 
@@ -472,8 +472,9 @@ func cmdHeadsEval(args []string) error {
 	if *maxPrompts > 0 && len(prompts) > *maxPrompts {
 		prompts = prompts[:*maxPrompts]
 	}
+	bar := newProgress("eval", int64(len(prompts)), 0, "prompts")
 	r, err := bench.Spec(e, h, prompts, *n, sample.Params{TopP: 1, RepeatPenalty: 1}, speculative.Options{Budget: *budget}, func(i int, r *bench.SpecResult) {
-		bar(fmt.Sprintf("eval %s %d/%d prompts, τ %.2f", progressBar(float64(i+1)/float64(len(prompts))), i+1, len(prompts), r.Stats.Tau()))
+		bar.update(int64(i+1), fmt.Sprintf("τ %.2f", r.Stats.Tau()))
 	})
 	endBar()
 	if err != nil {
@@ -508,52 +509,6 @@ func cmdHeadsEval(args []string) error {
 		fmt.Fprintf(stdout, "recorded in %s\n", *headsPath)
 	}
 	return nil
-}
-
-func progressBar(f float64) string {
-	f = min(max(f, 0), 1)
-	n := int(f * 20)
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", 20-n) + fmt.Sprintf("] %3.0f%%", 100*f)
-}
-
-func eta(sec float64) string {
-	if sec <= 0 || sec > 1e7 {
-		return "-"
-	}
-	return (time.Duration(sec) * time.Second).Round(time.Second).String()
-}
-
-var lastBar time.Time
-
-// stderrIsTerminal says whether progress can redraw one line in place.
-var stderrIsTerminal = func() bool {
-	st, err := os.Stderr.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}()
-
-// bar rewrites the current terminal line, at most ten times a second; to a
-// file or a pipe (a log) it writes a line every ten seconds instead.
-func bar(s string) {
-	every := 100 * time.Millisecond
-	if !stderrIsTerminal {
-		every = 10 * time.Second
-	}
-	if time.Since(lastBar) < every {
-		return
-	}
-	lastBar = time.Now()
-	if stderrIsTerminal {
-		fmt.Fprintf(os.Stderr, "\r\033[K%s", s)
-	} else {
-		fmt.Fprintln(os.Stderr, s)
-	}
-}
-
-// endBar ends a progress line drawn in place on a terminal.
-func endBar() {
-	if stderrIsTerminal {
-		fmt.Fprintln(os.Stderr)
-	}
 }
 
 // headsMethod is the decoding method heads are made for: S^4C's dynamic

@@ -45,7 +45,7 @@ func cmdModelSynth(args []string) error {
 		return usageError{fmt.Errorf("give -o OUT.gguf")}
 	}
 	t0 := time.Now()
-	if err := convert.Synth(*out, s, t, *seed, writeProgress("synth", t0)); err != nil {
+	if err := convert.Synth(*out, s, t, *seed, writeProgress("synth")); err != nil {
 		return err
 	}
 	st, _ := os.Stat(*out)
@@ -101,7 +101,7 @@ func cmdModelInflate(args []string) error {
 		}
 	}
 	t0 := time.Now()
-	if err := convert.Inflate(*out, small, s, t, *seed, writeProgress("inflate", t0)); err != nil {
+	if err := convert.Inflate(*out, small, s, t, *seed, writeProgress("inflate")); err != nil {
 		return err
 	}
 	st, _ := os.Stat(*out)
@@ -166,15 +166,13 @@ func cmdHeadsInflate(args []string) error {
 }
 
 // writeProgress draws a progress bar with an ETA for a model being written.
-func writeProgress(what string, t0 time.Time) func(done, total int64) {
+func writeProgress(what string) func(done, total int64) {
+	var bar *progress
 	return func(done, total int64) {
-		el := time.Since(t0).Seconds()
-		rate := float64(done) / max(el, 1e-9)
-		if done == total && stderrIsTerminal {
-			lastBar = time.Time{} // the last bar is always drawn
+		if bar == nil {
+			bar = newProgress(what, total, 0, "bytes")
 		}
-		bar(fmt.Sprintf("%s %s %.2f/%.2f GiB, ETA %s", what, progressBar(float64(done)/float64(max(total, 1))),
-			float64(done)/(1<<30), float64(total)/(1<<30), eta(float64(total-done)/max(rate, 1))))
+		bar.update(done, "")
 		if done == total {
 			endBar()
 		}
