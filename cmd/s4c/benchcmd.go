@@ -274,6 +274,7 @@ func cmdBenchSpec(args []string) error {
 	n := fs.Int("n", 256, "new tokens per prompt (per turn)")
 	maxPrompts := fs.Int("max-prompts", 0, "at most this many prompts (0 = all)")
 	limit := fs.Int("limit", 0, "at most this many questions per category (0 = all)")
+	categories := fs.String("categories", "", "with --questions: only these categories (comma-separated; default all)")
 	outDir := fs.String("out", "", "also write compare.md, compare.json and compare.svg here, and progress.jsonl as tasks finish (a rerun resumes from it)")
 	fresh := fs.Bool("fresh", false, "with --out: discard a previous run's progress there and start over")
 	budget := fs.Int("budget", 0, "draft nodes per pass (0 = automatic)")
@@ -300,11 +301,17 @@ func cmdBenchSpec(args []string) error {
 			return err
 		}
 	}
+	if *categories != "" && *questionsPath == "" {
+		return usageError{fmt.Errorf("--categories selects Spec-Bench questions: give --questions FILE too")}
+	}
 	var tasks []bench.Task
 	if *questionsPath != "" {
 		var err error
 		if tasks, err = readQuestions(*questionsPath); err != nil {
 			return err
+		}
+		if tasks, err = onlyCategories(tasks, *categories); err != nil {
+			return usageError{fmt.Errorf("--categories: %w", err)}
 		}
 		if *limit > 0 {
 			per := map[string]int{}
@@ -474,6 +481,44 @@ func cmdBenchSpec(args []string) error {
 		}
 	}
 	return nil
+}
+
+// onlyCategories keeps the tasks of the named categories (a
+// comma-separated list; empty: all), in their order. A name no task has
+// is an error that lists the ones there are.
+func onlyCategories(tasks []bench.Task, list string) ([]bench.Task, error) {
+	if strings.TrimSpace(list) == "" {
+		return tasks, nil
+	}
+	have := map[string]bool{}
+	var names []string
+	for _, t := range tasks {
+		if !have[t.Category] {
+			have[t.Category] = true
+			names = append(names, t.Category)
+		}
+	}
+	want := map[string]bool{}
+	for _, c := range strings.Split(list, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if !have[c] {
+			return nil, fmt.Errorf("no questions of category %q (the file has %s)", c, strings.Join(names, ", "))
+		}
+		want[c] = true
+	}
+	if len(want) == 0 {
+		return nil, fmt.Errorf("%q names no category (the file has %s)", list, strings.Join(names, ", "))
+	}
+	var kept []bench.Task
+	for _, t := range tasks {
+		if want[t.Category] {
+			kept = append(kept, t)
+		}
+	}
+	return kept, nil
 }
 
 // readQuestions reads Spec-Bench questions: JSONL objects with a category

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"s4c/bench"
 	"s4c/gguf"
 	"s4c/internal/shared"
 )
@@ -392,5 +393,41 @@ func TestBenchSpecResume(t *testing.T) {
 	}
 	if err := xml.Unmarshal(svg, &doc); err != nil || doc.XMLName.Local != "svg" || !strings.Contains(string(svg), "ngram") {
 		t.Fatalf("compare.svg is not an SVG chart naming the method (%v, root %q)", err, doc.XMLName.Local)
+	}
+}
+
+// TestOnlyCategories: --categories keeps the named categories' questions
+// in file order, and names the categories there are when one is wrong.
+func TestOnlyCategories(t *testing.T) {
+	tasks := []bench.Task{{Category: "qa"}, {Category: "rag"}, {Category: "qa"}, {Category: "writing"}}
+	for _, tc := range []struct {
+		list    string
+		want    []string
+		wantErr string
+	}{
+		{"", []string{"qa", "rag", "qa", "writing"}, ""},
+		{"writing, qa", []string{"qa", "qa", "writing"}, ""},
+		{"qa,", []string{"qa", "qa"}, ""},
+		{"math", nil, `no questions of category "math" (the file has qa, rag, writing)`},
+		{" , ", nil, "names no category"},
+	} {
+		got, err := onlyCategories(tasks, tc.list)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want one saying %q", tc.list, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.list, err)
+			continue
+		}
+		var cats []string
+		for _, k := range got {
+			cats = append(cats, k.Category)
+		}
+		if strings.Join(cats, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: kept %v, want %v", tc.list, cats, tc.want)
+		}
 	}
 }
