@@ -40,6 +40,10 @@ var stderrIsTerminal = func() bool {
 // were done before this run, and makes it the one endBar ends. unit names
 // the units for the rate ("bytes": counts drawn as sizes).
 func newProgress(what string, total, done int64, unit string) *progress {
+	if done > 0 {
+		// The bar spans this run's work; say where the phase stood.
+		what = fmt.Sprintf("%s (resumed at %d of %d)", what, done, total)
+	}
 	p := &progress{what: what, base: done, tty: stderrIsTerminal, lastLine: time.Now()}
 	var w io.Writer = os.Stderr
 	throttle := 100 * time.Millisecond
