@@ -28,6 +28,7 @@ type progress struct {
 	base     int64
 	tty      bool
 	lastLine time.Time
+	idle     bool // nothing left to do (a phase resumed when it had finished): no bar
 }
 
 // stderrIsTerminal says whether progress can redraw one line in place.
@@ -44,7 +45,7 @@ func newProgress(what string, total, done int64, unit string) *progress {
 		// The bar spans this run's work; say where the phase stood.
 		what = fmt.Sprintf("%s (resumed at %d of %d)", what, done, total)
 	}
-	p := &progress{what: what, base: done, tty: stderrIsTerminal, lastLine: time.Now()}
+	p := &progress{what: what, base: done, tty: stderrIsTerminal, lastLine: time.Now(), idle: done >= total}
 	var w io.Writer = os.Stderr
 	throttle := 100 * time.Millisecond
 	if !p.tty {
@@ -66,6 +67,9 @@ func newProgress(what string, total, done int64, unit string) *progress {
 		progressbar.OptionShowDescriptionAtLineEnd(),
 		progressbar.OptionSetTheme(progressbar.Theme{Saucer: "#", SaucerPadding: ".", BarStart: "[", BarEnd: "]"}),
 	)...)
+	if p.idle {
+		p.b = progressbar.NewOptions64(1, progressbar.OptionSetVisibility(false))
+	}
 	p.b.StartWithoutRender()
 	current = p
 	return p
@@ -85,6 +89,9 @@ func endBar() {
 // update sets the units done (counted from the phase's start, not this
 // run's) and the details shown beside the bar.
 func (p *progress) update(done int64, detail string) {
+	if p.idle {
+		return
+	}
 	p.b.Describe(strings.TrimSpace(p.what + " " + detail))
 	p.b.Set64(done - p.base)
 	if p.tty || (time.Since(p.lastLine) < 10*time.Second && done-p.base < p.b.GetMax64()) {
@@ -97,7 +104,7 @@ func (p *progress) update(done int64, detail string) {
 // finish ends the bar's line on a terminal (the bar stays as it was: a
 // phase stopped early is not drawn full).
 func (p *progress) finish() {
-	if p.tty {
+	if p.tty && !p.idle {
 		p.b.Exit()
 		fmt.Fprintln(os.Stderr)
 	}
