@@ -28,7 +28,7 @@ type progress struct {
 	base     int64
 	tty      bool
 	lastLine time.Time
-	idle     bool // nothing left to do (a phase resumed when it had finished): no bar
+	idle     bool // nothing left to do (a phase resumed when it had finished): b is nil
 }
 
 // stderrIsTerminal says whether progress can redraw one line in place.
@@ -46,6 +46,10 @@ func newProgress(what string, total, done int64, unit string) *progress {
 		what = fmt.Sprintf("%s (resumed at %d of %d)", what, done, total)
 	}
 	p := &progress{what: what, base: done, tty: stderrIsTerminal, lastLine: time.Now(), idle: done >= total}
+	current = p
+	if p.idle {
+		return p // update and finish do nothing: no bar is made
+	}
 	var w io.Writer = os.Stderr
 	throttle := 100 * time.Millisecond
 	if !p.tty {
@@ -56,7 +60,7 @@ func newProgress(what string, total, done int64, unit string) *progress {
 	if unit != "bytes" {
 		opts = []progressbar.Option{progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit)}
 	}
-	p.b = progressbar.NewOptions64(max(total-done, 1), append(opts,
+	p.b = progressbar.NewOptions64(total-done, append(opts,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionSetWidth(20),
@@ -67,11 +71,7 @@ func newProgress(what string, total, done int64, unit string) *progress {
 		progressbar.OptionShowDescriptionAtLineEnd(),
 		progressbar.OptionSetTheme(progressbar.Theme{Saucer: "#", SaucerPadding: ".", BarStart: "[", BarEnd: "]"}),
 	)...)
-	if p.idle {
-		p.b = progressbar.NewOptions64(1, progressbar.OptionSetVisibility(false))
-	}
 	p.b.StartWithoutRender()
-	current = p
 	return p
 }
 
