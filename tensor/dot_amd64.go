@@ -18,6 +18,9 @@ func dot64AVX512(a, b *float32, n int) float32
 //go:noescape
 func fmaRowAVX2(acc *float32, p float32, v *float32, n int)
 
+//go:noescape
+func fmaRows64AVX2(acc *float32, p *float32, n int, v *float32, stride int)
+
 // Kernel names the SIMD level chosen at start-up: "avx512", "avx2" or
 // "generic". S4C_KERNEL=generic|avx2 forces a lower level (for testing and
 // comparison).
@@ -63,4 +66,25 @@ func FMARow(acc []float32, p float32, v []float32) {
 		return
 	}
 	fmaRowGo(acc, p, v)
+}
+
+// FMARows sets acc[i] = fma(p[k], v[k·stride+i], acc[i]) for k = 0, 1, …,
+// len(p)-1 in turn: len(p) calls of FMARow in one, bitwise the same, with
+// the accumulators held in registers across the rows (a matrix product's
+// inner loop: C's row += A's row · B).
+func FMARows(acc, p, v []float32, stride int) {
+	n := len(p)
+	if n == 0 || len(acc) == 0 {
+		return
+	}
+	_ = v[(n-1)*stride+len(acc)-1]
+	i := 0
+	if Kernel != "generic" {
+		for ; i+64 <= len(acc); i += 64 {
+			fmaRows64AVX2(&acc[i], &p[0], n, &v[i], stride)
+		}
+	}
+	if i < len(acc) {
+		fmaRowsGo(acc[i:], p, v[i:], stride)
+	}
 }

@@ -112,3 +112,47 @@ fmaloop:
 	JNZ fmaloop
 	VZEROUPPER
 	RET
+
+// func fmaRows64AVX2(acc *float32, p *float32, n int, v *float32, stride int)
+// For k = 0 … n-1 in turn: acc[i] = fma(p[k], v[k·stride+i], acc[i]),
+// i < 64, the 64 accumulators held in eight registers; n > 0, stride in
+// floats.
+TEXT ·fmaRows64AVX2(SB), NOSPLIT, $0-40
+	MOVQ acc+0(FP), DI
+	MOVQ p+8(FP), BX
+	MOVQ n+16(FP), CX
+	MOVQ v+24(FP), SI
+	MOVQ stride+32(FP), DX
+	SHLQ $2, DX
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+rowsloop:
+	VBROADCASTSS (BX), Y8
+	VFMADD231PS 0(SI), Y8, Y0
+	VFMADD231PS 32(SI), Y8, Y1
+	VFMADD231PS 64(SI), Y8, Y2
+	VFMADD231PS 96(SI), Y8, Y3
+	VFMADD231PS 128(SI), Y8, Y4
+	VFMADD231PS 160(SI), Y8, Y5
+	VFMADD231PS 192(SI), Y8, Y6
+	VFMADD231PS 224(SI), Y8, Y7
+	ADDQ $4, BX
+	ADDQ DX, SI
+	DECQ CX
+	JNZ rowsloop
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET

@@ -59,6 +59,31 @@ func TestDotKernelsMatchGo(t *testing.T) {
 				t.Fatalf("FMARow n=%d element %d: %v, pure Go %v", m, i, acc[i], acc2[i])
 			}
 		}
+		// FMARows: rows of v at a stride, any width (64-column blocks and
+		// a tail), against FMARow row after row.
+		w, rows := 1+rng.Intn(200), 1+rng.Intn(40)
+		stride := w + rng.Intn(9)
+		vs, ps := make([]float32, rows*stride), make([]float32, rows)
+		for i := range vs {
+			vs[i] = float32(rng.NormFloat64())
+		}
+		for i := range ps {
+			ps[i] = float32(rng.NormFloat64())
+		}
+		acc, acc2 = make([]float32, w), make([]float32, w)
+		for i := range acc {
+			acc[i] = float32(rng.NormFloat64())
+			acc2[i] = acc[i]
+		}
+		FMARows(acc, ps, vs, stride)
+		for k := range ps {
+			fmaRowGo(acc2, ps[k], vs[k*stride:k*stride+w])
+		}
+		for i := range acc {
+			if math.Float32bits(acc[i]) != math.Float32bits(acc2[i]) {
+				t.Fatalf("FMARows width %d rows %d element %d: %v, FMARow %v", w, rows, i, acc[i], acc2[i])
+			}
+		}
 	}
 }
 

@@ -45,6 +45,12 @@ func (m *Mat) RowF32(r int, dst []float32) { Dequantize(m.Type, m.Row(r), dst) }
 func u16ptr(b []byte) *uint16  { return (*uint16)(unsafe.Pointer(&b[0])) }
 func f32ptr(b []byte) *float32 { return (*float32)(unsafe.Pointer(&b[0])) }
 
+// F32Data views a whole F32 matrix (Rows × Cols, row-major) without
+// copying.
+func (m *Mat) F32Data() []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(&m.Data[0])), m.Rows*m.Cols)
+}
+
 // F32Row views row r of an F32 matrix without copying.
 func (m *Mat) F32Row(r int) []float32 { return m.f32Row(r) }
 
@@ -192,6 +198,13 @@ func fmaRowGo(acc []float32, p float32, v []float32) {
 	v = v[:len(acc)]
 	for i := range acc {
 		acc[i] = FMA32(p, v[i], acc[i])
+	}
+}
+
+// fmaRowsGo is the portable form of FMARows.
+func fmaRowsGo(acc, p, v []float32, stride int) {
+	for k, x := range p {
+		fmaRowGo(acc, x, v[k*stride:k*stride+len(acc)])
 	}
 }
 
