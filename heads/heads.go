@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"s4c/gguf"
 	"s4c/model"
@@ -145,19 +146,31 @@ func (h *Heads) Randomize(seed uint64) {
 	h.build()
 }
 
+// build makes the compute form: float32 matrices that view the heads'
+// weights in place (no copy; float32 matrices keep no derived form), so
+// weights changed in place are seen at once. Copying them after every
+// optimiser step took half the training time on the 1.1B twin.
 func (h *Heads) build() {
 	h.w1, h.w2 = h.w1[:0], h.w2[:0]
 	for _, hd := range h.H {
-		d1, _ := tensor.Quantize(gguf.F32, hd.W1)
-		m1, _ := tensor.NewMat(gguf.F32, h.Hidden, 2*h.Dim, d1)
-		d2, _ := tensor.Quantize(gguf.F32, hd.W2)
-		m2, _ := tensor.NewMat(gguf.F32, h.Dim, h.Hidden, d2)
+		m1, _ := tensor.NewMat(gguf.F32, h.Hidden, 2*h.Dim, f32Bytes(hd.W1))
+		m2, _ := tensor.NewMat(gguf.F32, h.Dim, h.Hidden, f32Bytes(hd.W2))
 		h.w1 = append(h.w1, m1)
 		h.w2 = append(h.w2, m2)
 	}
 }
 
-// Rebuild refreshes the compute form after weights were changed in place.
+// f32Bytes views float32s as the bytes of a GGUF F32 tensor (the engine
+// reads GGUF data in place the same way: little-endian machines only).
+func f32Bytes(x []float32) []byte {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
+}
+
+// Rebuild refreshes the compute form after the weights' slices were
+// replaced (weights changed in place need nothing).
 func (h *Heads) Rebuild() { h.build() }
 
 // Step applies head k (0-based) to n (state, token) pairs: for each i,

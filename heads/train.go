@@ -162,7 +162,7 @@ func DefaultsFor(dim, vocab int, params int64) Defaults {
 // thread's scratch.
 func TrainBytes(K, dim, hidden, vocab, threads int) int64 {
 	params := int64(K) * (3*int64(dim)*int64(hidden) + int64(hidden))
-	scratch := int64(K)*(4*int64(dim)+2*int64(hidden)+int64(vocab)) + int64(vocab) + 4*int64(dim) + int64(hidden)
+	scratch := int64(workFloats(K, dim, hidden, vocab, microBatch(K, dim, hidden, vocab)))
 	var lm int64 // Trainer.lmRows: made only up to lmCopyMax (none for a float32 head, counted anyway)
 	if b := int64(vocab) * int64(dim) * 4; b <= lmCopyMax {
 		lm = b
@@ -170,20 +170,55 @@ func TrainBytes(K, dim, hidden, vocab, threads int) int64 {
 	return 4*(params*int64(3+threads)+int64(threads)*scratch) + lm
 }
 
-// work is per-thread scratch.
+// work is one thread's scratch for a micro-batch of up to B examples.
+// Vectors of one head for all the examples lie next to each other (B rows),
+// so every weight matrix is read once per micro-batch instead of once per
+// example: per example, the twin's four heads read 24 MB of weights and
+// read-modify-wrote 24 MB of gradients, which bound training by memory
+// bandwidth (about 240-380 examples/s on two cores).
 type work struct {
-	s, pre, act, in, nrm, z, dz, dn, ds, da, din []float32
-	row, rms                                     []float32
-	ids                                          [][]int32   // each head's target indices (forward, for backward)
-	q                                            [][]float32 // and their probabilities
+	B                  int
+	st                 []float32   // (K+1) × B × D: the states s_0..s_K
+	in                 []float32   // K × B × 2D: each head's input [s; E(x)]
+	pre, act           []float32   // K × B × H
+	nrm, z             []float32   // K × B × D, K × B × V
+	tmp                []float32   // B × D
+	dz, dn, ds, da, du []float32   // B × V, B × D, B × D, B × H, B × H
+	din                []float32   // B × 2D
+	rms                []float32   // K × B
+	p                  []float32   // gemmAcc's scratch
+	ids                [][]int32   // K × B: each head's target indices (forward, for backward)
+	q                  [][]float32 // and their probabilities
+	loss               []float64   // B × K: per example and head
+	top1               []bool
+	rank               []int
 }
 
-func newWork(K, D, H, V int) *work {
+// workFloats is the float32 count of a work for B examples.
+func workFloats(K, D, H, V, B int) int {
+	return B * ((K+1)*D + K*2*D + 2*K*H + K*D + K*V + D + V + 2*D + 2*H + 2*D + K)
+}
+
+// microBatch is the examples one thread runs together: up to 32, fewer
+// where their scratch would pass 64 MB (large vocabularies without a draft
+// vocabulary).
+func microBatch(K, D, H, V int) int {
+	per := workFloats(K, D, H, V, 1) * 4
+	return max(1, min(32, (64<<20)/per))
+}
+
+func (t *Trainer) microBatch() int {
+	return microBatch(t.H.K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M))
+}
+
+func newWork(K, D, H, V, B int) *work {
+	f := func(n int) []float32 { return make([]float32, n) }
 	return &work{
-		s: make([]float32, (K+1)*D), pre: make([]float32, K*H), act: make([]float32, K*H), in: make([]float32, K*2*D),
-		nrm: make([]float32, K*D), z: make([]float32, K*V), dz: make([]float32, V), dn: make([]float32, D),
-		ds: make([]float32, D), da: make([]float32, H), din: make([]float32, 2*D), row: make([]float32, D), rms: make([]float32, K),
-		ids: make([][]int32, K), q: make([][]float32, K),
+		B: B, st: f((K + 1) * B * D), in: f(K * B * 2 * D), pre: f(K * B * H), act: f(K * B * H),
+		nrm: f(K * B * D), z: f(K * B * V), tmp: f(B * D), dz: f(B * V), dn: f(B * D), ds: f(B * D),
+		da: f(B * H), du: f(B * H), din: f(B * 2 * D), rms: f(K * B), p: f(128),
+		ids: make([][]int32, K*B), q: make([][]float32, K*B),
+		loss: make([]float64, B*K), top1: make([]bool, B*K), rank: make([]int, B*K),
 	}
 }
 
@@ -212,71 +247,75 @@ func (t *Trainer) target(s *Seq, p int) ([]int32, []float32) {
 	return ids, ps
 }
 
-// forwardBackward runs the K heads on one example and, if g is not nil,
-// adds the gradient of the summed distillation loss. It returns per-head
-// loss, whether the head's argmax is the target's, and the rank of the
-// target's argmax among the head's proposals (0: its argmax).
-func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (loss []float64, top1 []bool, rank []int) {
+// forwardBackward runs the K heads on the examples exs (at most w.B) and,
+// if g is not nil, adds the gradient of the summed distillation loss. Per
+// example b and head k it leaves in w the loss (w.loss[b*K+k]), whether the
+// head's argmax is the target's (w.top1) and the rank of the target's
+// argmax among the head's proposals (w.rank; 0: its argmax). Each gradient
+// element sums the examples in their order, so a thread's gradient is
+// bitwise the same whatever micro-batches its examples come in.
+func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads) {
 	h, m := t.H, t.M
 	D, V, K, H := h.Dim, h.Vocab(m), h.K, h.Hidden
+	B := len(exs)
 	lm := h.LMHead(m)
-	seq := &ds.Seqs[ex.seq]
-	for j := 0; j < D; j++ {
-		w.s[j] = tensor.F16ToF32(seq.Hidden[ex.t*D+j])
+	state := func(i int) []float32 { return w.st[i*w.B*D : i*w.B*D+B*D] } // s_i of all examples
+	for b, ex := range exs {
+		tensor.F16ToF32Rows(w.st[b*D:(b+1)*D], ds.Seqs[ex.seq].Hidden[ex.t*D:], D, D, 1)
 	}
-	loss = make([]float64, K)
-	top1 = make([]bool, K)
-	rank = make([]int, K)
 	for i := 0; i < K; i++ {
-		s, s1 := w.s[i*D:(i+1)*D], w.s[(i+1)*D:(i+2)*D]
+		s, s1 := state(i), state(i+1)
 		if h.Independent {
-			s = w.s[:D] // every head reads h itself
+			s = state(0) // every head reads h itself
 		}
-		in := w.in[i*2*D : (i+1)*2*D]
-		h.input(m, s, seq.Tokens[ex.t+1+i], in)
-		hd := &h.H[i]
-		pre, act := w.pre[i*H:(i+1)*H], w.act[i*H:(i+1)*H]
-		for r := 0; r < H; r++ {
-			pre[r] = tensor.Dot(hd.W1[r*2*D:(r+1)*2*D], in) + hd.B1[r]
+		in := w.in[i*w.B*2*D : i*w.B*2*D+B*2*D]
+		for b, ex := range exs {
+			h.input(m, s[b*D:(b+1)*D], ds.Seqs[ex.seq].Tokens[ex.t+1+i], in[b*2*D:(b+1)*2*D])
+		}
+		pre, act := w.pre[i*w.B*H:i*w.B*H+B*H], w.act[i*w.B*H:i*w.B*H+B*H]
+		h.w1[i].Mul(pre, in, B, nil)
+		for b := 0; b < B; b++ {
+			tensor.Add(pre[b*H:(b+1)*H], h.H[i].B1)
 		}
 		copy(act, pre)
 		tensor.SiLUs(act)
-		for r := 0; r < D; r++ {
-			s1[r] = s[r] + tensor.Dot(hd.W2[r*H:(r+1)*H], act)
-		}
-		nrm := w.nrm[i*D : (i+1)*D]
-		w.rms[i] = rmsScale(s1, m.NormEps)
-		for r := range nrm {
-			nrm[r] = s1[r] * w.rms[i] * m.OutNorm[r]
-		}
-		z := w.z[i*V : (i+1)*V]
-		lm.Mul(z, nrm, 1, nil)
-		ids, q := t.target(seq, ex.t+1+i)
-		w.ids[i], w.q[i] = ids, q
-		// log-softmax
-		mx := z[0]
-		best := 0
-		for v, x := range z {
-			if x > mx {
-				mx, best = x, v
+		h.w2[i].Mul(s1, act, B, nil)
+		tensor.Add(s1, s)
+		nrm := w.nrm[i*w.B*D : i*w.B*D+B*D]
+		for b := 0; b < B; b++ {
+			r := rmsScale(s1[b*D:(b+1)*D], m.NormEps)
+			w.rms[i*w.B+b] = r
+			for j := 0; j < D; j++ {
+				nrm[b*D+j] = s1[b*D+j] * r * m.OutNorm[j]
 			}
 		}
-		var sum float64
-		for _, x := range z {
-			sum += math.Exp(float64(x - mx))
-		}
-		lse := float64(mx) + math.Log(sum)
-		for k, id := range ids {
-			if q[k] > 0 {
-				loss[i] -= float64(q[k]) * (float64(z[id]) - lse)
+		z := w.z[i*w.B*V : i*w.B*V+B*V]
+		lm.Mul(z, nrm, B, nil)
+		for b, ex := range exs {
+			zb := z[b*V : (b+1)*V]
+			ids, q := t.target(&ds.Seqs[ex.seq], ex.t+1+i)
+			w.ids[i*w.B+b], w.q[i*w.B+b] = ids, q
+			_, lse := logSumExp(zb)
+			loss := 0.0
+			for k, id := range ids {
+				if q[k] > 0 {
+					loss -= float64(q[k]) * (float64(zb[id]) - lse)
+				}
 			}
+			w.loss[b*K+i] = loss
+			if len(ids) == 0 { // the target's choices are all outside the draft vocabulary
+				w.top1[b*K+i], w.rank[b*K+i] = false, V
+				continue
+			}
+			best := 0
+			for v, x := range zb {
+				if x > zb[best] {
+					best = v
+				}
+			}
+			w.top1[b*K+i] = int32(best) == ids[0]
+			w.rank[b*K+i] = rankOf(zb, ids[0])
 		}
-		if len(ids) == 0 { // the target's choices are all outside the draft vocabulary
-			rank[i] = V
-			continue
-		}
-		top1[i] = int32(best) == ids[0]
-		rank[i] = rankOf(z, ids[0])
 	}
 	if g == nil {
 		return
@@ -284,96 +323,143 @@ func (t *Trainer) forwardBackward(ds *Dataset, ex example, w *work, g *grads) (l
 	// Backward, from the last head to the first: the state chain carries
 	// every later head's gradient back to the earlier ones (independent
 	// heads have no chain: each head's gradient is its own loss's).
-	clear(w.ds)
+	dz, dn, ds_, da, du, din := w.dz[:B*V], w.dn[:B*D], w.ds[:B*D], w.da[:B*H], w.du[:B*H], w.din[:B*2*D]
+	clear(ds_)
 	for i := K - 1; i >= 0; i-- {
 		if h.Independent {
-			clear(w.ds)
+			clear(ds_)
 		}
-		s1 := w.s[(i+1)*D : (i+2)*D]
-		z := w.z[i*V : (i+1)*V]
-		ids, q := w.ids[i], w.q[i] // the forward's targets
+		s1 := state(i + 1)
+		z := w.z[i*w.B*V : i*w.B*V+B*V]
 		// dz = softmax(z) - q
-		mx := z[0]
-		for _, x := range z {
-			mx = max(mx, x)
-		}
-		var sum float64
-		for v, x := range z {
-			e := math.Exp(float64(x - mx))
-			w.dz[v] = float32(e)
-			sum += e
-		}
-		for v := range w.dz {
-			w.dz[v] = float32(float64(w.dz[v]) / sum)
-		}
-		for k, id := range ids {
-			w.dz[id] -= q[k]
-		}
-		if len(ids) == 0 { // no loss at this head (see Trainer.target)
-			clear(w.dz)
-		}
-		// dn = Woutᵀ dz
-		clear(w.dn)
-		for v, d := range w.dz {
-			if d == 0 {
-				continue
+		for b := 0; b < B; b++ {
+			zb, dzb := z[b*V:(b+1)*V], dz[b*V:(b+1)*V]
+			_, lse := logSumExp(zb)
+			for v, x := range zb {
+				dzb[v] = float32(math.Exp(float64(x) - lse))
 			}
-			row := w.row
-			switch {
-			case lm.Type == gguf.F32:
-				row = lm.F32Row(v)
-			case t.lmRows != nil:
-				row = t.lmRows[v*D : (v+1)*D]
-			default:
+			ids, q := w.ids[i*w.B+b], w.q[i*w.B+b] // the forward's targets
+			for k, id := range ids {
+				dzb[id] -= q[k]
+			}
+			if len(ids) == 0 { // no loss at this head (see Trainer.target)
+				clear(dzb)
+			}
+		}
+		// dn = dz·LM (each example's Woutᵀ dz)
+		clear(dn)
+		switch {
+		case lm.Type == gguf.F32:
+			gemmAcc(dn, D, dz, V, 1, lm.F32Data(), D, B, V, D, w.p)
+		case t.lmRows != nil:
+			gemmAcc(dn, D, dz, V, 1, t.lmRows, D, B, V, D, w.p)
+		default: // decode each row once
+			row := w.tmp[:D]
+			for v := 0; v < V; v++ {
 				lm.RowF32(v, row)
+				for b := 0; b < B; b++ {
+					if d := dz[b*V+v]; d != 0 {
+						tensor.FMARow(dn[b*D:(b+1)*D], d, row)
+					}
+				}
 			}
-			tensor.FMARow(w.dn, d, row)
 		}
 		// RMSNorm backward: y = x·r·g  ⇒  dx = r·(g⊙dy) − r³/D · x · Σ x⊙g⊙dy
-		r := w.rms[i]
-		var dot float64
-		for j := 0; j < D; j++ {
-			dot += float64(s1[j] * m.OutNorm[j] * w.dn[j])
-		}
-		c := float32(dot) * r * r * r / float32(D)
-		for j := 0; j < D; j++ {
-			w.ds[j] += r*m.OutNorm[j]*w.dn[j] - c*s1[j]
+		for b := 0; b < B; b++ {
+			r := w.rms[i*w.B+b]
+			x, dy, dx := s1[b*D:(b+1)*D], dn[b*D:(b+1)*D], ds_[b*D:(b+1)*D]
+			var dot float64
+			for j := 0; j < D; j++ {
+				dot += float64(x[j] * m.OutNorm[j] * dy[j])
+			}
+			c := float32(dot) * r * r * r / float32(D)
+			for j := 0; j < D; j++ {
+				dx[j] += r*m.OutNorm[j]*dy[j] - c*x[j]
+			}
 		}
 		// s1 = s + W2·SiLU(W1·in + b1)
 		hd := &h.H[i]
 		gW1, gB1, gW2 := g.P[i][0], g.P[i][1], g.P[i][2]
-		pre, act := w.pre[i*H:(i+1)*H], w.act[i*H:(i+1)*H]
-		in := w.in[i*2*D : (i+1)*2*D]
-		clear(w.da)
-		for r := 0; r < D; r++ {
-			if d := w.ds[r]; d != 0 {
-				tensor.FMARow(gW2[r*H:(r+1)*H], d, act)
-				tensor.FMARow(w.da, d, hd.W2[r*H:(r+1)*H])
+		pre, act := w.pre[i*w.B*H:i*w.B*H+B*H], w.act[i*w.B*H:i*w.B*H+B*H]
+		in := w.in[i*w.B*2*D : i*w.B*2*D+B*2*D]
+		// gW2 += dsᵀ·act; da = ds·W2
+		gemmAcc(gW2, H, ds_, 1, D, act, H, D, B, H, w.p)
+		clear(da)
+		gemmAcc(da, H, ds_, D, 1, hd.W2, H, B, D, H, w.p)
+		for b := 0; b < B; b++ {
+			for r := 0; r < H; r++ {
+				p := float64(pre[b*H+r])
+				sg := 1 / (1 + math.Exp(-p))
+				du[b*H+r] = da[b*H+r] * float32(sg*(1+p*(1-sg)))
 			}
 		}
-		clear(w.din)
 		for r := 0; r < H; r++ {
-			sg := 1 / (1 + math.Exp(-float64(pre[r])))
-			du := w.da[r] * float32(sg*(1+float64(pre[r])*(1-sg)))
-			if du == 0 {
-				continue
+			for b := 0; b < B; b++ {
+				gB1[r] += du[b*H+r]
 			}
-			gB1[r] += du
-			tensor.FMARow(gW1[r*2*D:(r+1)*2*D], du, in)
-			tensor.FMARow(w.din, du, hd.W1[r*2*D:(r+1)*2*D])
 		}
+		// gW1 += duᵀ·in; din = du·W1
+		gemmAcc(gW1, 2*D, du, 1, H, in, 2*D, H, B, 2*D, w.p)
 		if !h.Independent {
-			tensor.Add(w.ds, w.din[:D]) // ds_i = ds_{i+1} + ∂/∂s of the head input
+			clear(din)
+			gemmAcc(din, 2*D, du, H, 1, hd.W1, 2*D, B, H, 2*D, w.p)
+			for b := 0; b < B; b++ {
+				tensor.Add(ds_[b*D:(b+1)*D], din[b*2*D:b*2*D+D]) // ds_i = ds_{i+1} + ∂/∂s of the head input
+			}
 		}
 	}
-	for i := range loss {
-		g.loss[i] += loss[i]
-		if top1[i] {
-			g.hit[i]++
+	for b := 0; b < B; b++ {
+		for i := 0; i < K; i++ {
+			g.loss[i] += w.loss[b*K+i]
+			if w.top1[b*K+i] {
+				g.hit[i]++
+			}
 		}
 	}
-	g.n++
-	return
+	g.n += B
+}
+
+// logSumExp returns the maximum of z and log Σ exp(z).
+func logSumExp(z []float32) (float32, float64) {
+	mx := z[0]
+	for _, x := range z {
+		mx = max(mx, x)
+	}
+	var sum float64
+	for _, x := range z {
+		sum += math.Exp(float64(x - mx))
+	}
+	return mx, float64(mx) + math.Log(sum)
+}
+
+// gemmAcc adds A·Bm to C: C is M×N (row stride ldc), A is M×Kd with element
+// (m, k) at a[m*am+k*ak], Bm is Kd×N at row stride ldb. Each element of C
+// adds its Kd terms in the order of k with the fused multiply-adds of
+// tensor.FMARow (tensor.FMARows holds them in registers): the sums one
+// example at a time would make. Blocks of columns and of k keep the part
+// of Bm in use (128 rows × 256 columns) in the L2 cache while every row of
+// C passes over it. p is scratch for A's rows when they are strided
+// (Kd floats).
+func gemmAcc(c []float32, ldc int, a []float32, am, ak int, bm []float32, ldb int, M, Kd, N int, p []float32) {
+	const cols, rows = 256, 128
+	for n0 := 0; n0 < N; n0 += cols {
+		n1 := min(n0+cols, N)
+		for k0 := 0; k0 < Kd; k0 += rows {
+			k1 := min(k0+rows, Kd)
+			for mi := 0; mi < M; mi++ {
+				var pr []float32
+				if ak == 1 {
+					pr = a[mi*am+k0 : mi*am+k1]
+				} else {
+					pr = p[:k1-k0]
+					for k := k0; k < k1; k++ {
+						pr[k-k0] = a[mi*am+k*ak]
+					}
+				}
+				tensor.FMARows(c[mi*ldc+n0:mi*ldc+n1], pr, bm[k0*ldb+n0:], ldb)
+			}
+		}
+	}
 }
 
 func rmsScale(x []float32, eps float32) float32 {
@@ -423,7 +509,7 @@ func (t *Trainer) Train(ds *Dataset) error {
 	ws := make([]*work, threads)
 	for i := range gs {
 		gs[i] = newGrads(t.H)
-		ws[i] = newWork(t.H.K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M))
+		ws[i] = newWork(t.H.K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M), t.microBatch())
 	}
 	stepsPerEpoch := (len(train) + cfg.Batch - 1) / cfg.Batch
 	total := stepsPerEpoch * cfg.Epochs
@@ -448,26 +534,27 @@ func (t *Trainer) Train(ds *Dataset) error {
 				wg.Add(1)
 				go func(th int) {
 					defer wg.Done()
+					var mine []example
 					for i := th; i < len(batch); i += threads {
-						t.forwardBackward(ds, batch[i], ws[th], gs[th])
+						mine = append(mine, batch[i])
+					}
+					for len(mine) > 0 {
+						n := min(len(mine), ws[th].B)
+						t.forwardBackward(ds, mine[:n], ws[th], gs[th])
+						mine = mine[n:]
 					}
 				}(th)
 			}
 			wg.Wait()
-			// Sum thread gradients in a fixed order: deterministic for a
-			// given thread count.
-			g := gs[0]
+			t.adamStep(gs, total)
+			g := gs[0] // the step's loss and hits, summed in thread order
 			for th := 1; th < threads; th++ {
 				for k := range g.P {
-					for j := range g.P[k] {
-						tensor.Add(g.P[k][j], gs[th].P[k][j])
-					}
 					g.loss[k] += gs[th].loss[k]
 					g.hit[k] += gs[th].hit[k]
 				}
 				g.n += gs[th].n
 			}
-			t.adamStep(g, total)
 			t.Pos = end // the batch is applied: a checkpoint from here on must not apply it again
 			if !finite(g.loss) {
 				return fmt.Errorf("training diverged at step %d (loss is not finite): lower --lr (now %g)", t.Step, cfg.LR)
@@ -508,8 +595,10 @@ func finite(v []float64) bool {
 	return true
 }
 
-// adamStep applies AdamW with linear warm-up and cosine decay to 10%.
-func (t *Trainer) adamStep(g *grads, total int) {
+// adamStep sums the threads' gradients (in thread order, so the result
+// is deterministic for a thread count) and applies AdamW with linear
+// warm-up and cosine decay to 10%, every tensor split among the threads.
+func (t *Trainer) adamStep(gs []*grads, total int) {
 	t.Step++
 	cfg := t.Cfg
 	lr := cfg.LR
@@ -523,25 +612,40 @@ func (t *Trainer) adamStep(g *grads, total int) {
 	const b1, b2, eps = 0.9, 0.999, 1e-8
 	c1 := 1 - math.Pow(b1, float64(t.Step))
 	c2 := 1 - math.Pow(b2, float64(t.Step))
-	inv := 1 / float64(g.n)
-	upd := func(p, gr, m, v []float32, decay bool) {
-		for i := range p {
-			gi := float64(gr[i]) * inv
-			m[i] = float32(b1*float64(m[i]) + (1-b1)*gi)
-			v[i] = float32(b2*float64(v[i]) + (1-b2)*gi*gi)
-			step := lr * (float64(m[i]) / c1) / (math.Sqrt(float64(v[i])/c2) + eps)
-			if decay {
-				step += lr * cfg.WeightDecay * float64(p[i])
+	n := 0
+	for _, g := range gs {
+		n += g.n
+	}
+	c := tensor.AdamW{Inv: float32(1 / float64(n)), B1: b1, NB1: 1 - b1, B2: b2, NB2: 1 - b2,
+		IC1: float32(1 / c1), IC2: float32(1 / c2), Eps: eps, LR: float32(lr), LRWD: float32(lr * cfg.WeightDecay)}
+	noDecay := c
+	noDecay.LRWD = 0
+	upd := func(k, j, lo, hi int) {
+		gr := gs[0].P[k][j][lo:hi]
+		for _, g := range gs[1:] {
+			tensor.Add(gr, g.P[k][j][lo:hi])
+		}
+		cj := &c
+		if j == 1 { // no decay on the bias
+			cj = &noDecay
+		}
+		tensor.AdamWStep(t.H.H[k].Params()[j][lo:hi], t.mom[k][j][lo:hi], t.vel[k][j][lo:hi], gr, cj)
+	}
+	threads := len(gs)
+	var wg sync.WaitGroup
+	for th := 0; th < threads; th++ {
+		wg.Add(1)
+		go func(th int) {
+			defer wg.Done()
+			for k := range t.H.H {
+				for j, p := range t.H.H[k].Params() {
+					lo, hi := len(p)*th/threads, len(p)*(th+1)/threads
+					upd(k, j, lo, hi)
+				}
 			}
-			p[i] -= float32(step)
-		}
+		}(th)
 	}
-	for k := range t.H.H {
-		for j, p := range t.H.H[k].Params() {
-			upd(p, g.P[k][j], t.mom[k][j], t.vel[k][j], j != 1) // no decay on the bias
-		}
-	}
-	t.H.Rebuild()
+	wg.Wait()
 }
 
 // Evaluate measures the heads on the held-out sequences.
@@ -556,22 +660,26 @@ func (t *Trainer) Evaluate(ds *Dataset) Eval {
 	for k := range e.Rank {
 		e.Rank[k] = make([]float64, t.Cfg.TopK)
 	}
-	w := newWork(K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M))
-	for _, x := range ex {
-		loss, t1, rk := t.forwardBackward(ds, x, w, nil)
-		for k := 0; k < K; k++ {
-			e.Loss[k] += loss[k]
-			if t1[k] {
-				e.Top1[k]++
-			}
-			if rk[k] < t.Cfg.TopK {
-				e.TopK[k]++
-				e.Rank[k][rk[k]]++
+	w := newWork(K, t.H.Dim, t.H.Hidden, t.H.Vocab(t.M), t.microBatch())
+	for len(ex) > 0 {
+		n := min(len(ex), w.B)
+		t.forwardBackward(ds, ex[:n], w, nil)
+		ex = ex[n:]
+		for b := 0; b < n; b++ {
+			for k := 0; k < K; k++ {
+				e.Loss[k] += w.loss[b*K+k]
+				if w.top1[b*K+k] {
+					e.Top1[k]++
+				}
+				if rk := w.rank[b*K+k]; rk < t.Cfg.TopK {
+					e.TopK[k]++
+					e.Rank[k][rk]++
+				}
 			}
 		}
 	}
 	for k := 0; k < K; k++ {
-		n := float64(max(1, len(ex)))
+		n := float64(max(1, e.Examples))
 		e.Top1[k] /= n
 		e.TopK[k] /= n
 		e.Loss[k] /= n

@@ -59,14 +59,17 @@ func checkGradients(t *testing.T, m *model.Model, ds *Dataset, independent bool)
 	}
 	h.Rebuild()
 	tr := NewTrainer(h, m, TrainConfig{TopK: 8})
-	ex := example{0, 5}
-	w := newWork(h.K, h.Dim, h.Hidden, m.Vocab)
+	// Three examples in one micro-batch: the gradient is their summed
+	// loss's, which exercises the batched products.
+	exs := []example{{0, 5}, {0, 9}, {1, 3}}
+	w := newWork(h.K, h.Dim, h.Hidden, m.Vocab, len(exs))
 	g := newGrads(h)
-	tr.forwardBackward(ds, ex, w, g)
+	tr.forwardBackward(ds, exs, w, g)
 	lossAt := func() float64 {
-		l, _, _ := tr.forwardBackward(ds, ex, newWork(h.K, h.Dim, h.Hidden, m.Vocab), nil)
+		w := newWork(h.K, h.Dim, h.Hidden, m.Vocab, len(exs))
+		tr.forwardBackward(ds, exs, w, nil)
 		s := 0.0
-		for _, x := range l {
+		for _, x := range w.loss {
 			s += x
 		}
 		return s
