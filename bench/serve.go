@@ -108,7 +108,7 @@ func Serve(cfg ServeConfig) (*ServeResult, error) {
 			}
 			for _, method := range order {
 				sc := cfg.Server
-				sc.Method = method
+				sc.Method = MethodBase(method)
 				if h, ok := cfg.Heads[method]; ok {
 					sc.Heads = h
 				}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"s4c/engine"
@@ -90,4 +91,12 @@ func (r *SpecResult) Print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "OUTPUTS DIFFER from plain decoding: %s must reproduce it token for token (a bug; please report)\n", name)
 	}
+}
+
+// MethodBase is the decoding method of a benchmarked method's label: the
+// label itself, or for METHOD@FILE (the method drafting with the heads in
+// FILE) the part before the @.
+func MethodBase(label string) string {
+	base, _, _ := strings.Cut(label, "@")
+	return base
 }

@@ -41,8 +41,15 @@ func parseMethods(flag string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, m := range strings.Split(flag, ",") {
 		m = strings.TrimSpace(m)
-		if err := checkMethod("methods", m); err != nil {
+		base, file, at := strings.Cut(m, "@")
+		if err := checkMethod("methods", base); err != nil {
 			return nil, err
+		}
+		switch {
+		case at && !needsHeads(base):
+			return nil, usageError{fmt.Errorf("--methods %q: %s drafts without heads; METHOD@FILE names the heads of a method that has them", m, base)}
+		case at && file == "":
+			return nil, usageError{fmt.Errorf("--methods %q: give the heads file after @ (e.g. s4c@other.s4c.gguf)", m)}
 		}
 		if !seen[m] {
 			methods = append(methods, m)
@@ -76,7 +83,7 @@ func cmdBenchServe(args []string) error {
 	draftPath := draftModelFlag(fs)
 	headsK := headsKFlag(fs)
 	promptsPath := fs.String("prompts", "", "JSONL prompts ({\"prompt\": ...} continued as text, or {\"turns\": [...]} asked as a chat)")
-	methodsFlag := fs.String("methods", "", "comma-separated methods: none (plain batched decoding), s4c, medusa, s4c-static, ngram, s4c+ngram, draft (default none,s4c with heads, else none,ngram)")
+	methodsFlag := fs.String("methods", "", "comma-separated methods: none (plain batched decoding), s4c, medusa, s4c-static, ngram, s4c+ngram, draft; METHOD@FILE drafts with the heads in FILE (default none,s4c with heads, else none,ngram)")
 	concFlag := fs.String("concurrency", "1,4,16", "numbers of clients streaming at once")
 	n := fs.Int("n", 128, "new tokens per request")
 	requests := fs.Int("requests", 0, "requests per concurrency level and method (0 = twice the concurrency, at least 4)")
@@ -270,7 +277,7 @@ func cmdBenchSpec(args []string) error {
 	medusaPath := fs.String("medusa-heads", "", "independent heads for the medusa method (default MODEL.medusa.s4c.gguf)")
 	promptsPath := fs.String("prompts", "", "JSONL prompts ({\"prompt\": ...})")
 	questionsPath := fs.String("questions", "", "Spec-Bench questions (JSONL with category and turns: each turn asked after the model's answer to the one before, through the chat template)")
-	methodsFlag := fs.String("methods", "", "comma-separated methods to compare: none (plain), s4c, medusa, s4c-static, ngram, s4c+ngram, draft (default none,s4c with heads, else none,ngram)")
+	methodsFlag := fs.String("methods", "", "comma-separated methods to compare: none (plain), s4c, medusa, s4c-static, ngram, s4c+ngram, draft; METHOD@FILE drafts with the heads in FILE (default none,s4c with heads, else none,ngram)")
 	n := fs.Int("n", 256, "new tokens per prompt (per turn)")
 	maxPrompts := fs.Int("max-prompts", 0, "at most this many prompts (0 = all)")
 	limit := fs.Int("limit", 0, "at most this many questions per category (0 = all)")
@@ -375,9 +382,9 @@ func cmdBenchSpec(args []string) error {
 				return out, speculative.Stats{Stats: st, Rounds: st.GenTokens}, err
 			}
 		} else {
-			hd := hds[name]
+			hd, base := hds[name], bench.MethodBase(name)
 			m.Gen = func(req engine.Request) ([]int32, speculative.Stats, error) {
-				return speculative.GenerateWith(e, name, hd, req, opt)
+				return speculative.GenerateWith(e, base, hd, req, opt)
 			}
 		}
 		ms = append(ms, m)
@@ -559,7 +566,9 @@ func readQuestions(path string) ([]bench.Task, error) {
 }
 
 // loadMethods loads what the benchmarked methods need: each one's heads
-// (--heads, or --medusa-heads for medusa; beside the model by default) and
+// (--heads, or --medusa-heads for medusa; beside the model by default; the
+// file after @ for METHOD@FILE, so two heads files can be compared in one
+// run, alternating prompt by prompt like any two methods) and
 // the draft model into opt.Draft; close releases the draft model.
 func loadMethods(e *engine.Engine, modelPath string, methods []string, headsPath, medusaPath, draftPath string, threads int, opt *speculative.Options) (hds map[string]*heads.Heads, close func(), err error) {
 	close = func() {}
@@ -575,24 +584,29 @@ func loadMethods(e *engine.Engine, modelPath string, methods []string, headsPath
 	hds = map[string]*heads.Heads{}
 	loaded := map[string]*heads.Heads{} // by flag: s4c, s4c-static and s4c+ngram share one file
 	for _, m := range methods {
+		base, file, at := strings.Cut(m, "@")
 		p, flag := headsPath, "--heads"
-		if m == "medusa" {
+		if base == "medusa" {
 			p, flag = medusaPath, "--medusa-heads"
 		}
-		if h, ok := loaded[flag]; ok && needsHeads(m) {
+		key := flag // the file's flag, or its path for METHOD@FILE
+		if at {
+			p, flag, key = file, "--methods "+m, "@"+file
+		}
+		if h, ok := loaded[key]; ok && needsHeads(base) {
 			hds[m] = h
-		} else if hds[m], err = methodHeads(e, modelPath, m, p, flag); err != nil {
+		} else if hds[m], err = methodHeads(e, modelPath, base, p, flag); err != nil {
 			close()
 			return nil, func() {}, err
 		} else if hds[m] != nil {
-			loaded[flag] = hds[m]
+			loaded[key] = hds[m]
 		}
-		if m != "none" {
+		if base != "none" {
 			// Refuse a method that cannot run before any work (a fixed
 			// budget skips measuring costs: this only checks).
 			check := *opt
 			check.Budget = 1
-			if _, err := speculative.NewDecoder(e, m, hds[m], check); err != nil {
+			if _, err := speculative.NewDecoder(e, base, hds[m], check); err != nil {
 				close()
 				return nil, func() {}, err
 			}

@@ -130,6 +130,12 @@ func TestCLI(t *testing.T) {
 			"--draft-model", model, "--budget", "4"}, true, "| all | "},
 		{[]string{"bench", "spec", "-m", model, "--questions", shared.Path(t, "specbench/question.jsonl"), "--methods", "none,medusa3"}, false, `unknown method "medusa3"`},
 		{[]string{"bench", "spec", "-m", model, "--questions", "q.jsonl", "--prompts", "p.jsonl"}, false, "one of --prompts FILE or --questions FILE"},
+		// Two heads files in one run: METHOD@FILE.
+		{[]string{"bench", "spec", "-m", model, "--heads", vocabHeads, "--prompts", shared.Path(t, "models/stories-prompts.jsonl"), "--max-prompts", "2",
+			"-n", "12", "--methods", "s4c,s4c@../../models/stories260K.s4c.gguf,medusa@../../models/stories260K.medusa.s4c.gguf"}, true, "| s4c@../../models/stories260K.s4c.gguf |"},
+		{[]string{"bench", "spec", "-m", model, "--prompts", "p.jsonl", "--methods", "ngram@h.gguf"}, false, "ngram drafts without heads"},
+		{[]string{"bench", "spec", "-m", model, "--prompts", "p.jsonl", "--methods", "s4c@"}, false, "give the heads file after @"},
+		{[]string{"bench", "spec", "-m", model, "--prompts", shared.Path(t, "models/stories-prompts.jsonl"), "--methods", "s4c@/no/such.gguf"}, false, "no such file"},
 	}
 	for _, c := range cases {
 		outb, err := exec.Command(bin, c.args...).CombinedOutput()
