@@ -295,7 +295,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 			zb := z[b*V : (b+1)*V]
 			ids, q := t.target(&ds.Seqs[ex.seq], ex.t+1+i)
 			w.ids[i*w.B+b], w.q[i*w.B+b] = ids, q
-			_, lse := logSumExp(zb)
+			lse := logSumExp(zb)
 			loss := 0.0
 			for k, id := range ids {
 				if q[k] > 0 {
@@ -323,18 +323,18 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 	// Backward, from the last head to the first: the state chain carries
 	// every later head's gradient back to the earlier ones (independent
 	// heads have no chain: each head's gradient is its own loss's).
-	dz, dn, ds_, da, du, din := w.dz[:B*V], w.dn[:B*D], w.ds[:B*D], w.da[:B*H], w.du[:B*H], w.din[:B*2*D]
-	clear(ds_)
+	dz, dn, dState, da, du, din := w.dz[:B*V], w.dn[:B*D], w.ds[:B*D], w.da[:B*H], w.du[:B*H], w.din[:B*2*D]
+	clear(dState)
 	for i := K - 1; i >= 0; i-- {
 		if h.Independent {
-			clear(ds_)
+			clear(dState)
 		}
 		s1 := state(i + 1)
 		z := w.z[i*w.B*V : i*w.B*V+B*V]
 		// dz = softmax(z) - q
 		for b := 0; b < B; b++ {
 			zb, dzb := z[b*V:(b+1)*V], dz[b*V:(b+1)*V]
-			_, lse := logSumExp(zb)
+			lse := logSumExp(zb)
 			for v, x := range zb {
 				dzb[v] = float32(math.Exp(float64(x) - lse))
 			}
@@ -367,7 +367,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 		// RMSNorm backward: y = x·r·g  ⇒  dx = r·(g⊙dy) − r³/D · x · Σ x⊙g⊙dy
 		for b := 0; b < B; b++ {
 			r := w.rms[i*w.B+b]
-			x, dy, dx := s1[b*D:(b+1)*D], dn[b*D:(b+1)*D], ds_[b*D:(b+1)*D]
+			x, dy, dx := s1[b*D:(b+1)*D], dn[b*D:(b+1)*D], dState[b*D:(b+1)*D]
 			var dot float64
 			for j := 0; j < D; j++ {
 				dot += float64(x[j] * m.OutNorm[j] * dy[j])
@@ -383,9 +383,9 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 		pre, act := w.pre[i*w.B*H:i*w.B*H+B*H], w.act[i*w.B*H:i*w.B*H+B*H]
 		in := w.in[i*w.B*2*D : i*w.B*2*D+B*2*D]
 		// gW2 += dsᵀ·act; da = ds·W2
-		gemmAcc(gW2, H, ds_, 1, D, act, H, D, B, H, w.p)
+		gemmAcc(gW2, H, dState, 1, D, act, H, D, B, H, w.p)
 		clear(da)
-		gemmAcc(da, H, ds_, D, 1, hd.W2, H, B, D, H, w.p)
+		gemmAcc(da, H, dState, D, 1, hd.W2, H, B, D, H, w.p)
 		for b := 0; b < B; b++ {
 			for r := 0; r < H; r++ {
 				p := float64(pre[b*H+r])
@@ -404,7 +404,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 			clear(din)
 			gemmAcc(din, 2*D, du, H, 1, hd.W1, 2*D, B, H, 2*D, w.p)
 			for b := 0; b < B; b++ {
-				tensor.Add(ds_[b*D:(b+1)*D], din[b*2*D:b*2*D+D]) // ds_i = ds_{i+1} + ∂/∂s of the head input
+				tensor.Add(dState[b*D:(b+1)*D], din[b*2*D:b*2*D+D]) // ds_i = dState{i+1} + ∂/∂s of the head input
 			}
 		}
 	}
@@ -419,8 +419,8 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 	g.n += B
 }
 
-// logSumExp returns the maximum of z and log Σ exp(z).
-func logSumExp(z []float32) (float32, float64) {
+// logSumExp returns log Σ exp(z), shifted by z's maximum for range.
+func logSumExp(z []float32) float64 {
 	mx := z[0]
 	for _, x := range z {
 		mx = max(mx, x)
@@ -429,7 +429,7 @@ func logSumExp(z []float32) (float32, float64) {
 	for _, x := range z {
 		sum += math.Exp(float64(x - mx))
 	}
-	return mx, float64(mx) + math.Log(sum)
+	return float64(mx) + math.Log(sum)
 }
 
 // gemmAcc adds A·Bm to C: C is M×N (row stride ldc), A is M×Kd with element
