@@ -90,6 +90,9 @@ func (t *Trainer) prepareLM() {
 // NewTrainer prepares training of h for m.
 func NewTrainer(h *Heads, m *model.Model, cfg TrainConfig) *Trainer {
 	t := &Trainer{H: h, M: m, Cfg: cfg}
+	if h.Type != gguf.F32 { // training updates float32 weights that the products view in place
+		h.SetType(gguf.F32)
+	}
 	t.mom, t.vel = zerosLike(h), zerosLike(h)
 	return t
 }
@@ -131,24 +134,28 @@ func (g *grads) zero() {
 // Defaults are training settings chosen from the target model's size.
 type Defaults struct {
 	Hidden, Tokens, Epochs, DraftVocab int
+	Type                               gguf.TensorType // of the written heads' weights
 }
 
 // DefaultsFor picks training settings for a model of width dim, vocab
 // tokens and params parameters, from what was measured on 2 cores:
 //   - Small models (under 100M parameters) generate data fast, so they get
 //     the shipped heads' recipe: 700k tokens, 5 epochs, 512 hidden units
-//     (the 260K story model: 31 minutes, τ 4.7).
+//     (the 260K story model: about 10 minutes, τ 4.7).
 //   - Larger ones: 150k tokens and 4 epochs with 256 hidden units, since
-//     data costs a forward pass per token (about 100 tokens/s batched on
-//     the 1.1B F16 twin) and an example of a width-2048 model about 3 ms
-//     of training (about 300 examples/s): about an hour and a half.
+//     data cost a forward pass per token (about 100 tokens/s batched on
+//     the 1.1B F16 twin: 25 minutes) while training a width-2048 model
+//     runs at about 1100 examples/s (256 units; 800 with 512): about 35
+//     minutes in all. Their heads are written as float16, which halves
+//     what a draft step reads (the twin's heads of 512 units: 2.29x
+//     against 2.23x as float32, one run).
 //   - Vocabularies over 32768 tokens get a draft vocabulary of 16384, so a
 //     draft step does not pay for the whole output layer (128k vocabulary:
 //     draft share 37 % -> 9 % of a round).
 func DefaultsFor(dim, vocab int, params int64) Defaults {
-	d := Defaults{Hidden: 256, Tokens: 150000, Epochs: 4}
+	d := Defaults{Hidden: 256, Tokens: 150000, Epochs: 4, Type: gguf.F16}
 	if params < 100e6 {
-		d = Defaults{Hidden: 512, Tokens: 700000, Epochs: 5}
+		d = Defaults{Hidden: 512, Tokens: 700000, Epochs: 5, Type: gguf.F32}
 	}
 	if vocab > 32768 {
 		d.DraftVocab = 16384

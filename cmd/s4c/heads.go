@@ -15,6 +15,7 @@ import (
 	"s4c/bench"
 	"s4c/chat"
 	"s4c/engine"
+	"s4c/gguf"
 	"s4c/heads"
 	"s4c/internal/sysmem"
 	"s4c/sample"
@@ -22,7 +23,7 @@ import (
 )
 
 func cmdHeads(args []string) error {
-	return dispatch("heads", args, []subcommand{{"train", cmdHeadsTrain}, {"eval", cmdHeadsEval}, {"inflate", cmdHeadsInflate}, {"vocab", cmdHeadsVocab}})
+	return dispatch("heads", args, []subcommand{{"train", cmdHeadsTrain}, {"eval", cmdHeadsEval}, {"inflate", cmdHeadsInflate}, {"vocab", cmdHeadsVocab}, {"convert", cmdHeadsConvert}})
 }
 
 // promptRecord is one line of a prompts file: a text to continue, or the
@@ -122,12 +123,17 @@ func cmdHeadsTrain(args []string) error {
 	independent := fs.Bool("independent", false, "train Medusa-style independent heads (each sees only the target's state; for --spec medusa, the coherence ablation)")
 	parallel := fs.Int("parallel", 16, "sequences generated together, each token of all of them in one forward pass (the data are the same; 1 = one at a time)")
 	draftVocab := fs.Int("draft-vocab", -1, "heads propose only the N tokens most frequent in the training data (0 = the whole vocabulary; default: 16384 for vocabularies over 32768, else all): drafting cost stops growing with the vocabulary")
+	typ := fs.String("type", "", "how the heads' weights are stored and multiplied: f32 or f16 (half the bytes per draft step; default: f16 for models of 100M parameters and more, else f32)")
 	textPath := fs.String("text", "", `teacher-forced data: the model reads this text (plain text, or JSONL lines with "text", "prompt" or chat "messages") at prompt speed instead of generating; the heads learn its own predictions on it`)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *modelPath == "" {
 		return usageError{fmt.Errorf("no model: give -m MODEL.gguf")}
+	}
+	wtype, err := headsType(*typ)
+	if err != nil {
+		return err
 	}
 	if *textPath != "" {
 		if _, err := os.Stat(*textPath); err != nil {
@@ -210,6 +216,10 @@ func cmdHeadsTrain(args []string) error {
 			*d.v = d.def
 			chosen = append(chosen, fmt.Sprintf("--%s %d", d.name, d.def))
 		}
+	}
+	if *typ == "" {
+		wtype = def.Type
+		chosen = append(chosen, "--type "+strings.ToLower(wtype.String()))
 	}
 	if len(chosen) > 0 {
 		size := fmt.Sprintf("%.1fM", float64(params)/1e6)
@@ -381,6 +391,9 @@ func cmdHeadsTrain(args []string) error {
 	h.Report["train.tokens"] = fmt.Sprint(ds.Tokens())
 	h.Report["train.epochs"] = fmt.Sprint(*epochs)
 	h.Report["train.seconds"] = fmt.Sprintf("%.0f", time.Since(t0).Seconds())
+	if err := h.SetType(wtype); err != nil {
+		return err
+	}
 	if err := h.Save(*outPath); err != nil {
 		return err
 	}
@@ -652,4 +665,59 @@ func loadWithHeads(modelPath, headsPath string, threads int) (*engine.Engine, *h
 		return nil, nil, err
 	}
 	return e, h, nil
+}
+
+// headsType reads a --type value for heads weights ("" is the default,
+// F32 until chosen).
+func headsType(v string) (gguf.TensorType, error) {
+	switch strings.ToLower(v) {
+	case "", "f32":
+		return gguf.F32, nil
+	case "f16":
+		return gguf.F16, nil
+	}
+	return 0, usageError{fmt.Errorf("--type %q: heads weights are f32 or f16", v)}
+}
+
+// cmdHeadsConvert rewrites a heads file with its weights stored as f16 or
+// f32 (f16 halves what each draft step reads; the values are rounded once).
+func cmdHeadsConvert(args []string) error {
+	fs := newFlags("heads convert", "-m MODEL.gguf [--heads H.s4c.gguf] --type f16|f32 [-o OUT.s4c.gguf]")
+	modelPath := fs.String("m", "", "target model (GGUF)")
+	headsPath := fs.String("heads", "", "heads file (default MODEL.s4c.gguf)")
+	typ := fs.String("type", "", "f16 or f32")
+	out := fs.String("o", "", "heads file to write (default: rewrite --heads)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *modelPath == "" || *typ == "" {
+		return usageError{fmt.Errorf("give -m MODEL.gguf and --type f16|f32")}
+	}
+	wtype, err := headsType(*typ)
+	if err != nil {
+		return err
+	}
+	if *headsPath == "" {
+		*headsPath = heads.PathFor(*modelPath)
+	}
+	if *out == "" {
+		*out = *headsPath
+	}
+	if err := checkWritable(*out); err != nil {
+		return err
+	}
+	e, h, err := loadWithHeads(*modelPath, *headsPath, 0)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	was := h.Type
+	if err := h.SetType(wtype); err != nil {
+		return err
+	}
+	if err := h.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: weights %s (were %s)\n", *out, wtype, was)
+	return nil
 }

@@ -38,6 +38,7 @@ func TestCLI(t *testing.T) {
 	story := filepath.Join(t.TempDir(), "story.txt")
 	os.WriteFile(story, []byte("Once upon a time, there was a little girl named Lily. She liked to play with her ball in the park."), 0o644)
 	vocabHeads := filepath.Join(t.TempDir(), "v.s4c.gguf")
+	f16Heads := filepath.Join(t.TempDir(), "f16.s4c.gguf")
 	storyBlank := filepath.Join(t.TempDir(), "story2.txt")
 	os.WriteFile(storyBlank, []byte("\nOnce upon a time, there was a little girl.\nShe liked the park.\n"), 0o644)
 	// Text for teacher-forced training: the stories an independent engine
@@ -115,6 +116,13 @@ func TestCLI(t *testing.T) {
 		{[]string{"heads", "vocab", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--draft-vocab", "64", "--text", "/no/such.txt", "-o", vocabHeads}, false, "no such file"},
 		{[]string{"heads", "train", "-m", model, "-o", vocabHeads, "--tokens", "3000", "--epochs", "1", "--hidden", "32", "--draft-vocab", "128"}, true, "draft vocabulary: the 128 most frequent of 512 tokens"},
 		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "30", "--heads", vocabHeads, "--budget", "4", "--compare"}, true, "outputs identical"},
+		// Heads stored as float16: half the bytes per draft step, still lossless.
+		{[]string{"heads", "convert", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--type", "f16", "-o", f16Heads}, true, "weights F16 (were F32)"},
+		{[]string{"run", "-m", model, "-p", "Once upon a time", "-n", "40", "--heads", f16Heads, "--budget", "6", "--compare"}, true, "outputs identical"},
+		{[]string{"heads", "convert", "-m", model, "--heads", "../../models/stories260K.s4c.gguf", "--type", "q4", "-o", f16Heads}, false, "heads weights are f32 or f16"},
+		{[]string{"heads", "train", "-m", model, "-o", out, "--type", "bf16"}, false, "heads weights are f32 or f16"},
+		{[]string{"heads", "train", "-m", model, "-o", f16Heads, "--tokens", "2000", "--epochs", "1", "--hidden", "16", "--type", "f16"}, true, "wrote"},
+		{[]string{"heads", "convert", "-m", model, "--heads", f16Heads, "--type", "f32"}, true, "weights F32 (were F16)"},
 		{[]string{"heads", "train", "-m", model, "-o", out, "--draft-vocab", "-2"}, false, "--draft-vocab -2"},
 		{[]string{"model", "inflate", "--from", model, "--shape", "same", "--vocab", "1000", "-o", filepath.Join(t.TempDir(), "b.gguf")}, false, "needs a wider shape"},
 		{[]string{"model", "synth", "--shape", "gpt-17", "-o", "/tmp/x.gguf"}, false, "unknown shape"},
