@@ -302,7 +302,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 			zb := z[b*V : (b+1)*V]
 			ids, q := t.target(&ds.Seqs[ex.seq], ex.t+1+i)
 			w.ids[i*w.B+b], w.q[i*w.B+b] = ids, q
-			lse := logSumExp(zb)
+			lse := tensor.LogSumExp(zb)
 			loss := 0.0
 			for k, id := range ids {
 				if q[k] > 0 {
@@ -341,7 +341,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 		// dz = softmax(z) - q
 		for b := 0; b < B; b++ {
 			zb, dzb := z[b*V:(b+1)*V], dz[b*V:(b+1)*V]
-			lse := logSumExp(zb)
+			lse := tensor.LogSumExp(zb)
 			for v, x := range zb {
 				dzb[v] = float32(math.Exp(float64(x) - lse))
 			}
@@ -424,19 +424,6 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 		}
 	}
 	g.n += B
-}
-
-// logSumExp returns log Σ exp(z), shifted by z's maximum for range.
-func logSumExp(z []float32) float64 {
-	mx := z[0]
-	for _, x := range z {
-		mx = max(mx, x)
-	}
-	var sum float64
-	for _, x := range z {
-		sum += math.Exp(float64(x - mx))
-	}
-	return float64(mx) + math.Log(sum)
 }
 
 // gemmAcc adds A·Bm to C: C is M×N (row stride ldc), A is M×Kd with element

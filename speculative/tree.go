@@ -181,15 +181,7 @@ type idLogp struct {
 // topKLogProbs returns the k most likely tokens of softmax(logits) with
 // their log-probabilities, most likely first.
 func topKLogProbs(logits []float32, k int) []idLogp {
-	mx := logits[0]
-	for _, v := range logits {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for _, v := range logits {
-		sum += math.Exp(float64(v - mx))
-	}
-	lse := float64(mx) + math.Log(sum)
+	lse := tensor.LogSumExp(logits)
 	top := make([]idLogp, 0, k+1)
 	for i, v := range logits {
 		lp := float64(v) - lse

@@ -233,3 +233,17 @@ func Scale(x []float32, s float32) {
 		x[i] *= s
 	}
 }
+
+// LogSumExp is log Σ exp(z), computed in float64 after shifting by z's
+// maximum (so large logits do not overflow).
+func LogSumExp(z []float32) float64 {
+	mx := z[0]
+	for _, x := range z {
+		mx = max(mx, x)
+	}
+	var sum float64
+	for _, x := range z {
+		sum += math.Exp(float64(x - mx))
+	}
+	return float64(mx) + math.Log(sum)
+}

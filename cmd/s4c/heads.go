@@ -564,16 +564,7 @@ func cmdHeadsVocab(args []string) error {
 	if *n < 0 {
 		return usageError{fmt.Errorf("--draft-vocab %d: want 0 (the whole vocabulary) or a number of tokens", *n)}
 	}
-	if *headsPath == "" {
-		*headsPath = heads.PathFor(*modelPath)
-	}
-	if *out == "" {
-		*out = *headsPath
-	}
-	if err := checkWritable(*out); err != nil {
-		return err
-	}
-	e, h, err := loadWithHeads(*modelPath, *headsPath, 0)
+	e, h, err := loadHeadsToRewrite(*modelPath, headsPath, out)
 	if err != nil {
 		return err
 	}
@@ -697,16 +688,7 @@ func cmdHeadsConvert(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *headsPath == "" {
-		*headsPath = heads.PathFor(*modelPath)
-	}
-	if *out == "" {
-		*out = *headsPath
-	}
-	if err := checkWritable(*out); err != nil {
-		return err
-	}
-	e, h, err := loadWithHeads(*modelPath, *headsPath, 0)
+	e, h, err := loadHeadsToRewrite(*modelPath, headsPath, out)
 	if err != nil {
 		return err
 	}
@@ -720,4 +702,20 @@ func cmdHeadsConvert(args []string) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: weights %s (were %s)\n", *out, wtype, was)
 	return nil
+}
+
+// loadHeadsToRewrite loads a model and the heads a command rewrites:
+// *headsPath (default MODEL.s4c.gguf, filled in), to be written to *out
+// (default the same file), which is checked to be writable first.
+func loadHeadsToRewrite(modelPath string, headsPath, out *string) (*engine.Engine, *heads.Heads, error) {
+	if *headsPath == "" {
+		*headsPath = heads.PathFor(modelPath)
+	}
+	if *out == "" {
+		*out = *headsPath
+	}
+	if err := checkWritable(*out); err != nil {
+		return nil, nil, err
+	}
+	return loadWithHeads(modelPath, *headsPath, 0)
 }
