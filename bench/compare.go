@@ -44,6 +44,12 @@ type Cell struct {
 	// time (the rest is the target's passes).
 	DraftShare float64 `json:"draft_share"`
 	TokPerS    float64 `json:"tok_per_s"`
+	// Tree is the mean number of draft nodes verified in a drafting
+	// round; PredictedTau the τ the drafter's calibration expected of
+	// those trees (against Tau: whether trees were sized on estimates
+	// that held).
+	Tree         float64 `json:"tree_nodes"`
+	PredictedTau float64 `json:"predicted_tau"`
 }
 
 // TokS is the cell's decoding speed.
@@ -254,6 +260,7 @@ func (r *CompareResult) finish() {
 			c.Tokens, c.Seconds = c.Stats.GenTokens, c.Stats.GenTime.Seconds()
 			c.Tau = c.Stats.Tau()
 			c.TokPerS = c.TokS()
+			c.Tree, c.PredictedTau = c.Stats.MeanTree(), c.Stats.PredictedTau()
 			c.Accept = c.Accept[:0]
 			for _, a := range c.Stats.AcceptDepth {
 				c.Accept = append(c.Accept, float64(a)/float64(max(c.Stats.DraftRounds, 1)))
@@ -317,7 +324,7 @@ func (r *CompareResult) Markdown(w io.Writer) {
 	}
 	// Acceptance per depth, overall: the share of drafting rounds whose
 	// depth-d draft was accepted.
-	fmt.Fprintf(w, "\n| method (all) | acceptance per depth d1, d2, … |\n|---|---|\n")
+	fmt.Fprintf(w, "\n| method (all) | acceptance per depth d1, d2, … | tree nodes | τ predicted |\n|---|---|---|---|\n")
 	for _, m := range r.Methods {
 		c := r.Cells["all"][m]
 		if m == "none" || c == nil || len(c.Accept) == 0 {
@@ -327,7 +334,7 @@ func (r *CompareResult) Markdown(w io.Writer) {
 		for _, a := range c.Accept {
 			fmt.Fprintf(w, " %.2f", a)
 		}
-		fmt.Fprintln(w, " |")
+		fmt.Fprintf(w, " | %.1f | %.2f (τ %.2f) |\n", c.Tree, c.PredictedTau, c.Tau)
 	}
 }
 

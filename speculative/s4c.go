@@ -100,6 +100,10 @@ type Stats struct {
 	Accepted    int   // draft tokens accepted
 	AcceptDepth []int // AcceptDepth[d-1]: rounds whose depth-d draft was accepted
 	TreeNodes   int   // draft nodes verified in all
+	// Expected is the acceptance the calibration predicted for the
+	// verified nodes, summed: against Accepted it shows whether trees
+	// are sized on estimates that hold.
+	Expected float64
 	// Compactions counts rounds whose accepted path was not a prefix of
 	// the tree's rows, so the KV cache moved rows to close the gaps.
 	Compactions int
@@ -118,6 +122,7 @@ func (s *Stats) Add(o Stats) {
 	s.DraftRounds += o.DraftRounds
 	s.Accepted += o.Accepted
 	s.TreeNodes += o.TreeNodes
+	s.Expected += o.Expected
 	s.Compactions += o.Compactions
 	s.DraftTime += o.DraftTime
 	s.VerifyTime += o.VerifyTime
@@ -138,6 +143,15 @@ func (s Stats) Tau() float64 {
 }
 
 // MeanTree is the mean number of draft nodes per drafting round.
+// PredictedTau is the τ the calibration expected of the verified trees (0:
+// nothing drafted).
+func (s Stats) PredictedTau() float64 {
+	if s.Rounds == 0 || s.Expected == 0 {
+		return 0
+	}
+	return (float64(s.Rounds) + s.Expected) / float64(s.Rounds)
+}
+
 func (s Stats) MeanTree() float64 {
 	if s.DraftRounds == 0 {
 		return 0
@@ -158,8 +172,12 @@ func (s Stats) Summary() string {
 	if s.Fallback {
 		return "speculation cannot pay on this model (even with every draft accepted, drafting and verifying N tokens cost about N single steps): decoded plainly"
 	}
-	return fmt.Sprintf("τ %.2f tokens/pass | acceptance%s | tree %.1f nodes (%d/%d rounds drafted) | time draft %.0f%% verify %.0f%% other %.0f%%",
-		s.Tau(), acc, s.MeanTree(), s.DraftRounds, s.Rounds,
+	pred := ""
+	if p := s.PredictedTau(); p > 0 {
+		pred = fmt.Sprintf(" (predicted %.2f)", p)
+	}
+	return fmt.Sprintf("τ %.2f%s tokens/pass | acceptance%s | tree %.1f nodes (%d/%d rounds drafted) | time draft %.0f%% verify %.0f%% other %.0f%%",
+		s.Tau(), pred, acc, s.MeanTree(), s.DraftRounds, s.Rounds,
 		pct(s.DraftTime, s.GenTime), pct(s.VerifyTime, s.GenTime), pct(other, s.GenTime))
 }
 

@@ -1,6 +1,7 @@
 package speculative
 
 import (
+	"math"
 	"time"
 
 	"s4c/engine"
@@ -235,6 +236,9 @@ func (q *Seq) Batch(n int) *model.Batch {
 			q.backoff = 8
 			q.st.DraftRounds++
 			q.st.TreeNodes += len(q.tr.nodes) - 1
+			for _, nd := range q.tr.nodes[1:] {
+				q.st.Expected += math.Exp(nd.logp)
+			}
 		}
 	}
 	nn := len(q.tr.nodes)
