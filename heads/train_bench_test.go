@@ -17,10 +17,7 @@ import (
 // are random states and targets: a step's arithmetic does not depend on
 // the values. Reported as examples/s.
 func BenchmarkTrain(b *testing.B) {
-	twin := os.Getenv("S4C_TWIN")
-	if twin == "" {
-		twin = "/tmp/s4c-demo/stories-1.1b-f16.gguf"
-	}
+	twin := shared.Twin()
 	for _, c := range []struct {
 		name, model string
 		hidden      int

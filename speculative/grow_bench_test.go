@@ -16,10 +16,7 @@ import (
 // path). Allocations are reported: a fresh buffer of tens of kilobytes
 // per round cost the twin more than half its drafting time.
 func BenchmarkGrow(b *testing.B) {
-	twin := os.Getenv("S4C_TWIN")
-	if twin == "" {
-		twin = "/tmp/s4c-demo/stories-1.1b-f16.gguf"
-	}
+	twin := shared.Twin()
 	for _, c := range []struct{ name, model, heads string }{
 		{"260K", shared.Path(b, "models/stories260K.gguf"), "../models/stories260K.s4c.gguf"},
 		{"twin-1.1B", twin, heads.PathFor(twin)},

@@ -51,3 +51,13 @@ func Path(t testing.TB, rel string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// Twin is where benchmarks look for the story model's 1.1B F16 twin: the
+// S4C_TWIN environment variable, else where 'make demo' leaves it. It may
+// not exist; callers skip with a message then.
+func Twin() string {
+	if p := os.Getenv("S4C_TWIN"); p != "" {
+		return p
+	}
+	return "/tmp/s4c-demo/stories-1.1b-f16.gguf"
+}
