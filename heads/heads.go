@@ -212,10 +212,6 @@ func f32Bytes(x []float32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x))
 }
 
-// Rebuild refreshes the compute form after the weights' slices were
-// replaced (weights changed in place need nothing).
-func (h *Heads) Rebuild() { h.build() }
-
 // Step applies head k (0-based) to n (state, token) pairs: for each i,
 // out_i = s_i + V_k·SiLU(W_k [s_i; E(x_i)] + c_k). s and out are n×Dim.
 // Independent heads ignore the tokens (E(x_i) is replaced by zeros).

@@ -10,6 +10,7 @@ import (
 
 	"s4c/gguf"
 	"s4c/model"
+	"s4c/sample"
 	"s4c/tensor"
 )
 
@@ -314,13 +315,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 				w.top1[b*K+i], w.rank[b*K+i] = false, V
 				continue
 			}
-			best := 0
-			for v, x := range zb {
-				if x > zb[best] {
-					best = v
-				}
-			}
-			w.top1[b*K+i] = int32(best) == ids[0]
+			w.top1[b*K+i] = sample.Argmax(zb) == ids[0]
 			w.rank[b*K+i] = rankOf(zb, ids[0])
 		}
 	}
@@ -752,9 +747,8 @@ func (t *Trainer) LoadCheckpoint(path string) error {
 		if !ok || int(ti.Elements()) != len(c.v) {
 			return fmt.Errorf("%s: tensor %s missing or of the wrong size (was the checkpoint made with other --heads-count/--hidden?)", path, c.name)
 		}
-		tensor.Dequantize(gguf.F32, f.TensorData(ti), c.v)
+		tensor.Dequantize(gguf.F32, f.TensorData(ti), c.v) // in place: the products see it
 	}
-	t.H.Rebuild()
 	return nil
 }
 
