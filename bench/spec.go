@@ -93,10 +93,15 @@ func (r *SpecResult) Print(w io.Writer) {
 	}
 }
 
-// MethodBase is the decoding method of a benchmarked method's label: the
-// label itself, or for METHOD@FILE (the method drafting with the heads in
-// FILE) the part before the @.
+// SplitMethod splits a benchmarked method's label: METHOD@FILE is the
+// decoding method drafting with the heads in FILE (ok true); any other
+// label is a method alone.
+func SplitMethod(label string) (method, headsFile string, ok bool) {
+	return strings.Cut(label, "@")
+}
+
+// MethodBase is the decoding method of a benchmarked method's label.
 func MethodBase(label string) string {
-	base, _, _ := strings.Cut(label, "@")
-	return base
+	method, _, _ := SplitMethod(label)
+	return method
 }

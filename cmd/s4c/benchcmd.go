@@ -41,7 +41,7 @@ func parseMethods(flag string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, m := range strings.Split(flag, ",") {
 		m = strings.TrimSpace(m)
-		base, file, at := strings.Cut(m, "@")
+		base, file, at := bench.SplitMethod(m)
 		if err := checkMethod("methods", base); err != nil {
 			return nil, err
 		}
@@ -584,7 +584,7 @@ func loadMethods(e *engine.Engine, modelPath string, methods []string, headsPath
 	hds = map[string]*heads.Heads{}
 	loaded := map[string]*heads.Heads{} // by flag: s4c, s4c-static and s4c+ngram share one file
 	for _, m := range methods {
-		base, file, at := strings.Cut(m, "@")
+		base, file, at := bench.SplitMethod(m)
 		p, flag := headsPath, "--heads"
 		if base == "medusa" {
 			p, flag = medusaPath, "--medusa-heads"
