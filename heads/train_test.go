@@ -12,6 +12,7 @@ import (
 	"s4c/gguf"
 	"s4c/internal/shared"
 	"s4c/model"
+	"s4c/sample"
 	"s4c/tensor"
 )
 
@@ -371,7 +372,7 @@ func TestRankCounts(t *testing.T) {
 		}
 		s.Commit(1)
 		hidden = append(hidden, o.Hidden...)
-		toks = append(toks, int32(argmax(o.Row(0))))
+		toks = append(toks, sample.Argmax(o.Row(0)))
 	}
 	toks = toks[:len(hidden)/m.Dim]
 	for _, independent := range []bool{false, true} {
@@ -413,14 +414,4 @@ func TestRankCounts(t *testing.T) {
 			t.Errorf("%s: batched %v %v, one by one %v %v", kind(independent), counts, n, want, wantN)
 		}
 	}
-}
-
-func argmax(x []float32) int {
-	b := 0
-	for i, v := range x {
-		if v > x[b] {
-			b = i
-		}
-	}
-	return b
 }
