@@ -46,10 +46,15 @@ func (p Params) Validate() error {
 // Greedy reports whether sampling is deterministic argmax.
 func (p Params) Greedy() bool { return p.Temp <= 0 }
 
-// Sampler draws tokens; it owns a seeded random stream.
+// Sampler draws tokens; it owns a seeded random stream. Every sampled
+// token (temperature > 0) takes exactly one 64-bit key from the stream,
+// even where only one candidate is left, and is drawn by the Gumbel-max
+// rule with noise that the key and each token id fix (Dist.Pick). The key
+// of the n-th coming draw is known in advance (Upcoming), so a drafter can
+// draw its guesses with the very noise the target will use.
 type Sampler struct {
 	P   Params
-	rng *rand.Rand
+	src *rand.PCG
 	buf []cand
 }
 
@@ -60,7 +65,30 @@ type cand struct {
 
 // New makes a sampler.
 func New(p Params) *Sampler {
-	return &Sampler{P: p, rng: rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))}
+	return &Sampler{P: p, src: rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15)}
+}
+
+// Upcoming returns the keys the next n draws will use, without using them
+// up.
+func (s *Sampler) Upcoming(n int) []uint64 {
+	c := *s.src
+	k := make([]uint64, n)
+	for i := range k {
+		k[i] = c.Uint64()
+	}
+	return k
+}
+
+// Gumbel is the standard Gumbel noise a draw with key gives token id: a
+// hash of both (SplitMix64's finaliser) made uniform in (0, 1), then
+// -log(-log u).
+func Gumbel(key uint64, id int32) float64 {
+	z := key ^ (uint64(uint32(id))+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	u := (float64(z>>11) + 0.5) / (1 << 53)
+	return -math.Log(-math.Log(u))
 }
 
 // Argmax is the index of the largest value (the first, on ties).
@@ -123,6 +151,11 @@ func (s *Sampler) Distribution(logits []float32, history []int32) Dist {
 		c = append(c, cand{int32(i), v})
 	}
 	s.buf = c
+	return p.shape(c)
+}
+
+// shape sorts, truncates and normalises candidates (Distribution, Shape).
+func (p Params) shape(c []cand) Dist {
 	// Sort by logit descending, ties by id, so the result is deterministic.
 	sort.Slice(c, func(i, j int) bool {
 		if c[i].v != c[j].v {
@@ -175,26 +208,50 @@ func softmax(c []cand, temp float32) []float32 {
 	return out
 }
 
-// Draw picks an id from d with the sampler's random stream.
-func (s *Sampler) Draw(d Dist) int32 {
-	if len(d.IDs) == 1 {
-		return d.IDs[0]
-	}
-	u := s.rng.Float64()
-	var cum float64
-	for i, q := range d.Probs {
-		cum += float64(q)
-		if u < cum {
-			return d.IDs[i]
+// Draw picks an id from d with the sampler's random stream (one key,
+// whatever d holds).
+func (s *Sampler) Draw(d Dist) int32 { return d.Pick(s.src.Uint64()) }
+
+// Pick is the id that the draw with key takes from d: the one whose log
+// probability plus its Gumbel noise is largest, which is a draw from d
+// (the Gumbel-max rule). Unlike walking the cumulative sum with one
+// uniform number, it does not depend on the order of d's ids, and two
+// distributions draw the same id with the same key at least (1-δ)/(1+δ)
+// of the time, δ their total variation distance: a drafter whose
+// distribution is close to the target's proposes the target's very draw.
+func (d Dist) Pick(key uint64) int32 {
+	best, bv := 0, math.Inf(-1)
+	for i, id := range d.IDs {
+		if v := math.Log(float64(d.Probs[i])) + Gumbel(key, id); v > bv {
+			best, bv = i, v
 		}
 	}
-	return d.IDs[len(d.IDs)-1]
+	return d.IDs[best]
 }
 
 // Sample picks the next token.
 func (s *Sampler) Sample(logits []float32, history []int32) int32 {
-	if s.P.Greedy() && (s.P.RepeatPenalty == 1 || len(history) == 0) {
-		return Argmax(logits)
+	if s.P.Greedy() {
+		if s.P.RepeatPenalty == 1 || len(history) == 0 {
+			return Argmax(logits)
+		}
+		return s.Distribution(logits, history).IDs[0] // no random number: greedy takes none
 	}
 	return s.Draw(s.Distribution(logits, history))
+}
+
+// Shape is the processed distribution over a few candidates (ids with
+// their logits, e.g. a drafter's most probable tokens): the same top-k,
+// top-p, min-p and temperature as Distribution, with probabilities
+// normalised over the candidates given. There is no history, so no
+// repetition penalty. Greedy settings put all mass on the first argmax.
+func (p Params) Shape(ids []int32, logits []float32) Dist {
+	c := make([]cand, len(ids))
+	for i := range ids {
+		c[i] = cand{ids[i], logits[i]}
+	}
+	if p.Greedy() {
+		return Dist{IDs: []int32{ids[Argmax(logits)]}, Probs: []float32{1}}
+	}
+	return p.shape(c)
 }

@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -75,5 +76,54 @@ func TestValidate(t *testing.T) {
 	}
 	if err := Defaults().Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestUpcomingKeys: Upcoming tells the keys the coming draws use, without
+// using them up, one per sampled token even where one candidate is left.
+func TestUpcomingKeys(t *testing.T) {
+	s := New(Params{Temp: 1, TopP: 1, RepeatPenalty: 1, Seed: 9})
+	keys := s.Upcoming(4)
+	if again := s.Upcoming(4); fmt.Sprint(again) != fmt.Sprint(keys) {
+		t.Fatalf("Upcoming used up keys: %v then %v", keys, again)
+	}
+	d := s.Distribution([]float32{0, 0.5, 1, 1.5, 2}, nil)
+	one := Dist{IDs: []int32{7}, Probs: []float32{1}}
+	for i, k := range keys {
+		dd := d
+		if i == 1 {
+			dd = one // a single candidate still takes its key
+		}
+		if got, want := s.Draw(dd), dd.Pick(k); got != want {
+			t.Fatalf("draw %d: got %d, Pick with the announced key gives %d", i, got, want)
+		}
+	}
+}
+
+// TestPickCoupling: Pick does not depend on the order of a distribution's
+// ids, and two close distributions draw the same id with the same key at
+// least (1-δ)/(1+δ) of the time (δ their total variation distance), far
+// more often than independent draws agree.
+func TestPickCoupling(t *testing.T) {
+	p := Dist{IDs: []int32{3, 1, 4, 5}, Probs: []float32{0.5, 0.3, 0.15, 0.05}}
+	rev := Dist{IDs: []int32{5, 4, 1, 3}, Probs: []float32{0.05, 0.15, 0.3, 0.5}}
+	q := Dist{IDs: []int32{1, 3, 4, 9}, Probs: []float32{0.4, 0.4, 0.1, 0.1}}
+	delta := 0.5 * (0.1 + 0.1 + 0.05 + 0.05 + 0.1) // |p-q| summed over 3, 1, 4, 5, 9, halved
+	const n = 20000
+	same := 0
+	for k := uint64(0); k < n; k++ {
+		key := k * 0x2545f4914f6cdd1d
+		if p.Pick(key) != rev.Pick(key) {
+			t.Fatalf("key %d: the same distribution in another order drew another id", key)
+		}
+		if p.Pick(key) == q.Pick(key) {
+			same++
+		}
+	}
+	rate, bound := float64(same)/n, (1-delta)/(1+delta)
+	indep := 0.5*0.4 + 0.3*0.4 + 0.15*0.1
+	t.Logf("same id %.3f of the time (bound %.3f, independent draws %.3f)", rate, bound, indep)
+	if rate < bound {
+		t.Fatalf("coupled draws agree %.3f of the time, below the bound %.3f", rate, bound)
 	}
 }
