@@ -199,8 +199,11 @@ func TestDraftModelExact(t *testing.T) {
 	for _, sp := range []sample.Params{greedy(), {Temp: 0.9, TopK: 40, TopP: 0.95, RepeatPenalty: 1.1, RepeatLastN: 64}} {
 		st := checkExactWith(t, e, "draft", nil, prompts, 100, sp, Options{Budget: 6, Draft: dm})
 		t.Logf("temp %g: %s", sp.Temp, st.Summary())
-		if sp.Temp == 0 && st.Tau() < 6.5 {
-			t.Errorf("the model drafting for itself: τ %.2f, want 7 (every draft accepted)", st.Tau())
+		// Sampling too: the draft model draws its chain with the keys
+		// the target draws with (coupled draws), so drafting for itself
+		// it proposes the target's very draws.
+		if st.Tau() < 6.5 {
+			t.Errorf("temp %g: the model drafting for itself: τ %.2f, want 7 (every draft accepted)", sp.Temp, st.Tau())
 		}
 	}
 	// The conformance models of other architectures share the stories
@@ -228,5 +231,25 @@ func TestDraftModelExact(t *testing.T) {
 	}
 	if _, err := NewDecoder(e, "draft", nil, Options{}); err == nil {
 		t.Fatal("method draft without a draft model accepted")
+	}
+}
+
+// TestCoupledDrafts: when sampling, the heads rank their guesses with the
+// noise the target will draw with, and more of them are accepted than
+// where they propose their most probable tokens (s4c-uncoupled), with the
+// output plain sampling's either way.
+func TestCoupledDrafts(t *testing.T) {
+	e := loadEngine(t)
+	hd := shippedHeads(t, e)
+	sp := sample.Params{Temp: 1, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1}
+	prompts := storyPrompts(t)[:12]
+	var tau [2]float64
+	for i, method := range []string{"s4c", "s4c-uncoupled"} {
+		st := checkExactWith(t, e, method, hd, prompts, 128, sp, Options{Budget: 6})
+		tau[i] = st.Tau()
+		t.Logf("%s: %s", method, st.Summary())
+	}
+	if tau[0] < 1.1*tau[1] {
+		t.Errorf("coupled drafts: τ %.2f, uncoupled %.2f: want at least a tenth more", tau[0], tau[1])
 	}
 }

@@ -16,8 +16,10 @@ import (
 // dynamic tree), its ablations medusa (independent heads, same tree
 // search) and s4c-static (coherent heads, a static tree), the
 // training-free n-gram lookup, its union with S^4C, a draft model of the
-// same vocabulary (standard speculative sampling), and plain decoding.
-var Methods = []string{"s4c", "medusa", "s4c-static", "ngram", "s4c+ngram", "draft", "none"}
+// same vocabulary (standard speculative sampling), and plain decoding;
+// s4c-uncoupled is S^4C without coupled draws (see coupling): the
+// ablation of what they add when sampling.
+var Methods = []string{"s4c", "medusa", "s4c-static", "s4c-uncoupled", "ngram", "s4c+ngram", "draft", "none"}
 
 // Decoder decodes many sequences together, each round of all of them in
 // one forward pass (continuous batching: sequences join and leave between
@@ -122,6 +124,9 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	switch method {
 	case "s4c", "medusa":
 		err = withHeads(func(h *headsDrafter) drafter { return h })
+	case "s4c-uncoupled":
+		err = withHeads(func(h *headsDrafter) drafter { return h })
+		d.opt.uncoupled = true
 	case "s4c-static":
 		if err = withHeads(func(h *headsDrafter) drafter { return h }); err != nil {
 			break
@@ -198,7 +203,7 @@ type noDrafter struct{}
 
 func (noDrafter) depth() int    { return 0 }
 func (noDrafter) cost() float64 { return 0 }
-func (noDrafter) draft(_ []float32, b int32, _ []int32, _ int) *tree {
+func (noDrafter) draft(_ []float32, b int32, _ []int32, _ int, _ *coupling) *tree {
 	return &tree{nodes: []node{{tok: b, parent: -1}}}
 }
 

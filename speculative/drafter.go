@@ -22,8 +22,9 @@ type drafter interface {
 	cost() float64
 	// draft grows the tree after b, the last token of history, from the
 	// target's hidden state h at the token before b; nodes bounds the
-	// draft nodes worth growing.
-	draft(h []float32, b int32, history []int32, nodes int) *tree
+	// draft nodes worth growing. cp, in a sampled round, has the numbers
+	// the target will draw with (nil: greedy).
+	draft(h []float32, b int32, history []int32, nodes int, cp *coupling) *tree
 }
 
 // headsDrafter drafts with heads: S^4C's coherent heads growing the
@@ -50,8 +51,10 @@ func (d *headsDrafter) depth() int { return d.options(0).depth(d.hd) }
 
 func (d *headsDrafter) cost() float64 { return draftCost(d) }
 
-func (d *headsDrafter) draft(h []float32, b int32, _ []int32, nodes int) *tree {
-	return d.grow(h, b, d.options(nodes))
+func (d *headsDrafter) draft(h []float32, b int32, _ []int32, nodes int, cp *coupling) *tree {
+	o := d.options(nodes)
+	o.Coupling = cp
+	return d.grow(h, b, o)
 }
 
 func (d *headsDrafter) grow(h []float32, b int32, o draftOptions) *tree {
@@ -74,8 +77,8 @@ func (d *unionDrafter) depth() int { return max(d.heads.depth(), d.ngram.depth()
 
 func (d *unionDrafter) cost() float64 { return d.heads.cost() }
 
-func (d *unionDrafter) draft(h []float32, b int32, history []int32, nodes int) *tree {
-	return mergeTrees(d.heads.draft(h, b, history, nodes), d.ngram.draft(h, b, history, nodes))
+func (d *unionDrafter) draft(h []float32, b int32, history []int32, nodes int, cp *coupling) *tree {
+	return mergeTrees(d.heads.draft(h, b, history, nodes, cp), d.ngram.draft(h, b, history, nodes, cp))
 }
 
 // mergeTrees is the union of two trees with the same root (a the

@@ -7,6 +7,7 @@ import (
 
 	"s4c/engine"
 	"s4c/model"
+	"s4c/sample"
 	"s4c/tensor"
 )
 
@@ -24,6 +25,7 @@ type modelDrafter struct {
 	maxLen int
 	synced []int32 // the tokens whose rows the draft cache holds
 	logits []float32
+	smp    *sample.Sampler // shapes its distribution in sampled rounds (its random stream is unused)
 }
 
 func newModelDrafter(dm *model.Model, p *tensor.Pool) *modelDrafter {
@@ -43,7 +45,7 @@ func (d *modelDrafter) cost() float64 {
 		for r := 0; r < 4; r++ {
 			probe.synced = nil
 			t0 := time.Now()
-			probe.draft(nil, hist[3], hist, d.maxLen)
+			probe.draft(nil, hist[3], hist, d.maxLen, nil)
 			if r > 0 {
 				best = min(best, time.Since(t0).Seconds())
 			}
@@ -54,7 +56,7 @@ func (d *modelDrafter) cost() float64 {
 
 // draft brings the draft cache up to history (which ends with b), then
 // decodes a greedy chain.
-func (d *modelDrafter) draft(_ []float32, b int32, history []int32, nodes int) *tree {
+func (d *modelDrafter) draft(_ []float32, b int32, history []int32, nodes int, cp *coupling) *tree {
 	t := &tree{nodes: []node{{tok: b, parent: -1}}}
 	n := min(nodes, d.maxLen)
 	if n < 1 || len(history) == 0 {
@@ -82,7 +84,15 @@ func (d *modelDrafter) draft(_ []float32, b int32, history []int32, nodes int) *
 	}
 	logp := 0.0
 	for depth := 1; depth <= n; depth++ {
-		top := topKLogProbs(logits, 1)[0]
+		var top idLogp
+		if cp != nil {
+			if d.smp == nil || d.smp.P != cp.p {
+				d.smp = sample.New(cp.p)
+			}
+			top = cp.pick(d.smp.Distribution(logits, d.synced), depth)
+		} else {
+			top = topKLogProbs(logits, 1)[0]
+		}
 		logp += top.logp
 		t.nodes = append(t.nodes, node{tok: top.id, parent: depth - 1, depth: depth, logp: logp})
 		if depth == n {

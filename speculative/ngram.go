@@ -33,7 +33,7 @@ func (d *ngramDrafter) cost() float64 { return 0 }
 // times a prior that falls with the matched length (the calibration of
 // the decoding loop then maps these to the acceptance observed); nodes
 // are ordered depth by depth, as prune requires.
-func (d *ngramDrafter) draft(_ []float32, b int32, history []int32, nodes int) *tree {
+func (d *ngramDrafter) draft(_ []float32, b int32, history []int32, nodes int, _ *coupling) *tree {
 	t := &tree{nodes: []node{{tok: b, parent: -1}}}
 	L := len(history)
 	if L < 2 || nodes < 1 {

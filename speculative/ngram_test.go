@@ -56,7 +56,7 @@ func TestNgramDraft(t *testing.T) {
 	d := &ngramDrafter{maxN: 3, maxLen: 4, branches: 3, window: 100}
 	//               0  1  2  3  4  5  6  7  8  9 10 11 12
 	hist := []int32{5, 6, 7, 8, 9, 1, 6, 7, 2, 3, 9, 6, 7}
-	tr := d.draft(nil, 7, hist, 16)
+	tr := d.draft(nil, 7, hist, 16, nil)
 	// "6 7" (2 tokens; "9 6 7" never occurred before) was followed by
 	// "2 3 9 6" at 8 and by "8 9 1 6" at 3; then "7" alone adds nothing new.
 	var got []string
@@ -72,7 +72,7 @@ func TestNgramDraft(t *testing.T) {
 			t.Fatalf("node %d more probable than its parent", i+1)
 		}
 	}
-	if tr := d.draft(nil, 4, []int32{1, 2, 3, 4}, 16); len(tr.nodes) != 1 {
+	if tr := d.draft(nil, 4, []int32{1, 2, 3, 4}, 16, nil); len(tr.nodes) != 1 {
 		t.Fatalf("text without repeats gave %d draft nodes", len(tr.nodes)-1)
 	}
 }

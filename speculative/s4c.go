@@ -60,6 +60,8 @@ type Options struct {
 	Heads int
 	// Draft is the draft model of method "draft" (same vocabulary).
 	Draft *engine.Engine
+
+	uncoupled bool // s4c-uncoupled: sampled rounds draft without the target's draw noise
 }
 
 // MaxTreeBudget bounds Options.Budget and MaxBudget: verification passes

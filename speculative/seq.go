@@ -182,7 +182,11 @@ func (q *Seq) draftUpTo(limit int) []float64 {
 	if limit > 0 {
 		nodes = min(nodes, limit)
 	}
-	q.full = q.d.draft(q.h, q.b, q.history, nodes)
+	var cp *coupling
+	if !q.req.Sampling.Greedy() && !q.opt.uncoupled {
+		cp = &coupling{keys: q.smp.Upcoming(max(q.d.depth(), 1)), p: q.req.Sampling}
+	}
+	q.full = q.d.draft(q.h, q.b, q.history, nodes, cp)
 	q.calib.score(q.full, &q.calLocal)
 	q.draftSec = time.Since(td).Seconds()
 	q.cheapDraft = q.costs != nil && q.draftSec < 0.2*q.costs.At(1)

@@ -43,6 +43,9 @@ type draftOptions struct {
 	// Shape, if set, fixes the tree (s4c-static): depth d keeps the
 	// children its shape lists by rank, whatever their probabilities.
 	Shape *shape
+	// Coupling, in a sampled round, ranks children by their chance of
+	// being the target's draw with the numbers it will draw with.
+	Coupling *coupling
 }
 
 // depth is the deepest draft a tree grown by hd with these options holds.
@@ -55,6 +58,16 @@ func (o draftOptions) depth(hd *heads.Heads) int {
 		k = min(k, o.Shape.depth())
 	}
 	return k
+}
+
+// topK is how many of a node's most probable tokens are considered: more
+// than the TopK children kept when a coupled draw ranks them (a token the
+// drafter thinks less likely may be where the target's number lands).
+func (o draftOptions) topK() int {
+	if o.Coupling != nil {
+		return max(o.TopK, 16)
+	}
+	return o.TopK
 }
 
 // width is how many nodes depth d keeps.
@@ -156,9 +169,13 @@ func (t *tree) expand(hd *heads.Heads, frontier []int, d int, opt draftOptions, 
 	var top []idLogp
 	for i, f := range frontier {
 		if !shared {
-			top = topKLogProbs(rows[i*V:(i+1)*V], opt.TopK)
+			top = topKLogProbs(rows[i*V:(i+1)*V], opt.topK())
 		} else if i == 0 {
-			top = topKLogProbs(rows, opt.TopK)
+			top = topKLogProbs(rows, opt.topK())
+		}
+		if opt.Coupling != nil && (!shared || i == 0) {
+			top = opt.Coupling.rerank(top, d, func(i int32) int32 { return hd.Token(int(i)) })
+			top = top[:min(len(top), opt.TopK)]
 		}
 		for r, c := range top {
 			cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})

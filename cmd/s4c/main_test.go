@@ -97,7 +97,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"heads", "train", "-m", model, "-o", out, "--prompts", badPrompts}, false, `want {"prompt": "..."}`},
 		{[]string{"heads", "eval", "-m", model, "--heads", "/no/h.gguf"}, false, "no such file"},
 		{[]string{"run", "-m", model, "-p", "x", "--spec", "s4c", "--heads", shared.Path(t, "vocab/ggml-vocab-gpt-2.gguf")}, false, "not a draft-heads file"},
-		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec: unknown method \"magic\" (want one of s4c, medusa, s4c-static, ngram, s4c+ngram, draft, none)"},
+		{[]string{"run", "-m", model, "-p", "x", "--spec", "magic"}, false, "--spec: unknown method \"magic\" (want one of s4c, medusa, s4c-static, s4c-uncoupled, ngram, s4c+ngram, draft, none)"},
 		{[]string{"run", "-m", model, "-p", "x", "--spec", "s4c+ngram"}, false, "method s4c+ngram needs draft heads: give --heads H.gguf"},
 		{[]string{"run", "-m", model, "-p", "x", "--spec", "medusa"}, false, "put stories260K.medusa.s4c.gguf beside the model, or make them with 's4c heads train -m " + model + " --independent'"},
 		{[]string{"run", "-m", model, "-p", "x", "--spec", "medusa", "--heads", "../../models/stories260K.s4c.gguf"}, false, "needs independent heads, and these are S^4C's coherent heads"},

@@ -65,7 +65,7 @@ func cmdRun(args []string) error {
 	system := fs.String("system", "", "system message (with --chat)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating past end-of-sequence")
 	headsPath := fs.String("heads", "", "S^4C draft heads (default: MODEL.s4c.gguf beside the model, if present)")
-	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed), s4c+ngram (both drafts in one tree), none (plain), or the ablations medusa (independent heads, MODEL.medusa.s4c.gguf) and s4c-static (a static tree); default s4c when heads are found, else ngram")
+	specMode := fs.String("spec", "", "decoding: s4c (speculative with draft heads), ngram (speculative with drafts looked up in the text so far, no heads needed), s4c+ngram (both drafts in one tree), none (plain), or the ablations medusa (independent heads, MODEL.medusa.s4c.gguf), s4c-static (a static tree) and s4c-uncoupled (sampled drafts without the target's draw noise); default s4c when heads are found, else ngram")
 	budget := fs.Int("budget", 0, "S^4C draft nodes per verification pass (0 = chosen from measured costs)")
 	headsK := headsKFlag(fs)
 	draftPath := draftModelFlag(fs)
@@ -207,7 +207,7 @@ func cmdRun(args []string) error {
 
 // methodNames label the decoding methods in run's figures.
 var methodNames = map[string]string{"s4c": "S^4C", "medusa": "medusa", "s4c-static": "S^4C-static", "ngram": "n-gram",
-	"s4c+ngram": "S^4C+n-gram", "draft": "draft model", "none": "plain"}
+	"s4c+ngram": "S^4C+n-gram", "draft": "draft model", "none": "plain", "s4c-uncoupled": "S^4C-uncoupled"}
 
 // draftModelFlag registers --draft-model, the draft method's model.
 func draftModelFlag(fs interface {

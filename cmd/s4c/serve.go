@@ -27,7 +27,7 @@ func cmdServe(args []string) error {
 	parallel := fs.Int("parallel", 4, "requests decoded together (each with its own KV cache slot)")
 	ctx := fs.Int("ctx", 0, "KV cache tokens per slot (0 = the model's context, at most 4096)")
 	threads := fs.Int("threads", 0, "threads (0 = one per CPU)")
-	specMode := fs.String("spec", "", "decoding: s4c, ngram, s4c+ngram, none, or the ablations medusa and s4c-static (default s4c when heads are found, else ngram)")
+	specMode := fs.String("spec", "", "decoding: s4c, ngram, s4c+ngram, none, or the ablations medusa, s4c-static and s4c-uncoupled (default s4c when heads are found, else ngram)")
 	budget := fs.Int("budget", 0, "draft nodes per sequence and pass (0 = chosen for the whole batch from measured costs)")
 	headsK := headsKFlag(fs)
 	draftPath := draftModelFlag(fs)
