@@ -3,6 +3,8 @@ package sample
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"sort"
 	"testing"
 )
 
@@ -125,5 +127,103 @@ func TestPickCoupling(t *testing.T) {
 	t.Logf("same id %.3f of the time (bound %.3f, independent draws %.3f)", rate, bound, indep)
 	if rate < bound {
 		t.Fatalf("coupled draws agree %.3f of the time, below the bound %.3f", rate, bound)
+	}
+}
+
+// reference is Distribution the plain way, as it was written first: sort
+// every token, then top-k, top-p, min-p and temperature.
+func reference(p Params, logits []float32) Dist {
+	c := make([]cand, len(logits))
+	for i, v := range logits {
+		c[i] = cand{int32(i), v}
+	}
+	sort.Slice(c, func(i, j int) bool { return better(c[i], c[j]) })
+	if p.TopK > 0 && p.TopK < len(c) {
+		c = c[:p.TopK]
+	}
+	w := make([]float64, len(c))
+	var sum float64
+	for i := range c {
+		w[i] = math.Exp(float64(c[i].v - c[0].v))
+		sum += w[i]
+	}
+	pr := make([]float32, len(c)) // as float32, like the sampler's
+	for i := range c {
+		pr[i] = float32(w[i] / sum)
+	}
+	n := len(c)
+	if p.TopP < 1 {
+		var cum float64
+		for i := range c {
+			cum += float64(pr[i])
+			if cum >= float64(p.TopP) {
+				n = i + 1
+				break
+			}
+		}
+	}
+	if p.MinP > 0 {
+		k := 1
+		for k < n && float64(pr[k]) >= float64(pr[0])*float64(p.MinP) {
+			k++
+		}
+		n = k
+	}
+	d := Dist{IDs: make([]int32, n), Probs: make([]float32, n)}
+	var z float64
+	for i := 0; i < n; i++ {
+		z += math.Exp(float64((c[i].v - c[0].v) / p.Temp))
+	}
+	for i := 0; i < n; i++ {
+		d.IDs[i] = c[i].id
+		d.Probs[i] = float32(math.Exp(float64((c[i].v-c[0].v)/p.Temp)) / z)
+	}
+	return d
+}
+
+// TestDistributionMatchesSortingAll: Distribution sorts only the tokens
+// that can survive; it keeps the same tokens, in the same order, with the
+// same probabilities as sorting them all.
+func TestDistributionMatchesSortingAll(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 300; trial++ {
+		V := 1 + r.IntN(5000)
+		logits := make([]float32, V)
+		scale := []float64{0.1, 1, 3, 10}[trial%4]
+		for i := range logits {
+			logits[i] = float32(r.NormFloat64() * scale)
+			if trial%5 == 0 {
+				logits[i] = float32(math.Round(float64(logits[i]))) // ties
+			}
+		}
+		p := Params{Temp: []float32{0.3, 0.8, 1, 1.5}[r.IntN(4)], TopK: []int{0, 0, 1, 40, 200}[r.IntN(5)],
+			TopP: []float32{1, 0.5, 0.9, 0.95, 0.999}[r.IntN(5)], MinP: []float32{0, 0, 0.05, 0.2}[r.IntN(4)], RepeatPenalty: 1}
+		got, want := New(p).Distribution(logits, nil), reference(p, logits)
+		if fmt.Sprint(got.IDs) != fmt.Sprint(want.IDs) {
+			t.Fatalf("trial %d (%d tokens, %+v): ids %v, sorting all gives %v", trial, V, p, got.IDs, want.IDs)
+		}
+		for i := range got.Probs {
+			if math.Abs(float64(got.Probs[i]-want.Probs[i])) > 1e-5 {
+				t.Fatalf("trial %d: token %d probability %v, sorting all gives %v", trial, got.IDs[i], got.Probs[i], want.Probs[i])
+			}
+		}
+	}
+}
+
+// BenchmarkSample32k: one sampled token from a 32000-token vocabulary,
+// llama.cpp's default settings.
+func BenchmarkSample32k(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	logits := make([]float32, 32000)
+	for i := range logits {
+		logits[i] = float32(r.NormFloat64() * 3)
+	}
+	for _, p := range []Params{Defaults(), {Temp: 1, TopP: 0.95, RepeatPenalty: 1}, {Temp: 1, TopP: 1, RepeatPenalty: 1}} {
+		b.Run(fmt.Sprintf("topk%d-topp%g-minp%g", p.TopK, p.TopP, p.MinP), func(b *testing.B) {
+			s := New(p)
+			for i := 0; i < b.N; i++ {
+				s.Sample(logits, nil)
+			}
+		})
 	}
 }
