@@ -173,6 +173,11 @@ func cmdHeadsTrain(args []string) error {
 	}
 	if *dataPath == "" {
 		*dataPath = *outPath + ".data"
+	} else if !*resume && heads.Exists(*dataPath) {
+		// Data named on purpose are not thrown away: they may be hours
+		// of generation, and another run (independent heads on the same
+		// data, for the ablation) means to use them.
+		return usageError{fmt.Errorf("--data %s exists: add --resume to train on it (and generate more if it holds fewer than --tokens), or remove it to start over", *dataPath)}
 	}
 	ckpt := *outPath + ".ckpt"
 	// Hours of work must not end in a write error: every place this run

@@ -174,6 +174,10 @@ func TestExitCodes(t *testing.T) {
 	heads := "../../models/stories260K.s4c.gguf"
 	bin := build(t)
 	tmp := t.TempDir()
+	keptData := filepath.Join(tmp, "kept.data")
+	if err := os.WriteFile(keptData, []byte("hours of generated data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	prompts := shared.Path(t, "models/stories-prompts.jsonl")
 	cases := []struct {
 		args     []string
@@ -204,6 +208,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--temp", "Inf"}, 2, "-temp +Inf"},
 		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "no", "dir", "h.gguf")}, 1, "cannot write " + filepath.Join(tmp, "no", "dir", "h.gguf")},
 		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--data", "/proc/h.data"}, 1, "cannot write /proc/h.data"},
+		// Data named with --data are kept, not regenerated over (the
+		// check after the loop sees the file still there).
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--data", keptData}, 2, "exists: add --resume to train on it"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run", "-m", model, "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"heads"}, 2, "usage: s4c heads"},
@@ -221,6 +228,9 @@ func TestExitCodes(t *testing.T) {
 		if strings.Contains(string(outb), "panic") || strings.Contains(string(outb), "goroutine ") {
 			t.Errorf("s4c %s panicked:\n%s", strings.Join(c.args, " "), outb)
 		}
+	}
+	if b, err := os.ReadFile(keptData); err != nil || string(b) != "hours of generated data" {
+		t.Errorf("heads train without --resume changed or removed the --data file: %q, %v", b, err)
 	}
 }
 
