@@ -123,12 +123,8 @@ func calibrationFor(k calKey) *calibration {
 		return c.(*calibration)
 	}
 	// The first decoder of this drafter: the heads' table is read once.
-	// It was measured greedy: a sampled request's drafts (coupled draws,
-	// see coupling) start from their own scores instead (on the 1.1B
-	// twin at T = 1 the table's prior predicted τ 2.57 for 2.35 reached,
-	// the scores 2.45 for 2.37).
 	c := &calibration{}
-	if k.hd != nil && k.sampling.temp == 0 {
+	if k.hd != nil {
 		if acc, ok, err := k.hd.RankAccept(); ok && err == nil {
 			c.rank = acc
 		}
