@@ -366,6 +366,15 @@ func (m *Model) WeightBytes() int64 {
 	return n
 }
 
+// Params is the number of parameters: every tensor's elements.
+func (m *Model) Params() int64 {
+	var n int64
+	for i := range m.File.Tensors {
+		n += int64(m.File.Tensors[i].Elements())
+	}
+	return n
+}
+
 // Describe is a one-line summary of the model.
 func (m *Model) Describe() string {
 	var b strings.Builder

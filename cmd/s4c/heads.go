@@ -206,10 +206,7 @@ func cmdHeadsTrain(args []string) error {
 		return err
 	}
 	defer e.Close()
-	var params int64
-	for i := range e.Model.File.Tensors {
-		params += int64(e.Model.File.Tensors[i].Elements())
-	}
+	params := e.Model.Params()
 	def := heads.DefaultsFor(e.Model.Dim, e.Model.Vocab, params)
 	var chosen []string
 	for _, d := range []struct {

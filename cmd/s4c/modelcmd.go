@@ -130,10 +130,18 @@ func inflateHeads(sh *heads.Heads, bigPath, outPath string) error {
 	if err != nil {
 		return err
 	}
+	// Stored as heads train would store heads for the big model:
+	// float16 from 100M parameters, which halves what a draft step
+	// reads (1.1B twin, T = 1, one run: 1.73x against 1.68x, drafting 4 %
+	// of the time against 5 %).
+	typ := heads.DefaultsFor(big.Dim, big.Vocab, big.Params()).Type
+	if err := bh.SetType(typ); err != nil {
+		return err
+	}
 	if err := bh.Save(outPath); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: heads inflated to width %d\n", outPath, big.Dim)
+	fmt.Fprintf(stdout, "wrote %s: heads inflated to width %d, weights %s\n", outPath, big.Dim, typ)
 	return nil
 }
 
