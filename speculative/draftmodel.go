@@ -13,8 +13,10 @@ import (
 
 // modelDrafter drafts with a smaller model of the same vocabulary, as
 // standard speculative sampling (SpS) does: the draft model keeps its own
-// KV cache in step with the accepted text and decodes greedily a chain of
-// up to maxLen tokens per round, one draft-model step each. Its tokens'
+// KV cache in step with the accepted text and decodes a chain of up to
+// maxLen tokens per round, one draft-model step each: greedily, or in a
+// sampled round drawing each token with the key the target will draw
+// that position with (coupled draws, see coupling). Its tokens'
 // probabilities size the chain through the same calibrated cost model; the
 // target's own choice decides what is accepted, so decoding stays
 // lossless however good the draft model is.

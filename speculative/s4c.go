@@ -18,7 +18,10 @@
 // temperature 0 the text is token-for-token plain greedy decoding, and at
 // temperature > 0 with the same seed it is the very sequence plain sampling
 // draws (so its distribution is the model's), whatever the heads propose.
-// The heads only decide how many of those tokens one pass yields.
+// The heads only decide how many of those tokens one pass yields; when
+// sampling they rank their guesses with the noise the target will draw
+// with (coupled drafts, coupled.go), so that they guess its draws, not
+// only its most probable tokens.
 //
 // # Continuous verification
 //
