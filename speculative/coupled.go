@@ -40,24 +40,25 @@ func (c *coupling) rerank(top []idLogp, d int, tok func(int32) int32) []idLogp {
 	if len(top) == 0 {
 		return top
 	}
-	idx := make([]int32, len(top))
+	ids := make([]int32, len(top))
 	lg := make([]float32, len(top))
 	for i, t := range top {
-		idx[i], lg[i] = int32(i), float32(t.logp)
+		ids[i], lg[i] = t.id, float32(t.logp)
 	}
-	dist := c.p.Shape(idx, lg) // ids here are indices into top
-	k := c.key(d)
-	out := make([]idLogp, len(dist.IDs))
-	for i, j := range dist.IDs {
-		out[i] = idLogp{top[j].id, math.Log(float64(dist.Probs[i])) + sample.Gumbel(k, tok(top[j].id))}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].logp > out[j].logp })
-	normalize(out)
-	return out
+	return c.ranked(c.p.Shape(ids, lg), d, tok)
 }
 
-// normalize turns scores into log softmax.
-func normalize(s []idLogp) {
+// ranked scores each id of dist (in the drafter's vocabulary; tok maps it
+// to its token id, whose Gumbel noise it gets) by its log probability plus
+// depth d's noise, and returns them best first, the scores turned into a
+// log softmax: each one's chance of being the target's draw.
+func (c *coupling) ranked(dist sample.Dist, d int, tok func(int32) int32) []idLogp {
+	k := c.key(d)
+	s := make([]idLogp, len(dist.IDs))
+	for i, id := range dist.IDs {
+		s[i] = idLogp{id, math.Log(float64(dist.Probs[i])) + sample.Gumbel(k, tok(id))}
+	}
+	sort.SliceStable(s, func(i, j int) bool { return s[i].logp > s[j].logp })
 	mx := s[0].logp
 	var sum float64
 	for _, x := range s {
@@ -67,18 +68,12 @@ func normalize(s []idLogp) {
 	for i := range s {
 		s[i].logp -= lse
 	}
+	return s
 }
 
 // pick is the token a drafter's own processed distribution dist draws
 // with depth d's key (what a draft model proposes), with its chance of
 // being the target's draw (as rerank scores it).
 func (c *coupling) pick(dist sample.Dist, d int) idLogp {
-	k := c.key(d)
-	s := make([]idLogp, len(dist.IDs))
-	for i, id := range dist.IDs {
-		s[i] = idLogp{id, math.Log(float64(dist.Probs[i])) + sample.Gumbel(k, id)}
-	}
-	sort.SliceStable(s, func(i, j int) bool { return s[i].logp > s[j].logp })
-	normalize(s)
-	return s[0]
+	return c.ranked(dist, d, func(id int32) int32 { return id })[0]
 }

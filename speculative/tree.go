@@ -168,14 +168,16 @@ func (t *tree) expand(hd *heads.Heads, frontier []int, d int, opt draftOptions, 
 	var cands []node
 	var top []idLogp
 	for i, f := range frontier {
-		if !shared {
-			top = topKLogProbs(rows[i*V:(i+1)*V], opt.topK())
-		} else if i == 0 {
-			top = topKLogProbs(rows, opt.topK())
-		}
-		if opt.Coupling != nil && (!shared || i == 0) {
-			top = opt.Coupling.rerank(top, d, func(i int32) int32 { return hd.Token(int(i)) })
-			top = top[:min(len(top), opt.TopK)]
+		if !shared || i == 0 { // a shared row's children are ranked once
+			row := rows
+			if !shared {
+				row = rows[i*V : (i+1)*V]
+			}
+			top = topKLogProbs(row, opt.topK())
+			if opt.Coupling != nil {
+				top = opt.Coupling.rerank(top, d, func(i int32) int32 { return hd.Token(int(i)) })
+				top = top[:min(len(top), opt.TopK)]
+			}
 		}
 		for r, c := range top {
 			cands = append(cands, node{tok: hd.Token(int(c.id)), parent: f, depth: d, logp: t.nodes[f].logp + c.logp, rank: r})
