@@ -406,7 +406,7 @@ func (t *Trainer) forwardBackward(ds *Dataset, exs []example, w *work, g *grads)
 			clear(din)
 			gemmAcc(din, 2*D, du, H, 1, hd.W1, 2*D, B, H, 2*D, w.p)
 			for b := 0; b < B; b++ {
-				tensor.Add(dState[b*D:(b+1)*D], din[b*2*D:b*2*D+D]) // ds_i = dState{i+1} + ∂/∂s of the head input
+				tensor.Add(dState[b*D:(b+1)*D], din[b*2*D:b*2*D+D]) // dState_i = dState_{i+1} + ∂/∂s of the head input
 			}
 		}
 	}
