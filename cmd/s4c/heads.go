@@ -171,13 +171,19 @@ func cmdHeadsTrain(args []string) error {
 			*outPath = heads.IndependentPathFor(*modelPath)
 		}
 	}
-	if *dataPath == "" {
+	named := *dataPath != ""
+	if !named {
 		*dataPath = *outPath + ".data"
-	} else if !*resume && heads.Exists(*dataPath) {
-		// Data named on purpose are not thrown away: they may be hours
-		// of generation, and another run (independent heads on the same
-		// data, for the ablation) means to use them.
-		return usageError{fmt.Errorf("--data %s exists: add --resume to train on it (and generate more if it holds fewer than --tokens), or remove it to start over", *dataPath)}
+	}
+	if !*resume && heads.Exists(*dataPath) {
+		// Data are never thrown away: they may be hours of generation,
+		// left by an interrupted run or meant for another run
+		// (independent heads on the same data, for the ablation).
+		flag := "--data " + *dataPath
+		if !named {
+			flag = *dataPath + " (an earlier run's data)"
+		}
+		return usageError{fmt.Errorf("%s exists: add --resume to train on it (and generate more if it holds fewer than --tokens), or remove it to start over", flag)}
 	}
 	ckpt := *outPath + ".ckpt"
 	// Hours of work must not end in a write error: every place this run
@@ -189,11 +195,6 @@ func cmdHeadsTrain(args []string) error {
 	}
 	if *resume && !heads.Exists(ckpt) && !heads.Exists(*dataPath) {
 		return fmt.Errorf("--resume: no checkpoint %s or data %s to resume from", ckpt, *dataPath)
-	}
-	if !*resume && heads.Exists(*dataPath) {
-		if err := os.Remove(*dataPath); err != nil {
-			return err
-		}
 	}
 	// Check the prompts file before any work.
 	if *promptsPath != "" {

@@ -175,8 +175,12 @@ func TestExitCodes(t *testing.T) {
 	bin := build(t)
 	tmp := t.TempDir()
 	keptData := filepath.Join(tmp, "kept.data")
-	if err := os.WriteFile(keptData, []byte("hours of generated data"), 0o644); err != nil {
-		t.Fatal(err)
+	// An earlier run's data at the default place, OUT.data.
+	defaultData := filepath.Join(tmp, "d.gguf.data")
+	for _, p := range []string{keptData, defaultData} {
+		if err := os.WriteFile(p, []byte("hours of generated data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	prompts := shared.Path(t, "models/stories-prompts.jsonl")
 	cases := []struct {
@@ -211,6 +215,8 @@ func TestExitCodes(t *testing.T) {
 		// Data named with --data are kept, not regenerated over (the
 		// check after the loop sees the file still there).
 		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "h.gguf"), "--data", keptData}, 2, "exists: add --resume to train on it"},
+		// So are an earlier run's at the default place.
+		{[]string{"heads", "train", "-m", model, "-o", filepath.Join(tmp, "d.gguf")}, 2, "d.gguf.data (an earlier run's data) exists: add --resume"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run", "-m", model, "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"heads"}, 2, "usage: s4c heads"},
@@ -229,8 +235,10 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("s4c %s panicked:\n%s", strings.Join(c.args, " "), outb)
 		}
 	}
-	if b, err := os.ReadFile(keptData); err != nil || string(b) != "hours of generated data" {
-		t.Errorf("heads train without --resume changed or removed the --data file: %q, %v", b, err)
+	for _, p := range []string{keptData, defaultData} {
+		if b, err := os.ReadFile(p); err != nil || string(b) != "hours of generated data" {
+			t.Errorf("heads train without --resume changed or removed the data file %s: %q, %v", p, b, err)
+		}
 	}
 }
 
