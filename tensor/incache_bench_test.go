@@ -73,36 +73,43 @@ func benchInCache(b *testing.B, rows, cols int) {
 	}
 }
 
-// BenchmarkStreamShare streams a 1.1B model's worth of 2048-column rows
-// (about 600 MB of Q4_K) at batch 1 on all threads, alternated pass by
-// pass with a read probe of the same size, and reports the median of
-// (weight bytes per second) / (probe bytes per second): the share of the
-// machine's read bandwidth that decoding that type reaches in its matrix
-// products alone, measured at the same moments.
+// BenchmarkStreamShare streams about 600 MB of rows at batch 1 on all
+// threads, alternated pass by pass with a read probe of the same size, and
+// reports the median of (weight bytes per second) / (probe bytes per
+// second): the share of the machine's read bandwidth that decoding that
+// type reaches in its matrix products alone, measured at the same moments.
+// Rows of 2048 columns are a 1.1B model's attention and FFN gate/up
+// matrices, rows of 5632 its FFN down matrix (where a row is wider than the
+// kernels' prefetch distance).
 func BenchmarkStreamShare(b *testing.B) {
-	const cols = 2048
 	types := []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K}
 	for _, typ := range types {
-		b.Run(typ.String(), func(b *testing.B) {
-			rows := (600 << 20) / typ.RowBytes(cols) / 64 * 64
-			m, size := repeatedMat(b, typ, rows, cols)
-			p := NewPool(0)
-			probe := NewReadProbe(p.Threads, 600<<20)
-			defer probe.Close()
-			x := benchActs(cols)
-			y := make([]float32, rows)
-			bytes := float64(size)
-			m.Mul(y, x, 1, p)
-			var shares []float64
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				bw := probe.Measure()
-				t0 := time.Now()
-				m.Mul(y, x, 1, p)
-				shares = append(shares, bytes/time.Since(t0).Seconds()/bw)
-			}
-			sort.Float64s(shares)
-			b.ReportMetric(shares[len(shares)/2], "share")
-		})
+		for _, cols := range []int{2048, 5632} {
+			benchStreamShare(b, typ, cols)
+		}
 	}
+}
+
+func benchStreamShare(b *testing.B, typ gguf.TensorType, cols int) {
+	b.Run(fmt.Sprintf("%s/%d", typ, cols), func(b *testing.B) {
+		rows := (600 << 20) / typ.RowBytes(cols) / 64 * 64
+		m, size := repeatedMat(b, typ, rows, cols)
+		p := NewPool(0)
+		probe := NewReadProbe(p.Threads, 600<<20)
+		defer probe.Close()
+		x := benchActs(cols)
+		y := make([]float32, rows)
+		bytes := float64(size)
+		m.Mul(y, x, 1, p)
+		var shares []float64
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			bw := probe.Measure()
+			t0 := time.Now()
+			m.Mul(y, x, 1, p)
+			shares = append(shares, bytes/time.Since(t0).Seconds()/bw)
+		}
+		sort.Float64s(shares)
+		b.ReportMetric(shares[len(shares)/2], "share")
+	})
 }
