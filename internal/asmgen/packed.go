@@ -480,12 +480,20 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	if pf {
 		fmt.Fprintf(b, "\tADDQ $%d, R12\n\tADDQ $%d, R14\n\tADDQ $%d, R15\n\tADDQ $%d, AX\n", g.qbytes, g.qbytes, g.meta, g.meta)
 	}
-	r13 := g.qbytes
-	if linear {
-		r13 = g.qbytes + g.meta // a group's quants and scales (see r1Prefetch)
+	// The pointers move on by a group; those of row 3 (R13, R10) and
+	// token 3 (R11) only where the tile has them (R13 is one-row tiles'
+	// prefetch pointer, moved on by a group's quants and scales).
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R9\n", g.qbytes, recBytes, g.meta)
+	switch {
+	case R == 4:
+		fmt.Fprintf(b, "\tADDQ $%d, R13\n\tADDQ $%d, R10\n", g.qbytes, g.meta)
+	case linear:
+		fmt.Fprintf(b, "\tADDQ $%d, R13\n", g.qbytes+g.meta)
 	}
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, R13\n\tADDQ $%d, DI\n\tADDQ $%d, R11\n\tADDQ $%d, R9\n\tADDQ $%d, R10\n\tDECQ CX\n\tJNZ %sloop\n",
-		g.qbytes, r13, recBytes, recBytes, g.meta, g.meta, name)
+	if T == 4 {
+		fmt.Fprintf(b, "\tADDQ $%d, R11\n", recBytes)
+	}
+	fmt.Fprintf(b, "\tDECQ CX\n\tJNZ %sloop\n", name)
 	// Without accFinish the lanes go back to acc, which moves on by the
 	// block's R·T vectors either way.
 	fmt.Fprintf(b, "\tMOVQ acc+64(FP), R12\n\tLEAQ %d(R12), R14\n\tMOVQ R14, acc+64(FP)\n\tMOVQ mode+72(FP), R14\n\tTESTQ $%d, R14\n\tJNZ %sfinish\n", 64*R*T, accFinish, name)
