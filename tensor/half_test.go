@@ -72,8 +72,9 @@ func TestAttentionF16(t *testing.T) { eachKernel(t, testAttentionF16) }
 
 func testAttentionF16(t *testing.T) {
 	rng := rand.New(rand.NewSource(21))
-	for _, d := range []int{8, 16, 48, 64, 128} {
-		for _, n := range []int{1, 5, 15, 16, 17, 33, 40} {
+	// n 200: many blocks of 16 rows; d 512: rows of several cache lines.
+	for _, d := range []int{8, 16, 48, 64, 128, 512} {
+		for _, n := range []int{1, 5, 15, 16, 17, 33, 40, 200} {
 			stride := 4*d + 8
 			h := make([]uint16, n*stride)
 			for i := range h {
