@@ -32,7 +32,7 @@ func threadCPU() time.Duration {
 // type is bound by the kernel's arithmetic, not by memory. cpu-MB/s
 // counts only the thread's own CPU time.
 func BenchmarkKernelInCache(b *testing.B) {
-	for _, sh := range [][2]int{{256, 2048}, {64, 8192}} {
+	for _, sh := range [][2]int{{256, 2048}, {128, 5632}, {64, 8192}} {
 		benchInCache(b, sh[0], sh[1])
 	}
 }

@@ -183,8 +183,8 @@ func repeatedMat(tb testing.TB, typ gguf.TensorType, rows, cols int) (*Mat, int)
 		}
 	}
 	enc := make([]byte, 0, len(part)*rows/chunk)
-	for len(enc) < cap(enc) {
-		enc = append(enc, part...)
+	for len(enc) < cap(enc) { // rows need not be a multiple of chunk
+		enc = append(enc, part[:min(len(part), cap(enc)-len(enc))]...)
 	}
 	m, err := NewMat(typ, rows, cols, enc)
 	if err != nil {
