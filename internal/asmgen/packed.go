@@ -646,11 +646,11 @@ type tileVariant struct {
 // kept too short (1.1B Q8_0, alternated runs: t(1) 30.2-33.1 -> 28.5-30.6
 // ms, t(4) 47-55 -> 40-48 ms).
 //
-// One-row tiles of the 4-bit and plane types (K-quants, Q4_0, IQ4) sweep
-// that stream with one pointer, moved on by each group's quants and scales
-// together (qbytes + meta), so that a row's bytes are prefetched once
-// each, in address order, although the row is read from two places (its
-// quants, and its scales after them). Prefetching each place 4 KiB ahead
+// One-row tiles of the 4-bit and plane types (Q4_0, Q4_1, the K-quants,
+// IQ4_NL, IQ4_XS) sweep that stream with one pointer, moved on by each
+// group's quants and scales together (qbytes + meta), so that a row's
+// bytes are prefetched once each, in address order, although the row is
+// read from two places (its quants, and its scales after them). Prefetching each place 4 KiB ahead
 // instead left part of a row's quants unfetched wherever the row is wider
 // than the distance (those bytes were skipped when the quant pointer
 // jumped over the row's scales) and sent the prefetches out of order: 600
