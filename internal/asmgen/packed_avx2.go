@@ -102,7 +102,7 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	name := avx2Name(g, T)
 	rowLoopPrologue(b, name, pkSignature, 64, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows) times activation records
 // x + t·xstride (t < %d): out[t·ostride/4 + r], with AVX2.
-`, g.name, T), g.qbytes)
+`, g.name, T), g.qbytes, "")
 	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
 	// ones; the bias or nibble mask): fewer loads per step.
 	ones, mask := "pkOnes16<>(SB)", "pkBias80<>(SB)"
