@@ -122,11 +122,9 @@ func NewDecoder(e *engine.Engine, method string, hd *heads.Heads, opt Options) (
 	var err error
 	var acc [][]float64 // s4c-static: acceptance per depth and rank
 	switch method {
-	case "s4c", "medusa":
+	case "s4c", "medusa", "s4c-uncoupled":
 		err = withHeads(func(h *headsDrafter) drafter { return h })
-	case "s4c-uncoupled":
-		err = withHeads(func(h *headsDrafter) drafter { return h })
-		d.opt.uncoupled = true
+		d.opt.uncoupled = method == "s4c-uncoupled"
 	case "s4c-static":
 		if err = withHeads(func(h *headsDrafter) drafter { return h }); err != nil {
 			break
