@@ -171,10 +171,11 @@ func (s *Sampler) Distribution(logits []float32, history []int32) Dist {
 		// min-p's limit, so min-p itself still decides), or if the
 		// tokens above it hold top-p's mass; else the cut-off is
 		// lowered.
-		for cut := float32(-12); ; cut *= 2 {
-			if p.MinP > 0 {
-				cut = float32(math.Log(float64(p.MinP))) - 1e-3
-			}
+		cut := float32(-12)
+		if p.MinP > 0 {
+			cut = float32(math.Log(float64(p.MinP))) - 1e-3
+		}
+		for ; ; cut *= 2 {
 			c := s.buf[:0]
 			var in float64
 			for i, v := range penalized {
@@ -320,12 +321,12 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 // normalised over the candidates given. There is no history, so no
 // repetition penalty. Greedy settings put all mass on the first argmax.
 func (p Params) Shape(ids []int32, logits []float32) Dist {
+	if p.Greedy() {
+		return Dist{IDs: []int32{ids[Argmax(logits)]}, Probs: []float32{1}}
+	}
 	c := make([]cand, len(ids))
 	for i := range ids {
 		c[i] = cand{ids[i], logits[i]}
-	}
-	if p.Greedy() {
-		return Dist{IDs: []int32{ids[Argmax(logits)]}, Probs: []float32{1}}
 	}
 	return p.shape(c, 0)
 }
