@@ -18,7 +18,7 @@ import (
 // the same ordered arithmetic whatever the batch (batch invariance).
 func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool) {
 	m := s.M
-	hd, kvd := m.HeadDim, m.KVDim()
+	hd := m.HeadDim
 	qd := m.Heads * hd
 	group := m.Heads / m.KVHeads
 	scale := 1 / float32(math.Sqrt(float64(hd)))
@@ -54,7 +54,6 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 			h0 := g * group
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
 			scaleRound(c, qs, 1)
-			ko := g * hd
 			// Runs of consecutive cache rows (the prompt, then each tree
 			// path) are read as strided matrices.
 			runs := func(f func(a, b int)) {
@@ -68,10 +67,11 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 				}
 			}
 			runs(func(a, b int) {
-				if o := int(vis[a])*kvd + ko; c.F16() {
-					tensor.DotRowsF16(all[a:], nv, qs, group, c.k16[l][o:], kvd, b-a)
+				if k, _ := c.headRows16(l, g, int(vis[a])); k != nil {
+					tensor.DotRowsF16(all[a:], nv, qs, group, k, hd, b-a)
 				} else {
-					tensor.DotRows(all[a:], nv, qs, group, c.k[l][o:], kvd, b-a)
+					k, _ := c.headRows32(l, g, int(vis[a]))
+					tensor.DotRows(all[a:], nv, qs, group, k, hd, b-a)
 				}
 			})
 			for k := 0; k < group; k++ {
@@ -98,16 +98,18 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 				r := rows[:heads*16*hd]
 				clear(r)
 				runs(func(a, b int) {
-					o, p := int(vis[a])*kvd+ko, all[k*nv+a:]
+					p := all[k*nv+a:]
+					_, v16 := c.headRows16(l, g, int(vis[a]))
+					_, v32 := c.headRows32(l, g, int(vis[a]))
 					switch {
-					case heads == 4 && c.F16():
-						tensor.AccumRows16Heads4F16(r, hd, p, nv, c.v16[l][o:], kvd, b-a, a)
+					case heads == 4 && v16 != nil:
+						tensor.AccumRows16Heads4F16(r, hd, p, nv, v16, hd, b-a, a)
 					case heads == 4:
-						tensor.AccumRows16Heads4(r, hd, p, nv, c.v[l][o:], kvd, b-a, a)
-					case c.F16():
-						tensor.AccumRows16F16(r, hd, p[:b-a], c.v16[l][o:], kvd, b-a, a)
+						tensor.AccumRows16Heads4(r, hd, p, nv, v32, hd, b-a, a)
+					case v16 != nil:
+						tensor.AccumRows16F16(r, hd, p[:b-a], v16, hd, b-a, a)
 					default:
-						tensor.AccumRows16(r, hd, p[:b-a], c.v[l][o:], kvd, b-a, a)
+						tensor.AccumRows16(r, hd, p[:b-a], v32, hd, b-a, a)
 					}
 				})
 				for j := 0; j < heads; j++ {

@@ -6,9 +6,19 @@ import (
 	"s4c/tensor"
 )
 
-// KVCache holds the keys and values of every token seen so far, per layer,
-// as rows of KVDim values. Row r of every layer belongs to the same token,
-// whose position is Pos[r]; keys are stored already rotated (RoPE).
+// KVCache holds the keys and values of every token seen so far, per layer
+// and kv head, as rows of HeadDim values. Row r of every layer and head
+// belongs to the same token, whose position is Pos[r]; keys are stored
+// already rotated (RoPE).
+//
+// A layer's rows are stored head by head (head g's Cap rows, then head
+// g+1's), not token by token: attention reads one kv head's rows at a
+// time, and those now lie one after the other in memory instead of a
+// head's slice of every token's KVDim-wide row (each decoding step's
+// weights evict the cache, so these reads come from memory). 1.1B Q4_K
+// decoding, both layouts alternated in one process: the step's median
+// 18.10 / 16.86 ms against 19.28 / 17.88 at 1900 cached tokens, 18.45
+// against 19.29 at 1000, the same at 256.
 //
 // Rows are stored as float16 by default, as llama.cpp's default cache
 // does: half the memory of float32 (a Llama-3-8B shape, 32 layers × 8 kv
@@ -20,12 +30,14 @@ import (
 // commits a chosen subset of those rows (tree verification keeps only the
 // accepted path) and Truncate rewinds.
 type KVCache struct {
-	k, v     [][]float32 // per layer, Cap × KVDim (float32 cache)
-	k16, v16 [][]uint16  // per layer, Cap × KVDim float16 bits (default)
+	k, v     [][]float32 // per layer, KVHeads × Cap × HeadDim (float32 cache)
+	k16, v16 [][]uint16  // per layer, the same as float16 bits (default)
 	Pos      []int32     // position of each row
 	Len      int         // committed rows
 	Cap      int
-	kvDim    int
+	heads    int // kv heads
+	hd       int // values per head
+	kvDim    int // heads × hd
 	// roundF16 makes a float32 cache hold float16-rounded rows: the
 	// cache before float16 storage, kept for tests that hold the float16
 	// cache to its results bit for bit.
@@ -56,18 +68,43 @@ func layerRows[T uint16 | float32](layers, n int) [][]T {
 	return rows
 }
 
-// moveRow copies row src of every layer over row dst (n values a row).
-func moveRow[T uint16 | float32](rows [][]T, dst, src, n int) {
+// moveRow copies row src of every layer and head over row dst.
+func moveRow[T uint16 | float32](c *KVCache, rows [][]T, dst, src int) {
 	for _, r := range rows {
-		copy(r[dst*n:dst*n+n], r[src*n:src*n+n])
+		for g := 0; g < c.heads; g++ {
+			copy(r[c.at(g, dst):c.at(g, dst)+c.hd], r[c.at(g, src):c.at(g, src)+c.hd])
+		}
 	}
+}
+
+// at is the offset of row r of kv head g in a layer's keys or values.
+func (c *KVCache) at(g, r int) int { return (g*c.Cap + r) * c.hd }
+
+// headRows16 returns layer l's keys and values of kv head g from row r on,
+// row after row of HeadDim values (float16 bits): nil for a float32
+// cache.
+func (c *KVCache) headRows16(l, g, r int) (k, v []uint16) {
+	if c.k16 == nil {
+		return nil, nil
+	}
+	o := c.at(g, r)
+	return c.k16[l][o:], c.v16[l][o:]
+}
+
+// headRows32 is headRows16 for a float32 cache.
+func (c *KVCache) headRows32(l, g, r int) (k, v []float32) {
+	if c.k == nil {
+		return nil, nil
+	}
+	o := c.at(g, r)
+	return c.k[l][o:], c.v[l][o:]
 }
 
 func (m *Model) newKVCache(capacity int) *KVCache {
 	if capacity <= 0 || capacity > m.CtxLen {
 		capacity = m.CtxLen
 	}
-	return &KVCache{Cap: capacity, kvDim: m.KVDim(), Pos: make([]int32, capacity)}
+	return &KVCache{Cap: capacity, heads: m.KVHeads, hd: m.HeadDim, kvDim: m.KVDim(), Pos: make([]int32, capacity)}
 }
 
 // KVCacheBytes is the memory a float16 cache of capacity tokens takes.
@@ -92,20 +129,23 @@ func (c *KVCache) Bytes() int64 {
 	return int64(c.Cap) * int64(c.kvDim) * int64(max(len(c.k), len(c.k16))) * 2 * per
 }
 
-// Put stores layer l's key and value row r (KVDim values each), rounded to
-// float16 (nearest, ties to even) in a float16 cache.
+// Put stores layer l's key and value row r (KVDim values each: the kv
+// heads' rows one after the other), rounded to float16 (nearest, ties to
+// even) in a float16 cache.
 func (c *KVCache) Put(l, r int, k, v []float32) {
-	o := r * c.kvDim
-	if c.F16() {
-		tensor.F32ToF16Row(c.k16[l][o:o+c.kvDim], k[:c.kvDim])
-		tensor.F32ToF16Row(c.v16[l][o:o+c.kvDim], v[:c.kvDim])
-		return
-	}
-	copy(c.k[l][o:o+c.kvDim], k[:c.kvDim])
-	copy(c.v[l][o:o+c.kvDim], v[:c.kvDim])
-	if c.roundF16 {
-		tensor.ScaleRoundF16(c.k[l][o:o+c.kvDim], 1)
-		tensor.ScaleRoundF16(c.v[l][o:o+c.kvDim], 1)
+	for g := 0; g < c.heads; g++ {
+		o, kg, vg := c.at(g, r), k[g*c.hd:(g+1)*c.hd], v[g*c.hd:(g+1)*c.hd]
+		if c.F16() {
+			tensor.F32ToF16Row(c.k16[l][o:o+c.hd], kg)
+			tensor.F32ToF16Row(c.v16[l][o:o+c.hd], vg)
+			continue
+		}
+		copy(c.k[l][o:o+c.hd], kg)
+		copy(c.v[l][o:o+c.hd], vg)
+		if c.roundF16 {
+			tensor.ScaleRoundF16(c.k[l][o:o+c.hd], 1)
+			tensor.ScaleRoundF16(c.v[l][o:o+c.hd], 1)
+		}
 	}
 }
 
@@ -136,10 +176,10 @@ func (c *KVCache) Keep(rows []int) error {
 			return fmt.Errorf("kvcache: row %d is beyond the cache", r)
 		}
 		if src != dst {
-			moveRow(c.k16, dst, src, c.kvDim)
-			moveRow(c.v16, dst, src, c.kvDim)
-			moveRow(c.k, dst, src, c.kvDim)
-			moveRow(c.v, dst, src, c.kvDim)
+			moveRow(c, c.k16, dst, src)
+			moveRow(c, c.v16, dst, src)
+			moveRow(c, c.k, dst, src)
+			moveRow(c, c.v, dst, src)
 			c.Pos[dst] = c.Pos[src]
 		}
 		dst++
