@@ -173,7 +173,11 @@ func (s *Sampler) Distribution(logits []float32, history []int32) Dist {
 		for _, v := range penalized {
 			e := math.Exp(float64(v - mx))
 			z += e
-			mass[min(int(mx-v), len(mass)-1)] += e
+			b := len(mass) - 1 // also -Inf and NaN logits
+			if d := mx - v; d < float32(b) {
+				b = int(d)
+			}
+			mass[b] += e
 		}
 		// Tokens below a cut-off, whose weight is counted in z: every
 		// survivor is above it if min-p sets it (a little below

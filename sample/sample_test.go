@@ -296,3 +296,18 @@ func TestGumbelBound(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFiniteLogits: -Inf logits (a masked token) neither panic nor get
+// drawn, with or without truncation.
+func TestNonFiniteLogits(t *testing.T) {
+	inf := float32(math.Inf(-1))
+	logits := []float32{inf, 1, inf, 2, 0.5, inf}
+	for _, p := range []Params{{Temp: 1, TopP: 1, RepeatPenalty: 1}, {Temp: 1, TopP: 0.9, RepeatPenalty: 1}, {Temp: 0.7, TopP: 1, MinP: 0.1, RepeatPenalty: 1}} {
+		s := New(p)
+		for i := 0; i < 200; i++ {
+			if id := s.Sample(logits, nil); logits[id] == inf {
+				t.Fatalf("%+v: drew masked token %d", p, id)
+			}
+		}
+	}
+}
