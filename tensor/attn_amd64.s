@@ -567,3 +567,30 @@ widenchunk:
 	JNZ widenrow
 	VZEROUPPER
 	RET
+
+// func f16ToF32RowsAVX2(dst *float32, src *uint16, stride, d, n int)
+// f16ToF32RowsAVX512 with 8-value conversions (F16C), d a multiple of 8.
+TEXT ·f16ToF32RowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ stride+16(FP), DX
+	SHLQ $1, DX
+	MOVQ d+24(FP), R8
+	MOVQ n+32(FP), CX
+
+widenrow8:
+	MOVQ SI, R9
+	MOVQ R8, R10
+
+widenchunk8:
+	VCVTPH2PS (R9), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, R9
+	ADDQ $32, DI
+	SUBQ $8, R10
+	JNZ widenchunk8
+	ADDQ DX, SI
+	DECQ CX
+	JNZ widenrow8
+	VZEROUPPER
+	RET

@@ -126,3 +126,68 @@ gluexploop:
 	JNZ gluexploop
 	VZEROUPPER
 	RET
+
+// func expShiftAVX2(dst, src *float32, n int, sub float32) int
+// dst[i] = Exp(src[i] - sub), 8 at a time with Exp's arithmetic (fused
+// multiply-adds rounded once), for n (a positive multiple of 8) elements
+// or until a group of 8 has a lane whose power of two n is outside
+// [-125, 127] (a result that is not a normal number, or NaN): without
+// vscalefps the scaling adds n to the exponent field, which is exact only
+// there. Returns the elements done (a multiple of 8); the caller takes the
+// stopping group with the scalar Exp.
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS sub+24(FP), Y15
+	VBROADCASTSS expShift<>(SB), Y14
+	VBROADCASTSS expL2E<>(SB), Y13
+	VBROADCASTSS expC1<>(SB), Y12
+	VBROADCASTSS expC2<>(SB), Y11
+	MOVL $0xc2fa0000, AX // -125
+	VMOVD AX, X10
+	VBROADCASTSS X10, Y10
+	MOVL $0x42fe0000, AX // 127
+	VMOVD AX, X1
+	VBROADCASTSS X1, Y1
+	XORQ DX, DX
+
+exp8loop:
+	VMOVUPS (SI)(DX*4), Y0
+	VSUBPS Y15, Y0, Y0
+	VMOVAPS Y14, Y2
+	VFMADD231PS Y13, Y0, Y2
+	VSUBPS Y14, Y2, Y3
+	VMOVAPS Y0, Y5
+	VFNMADD231PS Y12, Y3, Y5
+	VFNMADD231PS Y11, Y3, Y5
+	VMULPS Y5, Y5, Y6
+	VBROADCASTSS expP1<>(SB), Y7
+	VBROADCASTSS expP0<>(SB), Y4
+	VFMADD231PS Y4, Y5, Y7
+	VBROADCASTSS expP3<>(SB), Y8
+	VBROADCASTSS expP2<>(SB), Y4
+	VFMADD231PS Y4, Y5, Y8
+	VFMADD231PS Y7, Y6, Y8
+	VBROADCASTSS expOne<>(SB), Y9
+	VBROADCASTSS expP4<>(SB), Y4
+	VFMADD231PS Y4, Y5, Y9
+	VFMADD231PS Y8, Y6, Y9
+	VCMPPS $13, Y10, Y3, Y4 // n >= -125 (false for NaN)
+	VCMPPS $2, Y1, Y3, Y7   // n <= 127
+	VANDPS Y4, Y7, Y4
+	VMOVMSKPS Y4, AX
+	CMPL AX, $0xff
+	JNE exp8done
+	VCVTPS2DQ Y3, Y3
+	VPSLLD $23, Y3, Y3
+	VPADDD Y3, Y9, Y9
+	VMOVUPS Y9, (DI)(DX*4)
+	ADDQ $8, DX
+	CMPQ DX, CX
+	JL exp8loop
+
+exp8done:
+	VZEROUPPER
+	MOVQ DX, ret+32(FP)
+	RET

@@ -4,6 +4,8 @@ import (
 	"math"
 	"unsafe"
 
+	"golang.org/x/sys/cpu"
+
 	"s4c/gguf"
 )
 
@@ -259,12 +261,23 @@ func f32ToF16Fast(dst []uint16, src []float32) int {
 
 // f16ToF32RowsFast is F16ToF32Rows with vcvtph2ps, for d a multiple of 16.
 func f16ToF32RowsFast(dst []float32, src []uint16, stride, d, n int) bool {
-	if Kernel != "avx512" || d%16 != 0 {
+	switch {
+	case Kernel == "avx512" && d%16 == 0:
+		f16ToF32RowsAVX512(&dst[0], &src[0], stride, d, n)
+	case Kernel == "avx2" && d%8 == 0 && hasF16C:
+		// Attention's value and key rows on AVX2 machines, which widened
+		// them in Go: a tenth of a 1.1B Q4_K decoding step there.
+		f16ToF32RowsAVX2(&dst[0], &src[0], stride, d, n)
+	default:
 		return false
 	}
-	f16ToF32RowsAVX512(&dst[0], &src[0], stride, d, n)
 	return true
 }
+
+//go:noescape
+func f16ToF32RowsAVX2(dst *float32, src *uint16, stride, d, n int)
+
+var hasF16C = cpu.X86.HasF16C
 
 //go:noescape
 func dotRows16F16AVX512(out *float32, ostride int, q *float32, nq int, d int, k *uint16, kstride int, blocks int)
