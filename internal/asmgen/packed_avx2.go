@@ -102,7 +102,7 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	name := avx2Name(g, T)
 	rowLoopPrologue(b, name, pkSignature, 64, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows) times activation records
 // x + t·xstride (t < %d): out[t·ostride/4 + r], with AVX2.
-`, g.name, T), g.qbytes, "")
+`, g.name, T), g.qbytes, r1Entry(1))
 	// Up to 3 tokens leave Y14 and Y15 free for the constants (pairs of
 	// ones; the bias or nibble mask): fewer loads per step.
 	ones, mask := "pkOnes16<>(SB)", "pkBias80<>(SB)"
@@ -125,7 +125,28 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			fmt.Fprintf(b, "\tVXORPS %s, %s, %s\n", facc(t, h), facc(t, h), facc(t, h))
 		}
 	}
+	// Software prefetch as the AVX-512 one-row kernels do it (see
+	// r1Prefetch, r1Entry): the 4-bit and plane types sweep the row with
+	// one pointer (R13, unused by one-row tiles), the byte types fetch
+	// quants and scales r1Prefetch ahead of each. Without it an AVX2
+	// kernel left the stream to the hardware prefetcher alone.
+	linear := g.qbytes < 512
+	if linear {
+		fmt.Fprintf(b, "\tLEAQ %d(SI), R13\n\tPREFETCHT0 -64(R13)\n", r1Prefetch)
+	}
 	fmt.Fprintf(b, "%sloop:\n", name)
+	if linear {
+		for off := 0; off < g.qbytes+g.meta; off += 64 {
+			fmt.Fprintf(b, "\tPREFETCHT0 %d(R13)\n", off)
+		}
+	} else {
+		for off := 0; off < g.qbytes; off += 64 {
+			fmt.Fprintf(b, "\tPREFETCHT0 %d(SI)\n", r1Prefetch+off)
+		}
+		for off := 0; off < g.meta; off += 64 {
+			fmt.Fprintf(b, "\tPREFETCHT0 %d(R9)\n", r1Prefetch+off)
+		}
+	}
 	// start sets the integer accumulators of lane half h.
 	start := func(h, half int) {
 		for t := 0; t < T; t++ {
@@ -281,6 +302,9 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 			}
 			flush(h, 0)
 		}
+	}
+	if linear {
+		fmt.Fprintf(b, "\tADDQ $%d, R13\n", g.qbytes+g.meta)
 	}
 	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R11\n\tADDQ $%d, R9\n\tDECQ CX\n\tJNZ %sloop\n",
 		g.qbytes, recBytes, recBytes, g.meta, name)

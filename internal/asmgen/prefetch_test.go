@@ -10,59 +10,71 @@ import (
 )
 
 // TestOneRowPrefetchCoverage runs the address arithmetic of every one-row
-// decoding kernel (as generated: its PREFETCHT0, LEAQ and ADDQ on SI, R9
-// and R13) over consecutive rows of every width from one group to 64, and
-// checks that each cache line the kernel reads was prefetched, by the
-// call's entry burst or by a row before. A line left out of every row
-// costs a demand miss per row: Q4_K rows of 5632 columns, whose scales
-// are padded by less than a line, streamed at 0.83-0.86 of the read
-// probe with one such line, 0.92-0.93 without.
+// decoding kernel, AVX-512 and AVX2 (as generated: its PREFETCHT0, LEAQ
+// and ADDQ on SI, R9 and R13) over consecutive rows of every width from
+// one group to 64, and checks that each cache line the kernel reads was
+// prefetched, by the call's entry burst or by a row before. A line left
+// out of every row costs a demand miss per row: Q4_K rows of 5632
+// columns, whose scales are padded by less than a line, streamed at
+// 0.83-0.86 of the read probe with one such line, 0.92-0.93 without.
 func TestOneRowPrefetchCoverage(t *testing.T) {
 	for _, g := range packedGeoms {
-		var b bytes.Buffer
-		packedKernel(&b, g, tileVariants[0], 1)
-		k, err := parseAddressing(b.String())
-		if err != nil {
-			t.Fatalf("%s: %v", g.name, err)
+		for _, avx2 := range []bool{false, true} {
+			testPrefetchCoverage(t, g, avx2)
 		}
-		for G := 1; G <= 64; G++ {
-			stride := G*g.qbytes + (G*g.meta+63)/64*64
-			const rows = 24
-			fetched := map[int]bool{}
-			for _, off := range k.entry {
-				fetched[off/64] = true
+	}
+}
+
+func testPrefetchCoverage(t *testing.T, g packedGeom, avx2 bool) {
+	var b bytes.Buffer
+	name := g.name
+	if avx2 {
+		avx2Kernel(&b, g, 1)
+		name += " (AVX2)"
+	} else {
+		packedKernel(&b, g, tileVariants[0], 1)
+	}
+	k, err := parseAddressing(b.String())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for G := 1; G <= 64; G++ {
+		stride := G*g.qbytes + (G*g.meta+63)/64*64
+		const rows = 24
+		fetched := map[int]bool{}
+		for _, off := range k.entry {
+			fetched[off/64] = true
+		}
+		for r := 0; r < rows; r++ {
+			reg := map[string]int{"SI": r * stride, "R9": r*stride + G*g.qbytes}
+			for _, op := range k.start {
+				op.run(reg, fetched)
 			}
-			for r := 0; r < rows; r++ {
-				reg := map[string]int{"SI": r * stride, "R9": r*stride + G*g.qbytes}
-				for _, op := range k.start {
+			for i := 0; i < G; i++ {
+				for _, op := range k.loop {
 					op.run(reg, fetched)
 				}
-				for i := 0; i < G; i++ {
-					for _, op := range k.loop {
-						op.run(reg, fetched)
-					}
-				}
 			}
-			// The lines of rows 0..rows-3 (the last rows' successors are
-			// not simulated): every group's quants and scales.
-			var missed []int
-			for r := 0; r < rows-2; r++ {
-				S := r * stride
-				for i := 0; i < G; i++ {
-					for _, span := range [][2]int{{S + i*g.qbytes, g.qbytes}, {S + G*g.qbytes + i*g.meta, g.meta}} {
-						for l := span[0] / 64; l <= (span[0]+span[1]-1)/64; l++ {
-							if !fetched[l] {
-								missed = append(missed, l)
-								fetched[l] = true // once
-							}
+		}
+		// The lines of rows 0..rows-3 (the last rows' successors are
+		// not simulated): every group's quants and scales.
+		var missed []int
+		for r := 0; r < rows-2; r++ {
+			S := r * stride
+			for i := 0; i < G; i++ {
+				for _, span := range [][2]int{{S + i*g.qbytes, g.qbytes}, {S + G*g.qbytes + i*g.meta, g.meta}} {
+					for l := span[0] / 64; l <= (span[0]+span[1]-1)/64; l++ {
+						if !fetched[l] {
+							missed = append(missed, l)
+							fetched[l] = true // once
 						}
 					}
 				}
 			}
-			if len(missed) > 0 {
-				t.Errorf("%s, %d columns (row stride %d bytes): %d lines over %d rows never prefetched, first %v",
-					g.name, G*512, stride, len(missed), rows-2, missed[:min(4, len(missed))])
-			}
+		}
+		if len(missed) > 0 {
+			t.Errorf("%s, %d columns (row stride %d bytes): %d lines over %d rows never prefetched, first %v",
+				name, G*512, stride, len(missed), rows-2, missed[:min(4, len(missed))])
 		}
 	}
 }
@@ -87,8 +99,8 @@ func (o addrOp) run(reg map[string]int, fetched map[int]bool) {
 }
 
 // kernelAddressing is a one-row kernel's address instructions: at entry
-// (offsets from the first row), at the start of each row, and in the loop
-// over a row's groups.
+// (offsets from the first row), at the start of each row (from its block
+// label to its loop label), and in the loop over a row's groups.
 type kernelAddressing struct {
 	entry       []int
 	start, loop []addrOp
@@ -107,9 +119,7 @@ func parseAddressing(src string) (*kernelAddressing, error) {
 		line = strings.TrimSpace(line)
 		switch {
 		case strings.HasSuffix(line, "block:"):
-			section = "block"
-			continue
-		case strings.HasSuffix(line, "started:"):
+			// Each row: from here to the loop over its groups.
 			section = "start"
 			continue
 		case strings.HasSuffix(line, "loop:"):
