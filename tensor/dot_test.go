@@ -382,7 +382,9 @@ func TestEvenTiles(t *testing.T) {
 // TestQuantizeGroupMatchesGo holds the assembly activation quantizer to
 // quantizeBlock bit for bit: zero blocks, partial groups, values on
 // rounding ties and magnitudes from 1e-30 to 1e30.
-func TestQuantizeGroupMatchesGo(t *testing.T) {
+func TestQuantizeGroupMatchesGo(t *testing.T) { eachKernel(t, testQuantizeGroupMatchesGo) }
+
+func testQuantizeGroupMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	for trial := 0; trial < 200; trial++ {
 		n := 1 + rng.Intn(pkBlocks)

@@ -35,15 +35,25 @@ func intKernels() bool { return intLevel != "" }
 //go:noescape
 func quantBlocksAVX512(x *float32, n int, rec *byte)
 
+// quantBlocksAVX2 is quantBlocksAVX512 with 256-bit vectors.
+//
+//go:noescape
+func quantBlocksAVX2(x *float32, n int, rec *byte)
+
 // quantizeGroup quantizes the n blocks of x (n <= 16) into one record.
+// On AVX2 machines this ran in Go: 6 % of a 1.1B Q4_K decoding step.
 func quantizeGroup(rec []byte, x []float32, n int) {
-	if Kernel != "avx512" {
+	if Kernel != "avx512" && Kernel != "avx2" || n == 0 {
 		quantizeGroupGo(rec, x, n)
 		return
 	}
 	_ = rec[pkRecBytes-1]
 	_ = x[32*n-1]
-	quantBlocksAVX512(&x[0], n, &rec[0])
+	if Kernel == "avx512" {
+		quantBlocksAVX512(&x[0], n, &rec[0])
+		return
+	}
+	quantBlocksAVX2(&x[0], n, &rec[0])
 }
 
 // mulIntRows computes rows [lo, hi) of y for quantized activations a
