@@ -121,7 +121,9 @@ func BenchmarkDot(b *testing.B) {
 
 // TestTilesMatchGeneric: the SIMD matrix tiles give bitwise the result of
 // the portable path (dequantize, then the 16-lane dot) for every batch size.
-func TestTilesMatchGeneric(t *testing.T) {
+func TestTilesMatchGeneric(t *testing.T) { eachKernel(t, testTilesMatchGeneric) }
+
+func testTilesMatchGeneric(t *testing.T) {
 	rng := rand.New(rand.NewSource(21))
 	rows, cols := 151, 320
 	w := make([]float32, rows*cols)

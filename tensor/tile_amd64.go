@@ -20,6 +20,9 @@ func tileBF16x1AVX512(w *uint16, x *float32, cols int) float32
 //go:noescape
 func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 
+//go:noescape
+func tileF16x4AVX2(w *uint16, x *float32, cols, xstride int, out *float32)
+
 // mulFloatRows computes rows [lo, hi) of y = x·Wᵀ for F16/F32 weights with
 // SIMD tiles of 4 rows × up to 4 tokens: each weight chunk and each
 // activation chunk is loaded once for several products, and four rows give
@@ -69,10 +72,21 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		}
 		lo = r4
 	}
-	// Remaining rows: row by row, token by token.
+	// Remaining rows: row by row, token by token (on AVX2, F16 rows with
+	// four tokens at a time while four are left).
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
-		for t := 0; t < n; t++ {
+		t := 0
+		if Kernel == "avx2" && m.Type == gguf.F16 {
+			var out [4]float32
+			for ; t+4 <= n; t += 4 {
+				tileF16x4AVX2(u16ptr(row), &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+				for k, v := range out {
+					y[(t+k)*m.Rows+r] = v
+				}
+			}
+		}
+		for ; t < n; t++ {
 			var v float32
 			switch {
 			case m.Type == gguf.F32:

@@ -78,3 +78,64 @@ f16x1loop2:
 	MOVSS X1, ret+24(FP)
 	RET
 
+
+// REDUCE16Y2 reduces lanes 0-7 (LO) and 8-15 (HI) of a 16-lane sum to X
+// lane 0 (X: LO's low half) in tileF16x1AVX2's order. Clobbers X9.
+#define REDUCE16Y2(LO, HI, X) \
+	VADDPS HI, LO, LO \
+	VEXTRACTF128 $1, LO, X9 \
+	VADDPS X9, X, X \
+	VMOVHLPS X, X, X9 \
+	VADDPS X9, X, X \
+	VMOVSHDUP X, X9 \
+	VADDSS X9, X, X
+
+// func tileF16x4AVX2(w *uint16, x *float32, cols, xstride int, out *float32)
+// out[t] = tileF16x1AVX2(w, x + t·xstride, cols) for t < 4, bit for bit
+// (each token its own two 8-lane accumulators, in the same order), with
+// each chunk of the row widened once for the four tokens instead of once
+// per token: the AVX2 machines' batched F16 products (verification,
+// prompts) were bound by widening the same row again for every token.
+TEXT ·tileF16x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ cols+16(FP), CX
+	MOVQ xstride+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (DI)(DX*2), R9
+	ADDQ DX, R9
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+f16x4loop2:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y10
+	VFMADD231PS (DI), Y0, Y1
+	VFMADD231PS 32(DI), Y10, Y2
+	VFMADD231PS (DI)(DX*1), Y0, Y3
+	VFMADD231PS 32(DI)(DX*1), Y10, Y4
+	VFMADD231PS (DI)(DX*2), Y0, Y5
+	VFMADD231PS 32(DI)(DX*2), Y10, Y6
+	VFMADD231PS (R9), Y0, Y7
+	VFMADD231PS 32(R9), Y10, Y8
+	ADDQ $32, SI
+	ADDQ $64, DI
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JNZ f16x4loop2
+	MOVQ out+32(FP), AX
+	REDUCE16Y2(Y1, Y2, X1)
+	MOVSS X1, 0(AX)
+	REDUCE16Y2(Y3, Y4, X3)
+	MOVSS X3, 4(AX)
+	REDUCE16Y2(Y5, Y6, X5)
+	MOVSS X5, 8(AX)
+	REDUCE16Y2(Y7, Y8, X7)
+	MOVSS X7, 12(AX)
+	VZEROUPPER
+	RET
