@@ -23,6 +23,9 @@ func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 //go:noescape
 func tileF16x4AVX2(w *uint16, x *float32, cols, xstride int, out *float32)
 
+//go:noescape
+func tileF16r2t4AVX2(w *uint16, wstride int, x *float32, cols, xstride int, out *float32)
+
 // mulFloatRows computes rows [lo, hi) of y = x·Wᵀ for F16/F32 weights with
 // SIMD tiles of 4 rows × up to 4 tokens: each weight chunk and each
 // activation chunk is loaded once for several products, and four rows give
@@ -74,6 +77,26 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 	}
 	// Remaining rows: row by row, token by token (on AVX2, F16 rows with
 	// four tokens at a time while four are left).
+	if Kernel == "avx2" && m.Type == gguf.F16 && n >= 4 {
+		// Pairs of rows, four tokens at a time; the rest below.
+		var out [8]float32
+		for ; lo+2 <= hi; lo += 2 {
+			row := m.Row(lo)
+			t := 0
+			for ; t+4 <= n; t += 4 {
+				tileF16r2t4AVX2(u16ptr(row), m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+				for k := 0; k < 4; k++ {
+					y[(t+k)*m.Rows+lo] = out[k]
+					y[(t+k)*m.Rows+lo+1] = out[4+k]
+				}
+			}
+			for ; t < n; t++ {
+				for r := lo; r < lo+2; r++ {
+					y[t*m.Rows+r] = tileF16x1AVX2(u16ptr(m.Row(r)), &x[t*m.Cols], m.Cols)
+				}
+			}
+		}
+	}
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
 		t := 0

@@ -139,3 +139,99 @@ f16x4loop2:
 	MOVSS X7, 12(AX)
 	VZEROUPPER
 	RET
+
+// func tileF16r2t4AVX2(w *uint16, wstride int, x *float32, cols, xstride int, out *float32)
+// out[4r+t] = tileF16x1AVX2(row r, token t) for rows w, w + wstride bytes
+// and tokens x + t·xstride, bit for bit. With 16 registers, 2 rows × 4
+// tokens × 16 lanes do not fit at once, so lanes 0-7 of every 16 columns
+// go first, then lanes 8-15 (each lane's sum in the same order either
+// way), and a token's activations are loaded once for both rows: half
+// tileF16x4AVX2's reads of activations, which for batches of more than
+// four tokens come from L2.
+TEXT ·tileF16r2t4AVX2(SB), NOSPLIT, $256-48
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), BX
+	MOVQ x+16(FP), DI
+	MOVQ xstride+32(FP), DX
+	SHLQ $2, DX
+	LEAQ (DI)(DX*2), R9
+	ADDQ DX, R9
+	XORQ R10, R10 // half: 0, then 16 bytes of halves / 32 of floats
+	MOVQ SP, R12
+r2t4half:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ cols+24(FP), CX
+	MOVQ SI, R11
+	ADDQ R10, R11 // row 0's halves of this lane half
+	MOVQ R10, R13
+	SHLQ $1, R13  // activations: twice the offset
+	LEAQ (DI)(R13*1), R14
+	LEAQ (R9)(R13*1), R15
+r2t4loop:
+	VCVTPH2PS (R11), Y8
+	VCVTPH2PS (R11)(BX*1), Y9
+	VMOVUPS (R14), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VMOVUPS (R14)(DX*1), Y10
+	VFMADD231PS Y10, Y8, Y1
+	VFMADD231PS Y10, Y9, Y5
+	VMOVUPS (R14)(DX*2), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VMOVUPS (R15), Y10
+	VFMADD231PS Y10, Y8, Y3
+	VFMADD231PS Y10, Y9, Y7
+	ADDQ $32, R11
+	ADDQ $64, R14
+	ADDQ $64, R15
+	SUBQ $16, CX
+	JNZ r2t4loop
+	TESTQ R10, R10
+	JNZ r2t4reduce
+	// Lanes 0-7 done: keep them, go on with lanes 8-15.
+	VMOVUPS Y0, 0(R12)
+	VMOVUPS Y1, 32(R12)
+	VMOVUPS Y2, 64(R12)
+	VMOVUPS Y3, 96(R12)
+	VMOVUPS Y4, 128(R12)
+	VMOVUPS Y5, 160(R12)
+	VMOVUPS Y6, 192(R12)
+	VMOVUPS Y7, 224(R12)
+	MOVQ $16, R10
+	JMP r2t4half
+r2t4reduce:
+	MOVQ out+40(FP), AX
+	VMOVUPS 0(R12), Y8
+	REDUCE16Y2(Y8, Y0, X8)
+	MOVSS X8, 0(AX)
+	VMOVUPS 32(R12), Y8
+	REDUCE16Y2(Y8, Y1, X8)
+	MOVSS X8, 4(AX)
+	VMOVUPS 64(R12), Y8
+	REDUCE16Y2(Y8, Y2, X8)
+	MOVSS X8, 8(AX)
+	VMOVUPS 96(R12), Y8
+	REDUCE16Y2(Y8, Y3, X8)
+	MOVSS X8, 12(AX)
+	VMOVUPS 128(R12), Y8
+	REDUCE16Y2(Y8, Y4, X8)
+	MOVSS X8, 16(AX)
+	VMOVUPS 160(R12), Y8
+	REDUCE16Y2(Y8, Y5, X8)
+	MOVSS X8, 20(AX)
+	VMOVUPS 192(R12), Y8
+	REDUCE16Y2(Y8, Y6, X8)
+	MOVSS X8, 24(AX)
+	VMOVUPS 224(R12), Y8
+	REDUCE16Y2(Y8, Y7, X8)
+	MOVSS X8, 28(AX)
+	VZEROUPPER
+	RET
