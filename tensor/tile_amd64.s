@@ -140,6 +140,13 @@ f16x4loop2:
 	VZEROUPPER
 	RET
 
+// R2T4OUT reduces the lanes 0-7 kept at OFF(R12) and the lanes 8-15 in
+// ACC to out+OUTOFF (AX). Clobbers Y8, X9.
+#define R2T4OUT(OFF, ACC, OUTOFF) \
+	VMOVUPS OFF(R12), Y8 \
+	REDUCE16Y2(Y8, ACC, X8) \
+	MOVSS X8, OUTOFF(AX)
+
 // func tileF16r2t4AVX2(w *uint16, wstride int, x *float32, cols, xstride int, out *float32)
 // out[4r+t] = tileF16x1AVX2(row r, token t) for rows w, w + wstride bytes
 // and tokens x + t·xstride, bit for bit. With 16 registers, 2 rows × 4
@@ -209,29 +216,13 @@ r2t4loop:
 	JMP r2t4half
 r2t4reduce:
 	MOVQ out+40(FP), AX
-	VMOVUPS 0(R12), Y8
-	REDUCE16Y2(Y8, Y0, X8)
-	MOVSS X8, 0(AX)
-	VMOVUPS 32(R12), Y8
-	REDUCE16Y2(Y8, Y1, X8)
-	MOVSS X8, 4(AX)
-	VMOVUPS 64(R12), Y8
-	REDUCE16Y2(Y8, Y2, X8)
-	MOVSS X8, 8(AX)
-	VMOVUPS 96(R12), Y8
-	REDUCE16Y2(Y8, Y3, X8)
-	MOVSS X8, 12(AX)
-	VMOVUPS 128(R12), Y8
-	REDUCE16Y2(Y8, Y4, X8)
-	MOVSS X8, 16(AX)
-	VMOVUPS 160(R12), Y8
-	REDUCE16Y2(Y8, Y5, X8)
-	MOVSS X8, 20(AX)
-	VMOVUPS 192(R12), Y8
-	REDUCE16Y2(Y8, Y6, X8)
-	MOVSS X8, 24(AX)
-	VMOVUPS 224(R12), Y8
-	REDUCE16Y2(Y8, Y7, X8)
-	MOVSS X8, 28(AX)
+	R2T4OUT(0, Y0, 0)
+	R2T4OUT(32, Y1, 4)
+	R2T4OUT(64, Y2, 8)
+	R2T4OUT(96, Y3, 12)
+	R2T4OUT(128, Y4, 16)
+	R2T4OUT(160, Y5, 20)
+	R2T4OUT(192, Y6, 24)
+	R2T4OUT(224, Y7, 28)
 	VZEROUPPER
 	RET
