@@ -24,7 +24,7 @@ func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 func tileF16x4AVX2(w *uint16, x *float32, cols, xstride int, out *float32)
 
 //go:noescape
-func tileF16r2t4AVX2(w *uint16, wstride int, x *float32, cols, xstride int, out *float32)
+func tileF16r2t4AVX2(w *uint16, wstride int, x *float32, cols, xstride int, out *float32, pf int)
 
 // mulFloatRows computes rows [lo, hi) of y = x·Wᵀ for F16/F32 weights with
 // SIMD tiles of 4 rows × up to 4 tokens: each weight chunk and each
@@ -84,7 +84,11 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 			row := m.Row(lo)
 			t := 0
 			for ; t+4 <= n; t += 4 {
-				tileF16r2t4AVX2(u16ptr(row), m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0])
+				pf := 0
+				if t == 0 && lo+4 <= hi {
+					pf = 1 // the first tile prefetches the next pair
+				}
+				tileF16r2t4AVX2(u16ptr(row), m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0], pf)
 				for k := 0; k < 4; k++ {
 					y[(t+k)*m.Rows+lo] = out[k]
 					y[(t+k)*m.Rows+lo+1] = out[4+k]
