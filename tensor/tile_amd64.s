@@ -51,7 +51,10 @@ bf16x1loop:
 	RET
 
 // func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
-// The 16 lanes as two 8-lane halves.
+// The 16 lanes as two 8-lane halves. The next 4 KiB of the row stream
+// (the next row or two) is prefetched as the row is read: AVX2 decoding
+// of the F16 twin, builds alternated twice, 25.3 / 24.6 tok/s against
+// 23.9 / 23.2, t(2) 70 / 67 ms against 80 / 81.
 TEXT ·tileF16x1AVX2(SB), NOSPLIT, $0-28
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
@@ -59,6 +62,7 @@ TEXT ·tileF16x1AVX2(SB), NOSPLIT, $0-28
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 f16x1loop2:
+	PREFETCHT0 4096(SI)
 	VCVTPH2PS (SI), Y0
 	VCVTPH2PS 16(SI), Y3
 	VFMADD231PS (DI), Y0, Y1
