@@ -21,9 +21,6 @@ func tileBF16x1AVX512(w *uint16, x *float32, cols int) float32
 func tileF16x1AVX2(w *uint16, x *float32, cols int) float32
 
 //go:noescape
-func tileF16x4AVX2(w *uint16, x *float32, cols, xstride int, out *float32)
-
-//go:noescape
 func tileF16r2t4AVX2(w *uint16, wstride int, x *float32, cols, xstride int, out *float32, pf int)
 
 // mulFloatRows computes rows [lo, hi) of y = x·Wᵀ for F16/F32 weights with
@@ -75,43 +72,33 @@ func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool {
 		}
 		lo = r4
 	}
-	// Remaining rows: row by row, token by token (on AVX2, F16 rows with
-	// four tokens at a time while four are left).
+	// On AVX2, F16 rows in pairs take their first n/4·4 tokens four at a
+	// time: rows [lo, paired), tokens [0, done).
+	paired, done := lo, 0
 	if Kernel == "avx2" && m.Type == gguf.F16 && n >= 4 {
-		// Pairs of rows, four tokens at a time; the rest below.
+		done = n / 4 * 4
 		var out [8]float32
-		for ; lo+2 <= hi; lo += 2 {
-			row := m.Row(lo)
-			t := 0
-			for ; t+4 <= n; t += 4 {
+		for ; paired+2 <= hi; paired += 2 {
+			row := m.Row(paired)
+			for t := 0; t < done; t += 4 {
 				pf := 0
-				if t == 0 && lo+4 <= hi {
+				if t == 0 && paired+4 <= hi {
 					pf = 1 // the first tile prefetches the next pair
 				}
 				tileF16r2t4AVX2(u16ptr(row), m.rowBytes, &x[t*m.Cols], m.Cols, m.Cols, &out[0], pf)
 				for k := 0; k < 4; k++ {
-					y[(t+k)*m.Rows+lo] = out[k]
-					y[(t+k)*m.Rows+lo+1] = out[4+k]
-				}
-			}
-			for ; t < n; t++ {
-				for r := lo; r < lo+2; r++ {
-					y[t*m.Rows+r] = tileF16x1AVX2(u16ptr(m.Row(r)), &x[t*m.Cols], m.Cols)
+					y[(t+k)*m.Rows+paired] = out[k]
+					y[(t+k)*m.Rows+paired+1] = out[4+k]
 				}
 			}
 		}
 	}
+	// The rest: row by row, token by token.
 	for r := lo; r < hi; r++ {
 		row := m.Row(r)
 		t := 0
-		if Kernel == "avx2" && m.Type == gguf.F16 {
-			var out [4]float32
-			for ; t+4 <= n; t += 4 {
-				tileF16x4AVX2(u16ptr(row), &x[t*m.Cols], m.Cols, m.Cols, &out[0])
-				for k, v := range out {
-					y[(t+k)*m.Rows+r] = v
-				}
-			}
+		if r < paired {
+			t = done
 		}
 		for ; t < n; t++ {
 			var v float32

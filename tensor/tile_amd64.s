@@ -94,56 +94,6 @@ f16x1loop2:
 	VMOVSHDUP X, X9 \
 	VADDSS X9, X, X
 
-// func tileF16x4AVX2(w *uint16, x *float32, cols, xstride int, out *float32)
-// out[t] = tileF16x1AVX2(w, x + t·xstride, cols) for t < 4, bit for bit
-// (each token its own two 8-lane accumulators, in the same order), with
-// each chunk of the row widened once for the four tokens instead of once
-// per token: the AVX2 machines' batched F16 products (verification,
-// prompts) were bound by widening the same row again for every token.
-TEXT ·tileF16x4AVX2(SB), NOSPLIT, $0-40
-	MOVQ w+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ cols+16(FP), CX
-	MOVQ xstride+24(FP), DX
-	SHLQ $2, DX
-	LEAQ (DI)(DX*2), R9
-	ADDQ DX, R9
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-f16x4loop2:
-	VCVTPH2PS (SI), Y0
-	VCVTPH2PS 16(SI), Y10
-	VFMADD231PS (DI), Y0, Y1
-	VFMADD231PS 32(DI), Y10, Y2
-	VFMADD231PS (DI)(DX*1), Y0, Y3
-	VFMADD231PS 32(DI)(DX*1), Y10, Y4
-	VFMADD231PS (DI)(DX*2), Y0, Y5
-	VFMADD231PS 32(DI)(DX*2), Y10, Y6
-	VFMADD231PS (R9), Y0, Y7
-	VFMADD231PS 32(R9), Y10, Y8
-	ADDQ $32, SI
-	ADDQ $64, DI
-	ADDQ $64, R9
-	SUBQ $16, CX
-	JNZ f16x4loop2
-	MOVQ out+32(FP), AX
-	REDUCE16Y2(Y1, Y2, X1)
-	MOVSS X1, 0(AX)
-	REDUCE16Y2(Y3, Y4, X3)
-	MOVSS X3, 4(AX)
-	REDUCE16Y2(Y5, Y6, X5)
-	MOVSS X5, 8(AX)
-	REDUCE16Y2(Y7, Y8, X7)
-	MOVSS X7, 12(AX)
-	VZEROUPPER
-	RET
-
 // R2T4OUT reduces the lanes 0-7 kept at OFF(R12) and the lanes 8-15 in
 // ACC to out+OUTOFF (AX). Clobbers Y8, X9.
 #define R2T4OUT(OFF, ACC, OUTOFF) \
@@ -178,9 +128,10 @@ f16x4loop2:
 // and tokens x + t·xstride, bit for bit. With 16 registers, 2 rows × 4
 // tokens × 16 lanes do not fit at once, so lanes 0-7 of every 16 columns
 // go first, then lanes 8-15 (each lane's sum in the same order either
-// way), and a token's activations are loaded once for both rows: half
-// tileF16x4AVX2's reads of activations, which for batches of more than
-// four tokens come from L2. With pf != 0 the next pair of rows is
+// way). Each chunk of a row is widened once for four tokens, and a
+// token's activations are loaded once for both rows (AVX2 machines' F16
+// products had widened a row again for every token, and for batches of
+// more than four tokens the activations come from L2). With pf != 0 the next pair of rows is
 // prefetched as these are read (the first token tile of a pair: the
 // others find its rows in cache, where prefetching again only cost
 // prompts of 256 tokens a fifth).
