@@ -33,7 +33,9 @@ func chooseKernel() string {
 		return "generic"
 	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && want != "avx2":
 		return "avx512"
-	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C:
+		// F16C: the AVX2 kernels widen float16 weights and cache rows
+		// with vcvtph2ps.
 		return "avx2"
 	}
 	return "generic"

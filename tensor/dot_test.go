@@ -499,7 +499,7 @@ func eachKernel(t *testing.T, test func(*testing.T)) {
 	saved := Kernel
 	defer func() { Kernel = saved }()
 	kernels := []string{saved}
-	if saved == "avx512" && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+	if saved == "avx512" && cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
 		kernels = append(kernels, "avx2") // the AVX2 machines' kernels
 	}
 	if saved != "generic" {

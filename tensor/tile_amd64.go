@@ -4,8 +4,6 @@ import (
 	"math"
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
-
 	"s4c/gguf"
 )
 
@@ -292,7 +290,7 @@ func f16ToF32RowsFast(dst []float32, src []uint16, stride, d, n int) bool {
 	switch {
 	case Kernel == "avx512" && d%16 == 0:
 		f16ToF32RowsAVX512(&dst[0], &src[0], stride, d, n)
-	case Kernel == "avx2" && d%8 == 0 && hasF16C:
+	case Kernel == "avx2" && d%8 == 0:
 		// Attention's value and key rows on AVX2 machines, which widened
 		// them in Go: a tenth of a 1.1B Q4_K decoding step there.
 		f16ToF32RowsAVX2(&dst[0], &src[0], stride, d, n)
@@ -304,8 +302,6 @@ func f16ToF32RowsFast(dst []float32, src []uint16, stride, d, n int) bool {
 
 //go:noescape
 func f16ToF32RowsAVX2(dst *float32, src *uint16, stride, d, n int)
-
-var hasF16C = cpu.X86.HasF16C
 
 //go:noescape
 func dotRows16F16AVX512(out *float32, ostride int, q *float32, nq int, d int, k *uint16, kstride int, blocks int)
