@@ -185,7 +185,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	// prefetch is emitted beside the load of row r's quants (or scales) at
 	// off: four-row tiles fetch the next block's, one-row tiles their own
 	// stream r1Prefetch bytes on (see r1Prefetch).
-	linear := R == 1 && g.qbytes < 512 // see r1Prefetch
+	linear := R == 1 && g.r1Linear()
 	prefetch := func(off, r int, scales bool) {
 		if pf && scales {
 			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(off, pfScale[r]))
@@ -204,17 +204,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 		}
 	}
 	if linear {
-		// R13 (row 3 of four-row tiles) is the one-row tiles' prefetch
-		// pointer, r1Prefetch bytes ahead of the row's quants. It covers
-		// a group's quants and scales as it moves on, but not the padding
-		// that rounds a row's scales up to 64 bytes: the line before its
-		// start is fetched here, or rows that end in less than a line of
-		// padding (Q4_K, Q5_K, IQ4_XS at 3072, 5632 or 11008 columns)
-		// leave a line of every row to a demand miss. 1.1B Q4_K, both
-		// kernels alternated in one process: the FFN down matrix (5632
-		// columns) streams at 0.92-0.93 of the read probe against
-		// 0.83-0.86, a decoding step at 0.85-0.88 against 0.83-0.85.
-		fmt.Fprintf(b, "\tLEAQ %d(SI), R13\n\tPREFETCHT0 -64(R13)\n", r1Prefetch)
+		b.WriteString(r1LinearStart) // R13: row 3 of four-row tiles
 	}
 	fmt.Fprintf(b, "%sloop:\n", name)
 
@@ -673,6 +663,21 @@ type tileVariant struct {
 // 0.63, Q6_K 0.71 against 0.69; but Q8_0 0.72-0.84 against 0.75-0.85, so
 // the byte types (Q8_0, Q5_0, Q5_1) keep two pointers.
 const r1Prefetch = 4096
+
+// r1Linear reports whether one-row tiles of g sweep their rows with one
+// prefetch pointer (the 4-bit and plane types; see r1Prefetch).
+func (g packedGeom) r1Linear() bool { return g.qbytes < 512 }
+
+// r1LinearStart starts a row's linear prefetch pointer, R13, r1Prefetch
+// bytes ahead of its quants; it moves on by a group's quants and scales.
+// That does not cover the padding that rounds a row's scales up to 64
+// bytes, so the line before its start is fetched here: rows that end in
+// less than a line of padding (Q4_K, Q5_K, IQ4_XS at 3072, 5632 or 11008
+// columns) left a line of every row to a demand miss. 1.1B Q4_K, both
+// kernels alternated in one process: the FFN down matrix (5632 columns)
+// streams at 0.92-0.93 of the read probe against 0.83-0.86, a decoding
+// step at 0.85-0.88 against 0.83-0.85.
+var r1LinearStart = fmt.Sprintf("\tLEAQ %d(SI), R13\n\tPREFETCHT0 -64(R13)\n", r1Prefetch)
 
 // r1Entry is what one-row tiles do once per call before their first row:
 // prefetch the first r1Prefetch bytes of their range, which the running

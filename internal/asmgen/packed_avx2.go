@@ -127,12 +127,12 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	}
 	// Software prefetch as the AVX-512 one-row kernels do it (see
 	// r1Prefetch, r1Entry): the 4-bit and plane types sweep the row with
-	// one pointer (R13, unused by one-row tiles), the byte types fetch
-	// quants and scales r1Prefetch ahead of each. Without it an AVX2
-	// kernel left the stream to the hardware prefetcher alone.
-	linear := g.qbytes < 512
+	// one pointer (r1LinearStart), the byte types fetch quants and scales
+	// r1Prefetch ahead of each. Without it an AVX2 kernel left the stream
+	// to the hardware prefetcher alone.
+	linear := g.r1Linear()
 	if linear {
-		fmt.Fprintf(b, "\tLEAQ %d(SI), R13\n\tPREFETCHT0 -64(R13)\n", r1Prefetch)
+		b.WriteString(r1LinearStart) // R13: unused by one-row tiles
 	}
 	fmt.Fprintf(b, "%sloop:\n", name)
 	if linear {
