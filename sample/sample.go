@@ -161,10 +161,7 @@ func (s *Sampler) Distribution(logits []float32, history []int32) Dist {
 		s.buf = topK(penalized, p.TopK, s.buf[:0])
 		return p.shape(s.buf, 0)
 	}
-	mx := penalized[0]
-	for _, v := range penalized {
-		mx = max(mx, v)
-	}
+	mx := slices.Max(penalized)
 	if p.TopP < 1 || p.MinP > 0 {
 		// z: temperature-1 weights relative to the best token; mass[b]:
 		// those of the tokens b to b+1 below the best (in logits).
@@ -395,10 +392,7 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 // whose bound (gumbelBound) could still beat the best so far: most ids
 // lie far below it. 32000 ids: 1.55 ms and 256 KB a token before.
 func gumbelMax(logits []float32, temp float32, key uint64) int32 {
-	mx := logits[0]
-	for _, v := range logits {
-		mx = max(mx, v)
-	}
+	mx := slices.Max(logits)
 	best, bv := 0, math.Inf(-1)
 	for i, v := range logits {
 		x := float64((v - mx) / temp)
