@@ -113,3 +113,38 @@ func benchStreamShare(b *testing.B, typ gguf.TensorType, cols int) {
 		b.ReportMetric(shares[len(shares)/2], "share")
 	})
 }
+
+// BenchmarkBatchInCache is BenchmarkKernelInCache for batches of n tokens
+// of the offset types (256×2048, one thread): the tiles' arithmetic per
+// row and group, where Q4_K's compact scales cost most (they are unpacked
+// on every pass of a block of rows). cpu-MB·tok/s: weight bytes times
+// tokens per second of the thread's CPU time.
+func BenchmarkBatchInCache(b *testing.B) {
+	rows, cols := 256, 2048
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q4_1} {
+		m, size := repeatedMat(b, typ, rows, cols)
+		if !m.Prepare() || !intKernels() {
+			b.Skip("no integer kernels on this machine")
+		}
+		for _, n := range []int{1, 2, 3, 4, 8, 16} {
+			x := benchActs(cols * n)
+			y := make([]float32, rows*n)
+			var a pkActs
+			quantizeActs(&a, x, n, cols, nil)
+			var s Scratch
+			b.Run(fmt.Sprintf("%s/%d", typ, n), func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				m.mulIntRows(y, &a, n, 0, rows, &s)
+				b.ResetTimer()
+				c0 := threadCPU()
+				for i := 0; i < b.N; i++ {
+					m.mulIntRows(y, &a, n, 0, rows, &s)
+				}
+				if c := threadCPU() - c0; c > 0 {
+					b.ReportMetric(float64(size)*float64(n)*float64(b.N)/c.Seconds()/1e6, "cpu-MB·tok/s")
+				}
+			})
+		}
+	}
+}

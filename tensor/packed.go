@@ -562,9 +562,10 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 // packedDot is the portable form of the kernels for one packed row and one
 // token's records: per lane (block) the exact integer dot product, then
 // acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree. The
-// offset types (Q4_K, Q5_K, Q4_1, Q5_1; Q2_K per half) join the block's
-// two terms before adding them: acc_j += fma(m_w, d_x·(-Σx_j),
-// float32(sum_j)·(d_w·d_x)).
+// offset types (Q4_K, Q5_K, Q4_1, Q5_1) first add their offset term:
+// acc_j = fma(float32(sum_j), d_w·d_x, fma(m_w, d_x·(-Σx_j), acc_j)); Q2_K
+// joins each half's two terms before adding them: acc_j += fma(m_w,
+// d_x·(-Σx_half), float32(sum_half)·(d_w·d_x)).
 func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
@@ -639,11 +640,11 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 					dw = math.Float32frombits(le.Uint32(meta[4*j:]))
 					mw = math.Float32frombits(le.Uint32(meta[64+4*j:]))
 				}
-				// The block's scale term plus its offset term, then
-				// added: the kernels' accumulators wait on one add per
-				// group, not on two fused multiply-adds in a row.
+				// The offset term, then the scale term, each fused into
+				// the accumulator: one instruction fewer per block and
+				// token than joining the terms first.
 				cx := math.Float32frombits(le.Uint32(r[pkRecCX+4*j:])) // d_x·(-Σx)
-				acc[j] += FMA32(mw, cx, float32(float32(s)*(dw*dx)))
+				acc[j] = FMA32(float32(s), dw*dx, FMA32(mw, cx, acc[j]))
 				continue
 			}
 			dw := F16ToF32(le.Uint16(row[groups*qb+2*(g*pkBlocks+j):]))

@@ -232,6 +232,12 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 				fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVFMADD231PS Y1, %s, %s\n", dx, iacc(t), iacc(t), iacc(t), facc(t, h))
 				continue
 			}
+			if !g.halves {
+				// The offset term, then the scale term (see packedDot).
+				fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVFMADD231PS %s, Y3, %s\n\tVFMADD231PS Y1, %s, %s\n",
+					dx, iacc(t), iacc(t), at(recCX+32*h, xAddr[t]), facc(t, h), iacc(t), facc(t, h))
+				continue
+			}
 			// The scale term, then the offset term added to it, then the
 			// sum to the accumulator (see packedDot).
 			fmt.Fprintf(b, "\tVMULPS %s, Y0, Y1\n\tVCVTDQ2PS %s, %s\n\tVMULPS Y1, %s, %s\n", dx, iacc(t), iacc(t), iacc(t), iacc(t))
