@@ -116,19 +116,24 @@ func planeBits(t gguf.TensorType) (lo, hi int) {
 // then 16 float32 offsets (-m).
 //
 // The K types (and IQ4_XS) keep their scales as the file does, small
-// integers per sub-block and a float per super-block (kMetaBytes): 16 int8
-// sc_j, 16 int8 m_j, then d and dmin of the group's two super-blocks (lanes
-// 0-7, 8-15) as float32. The kernels form d·sc_j and dmin·m_j themselves;
-// both are exact in float32 (an 11-bit mantissa times a 6-bit integer), so
-// the sums are the same as with precomputed float32 scales, at 48 bytes per
-// 512 values instead of 128: a packed Q4_K row is 6 % larger than in the
-// file rather than a third, and decoding reads that much less. Q6_K,
-// Q3_K, Q2_K and IQ4_XS do likewise (q6KMetaBytes, q2KMetaBytes,
-// iq4XSMetaBytes).
+// integers per sub-block and a float per super-block: Q4_K its 6-bit sc_j
+// and m_j and float16 d and dmin of the group's two super-blocks (lanes
+// 0-7, 8-15), in 32 bytes like the file's (kMetaBytes, putKMeta). The
+// kernels form d·sc_j and dmin·m_j themselves; both are exact in float32
+// (an 11-bit mantissa times a 6-bit integer), so the sums are the same as
+// with precomputed float32 scales, at 32 bytes per 512 values instead of
+// 128. Q5_K, Q6_K, Q3_K, Q2_K and IQ4_XS keep int8 scales and float32 d
+// (k8MetaBytes, q6KMetaBytes, q2KMetaBytes, iq4XSMetaBytes), which cost
+// their kernels less: their rows are larger than the file's by 5 %
+// (Q5_K), 1 % (Q6_K), 3 % (IQ4_XS), 5 % (Q3_K) and 25 % (Q2_K). (Q5_K on
+// 6-bit scales decoded 3-6 % slower: its kernel's bit planes leave less
+// room for the unpacking than Q4_K's nibbles.)
 func packedMetaBytes(t gguf.TensorType) int {
 	switch t {
-	case gguf.Q4_K, gguf.Q5_K:
+	case gguf.Q4_K:
 		return kMetaBytes
+	case gguf.Q5_K:
+		return k8MetaBytes
 	case gguf.IQ4_XS:
 		return iq4XSMetaBytes
 	case gguf.Q2_K:
@@ -141,8 +146,13 @@ func packedMetaBytes(t gguf.TensorType) int {
 	return 32
 }
 
-// kMetaBytes is a group's compact K-quant metadata (see packedMetaBytes).
-const kMetaBytes = 48
+// kMetaBytes is a group's compact Q4_K metadata (see putKMeta).
+const kMetaBytes = 32
+
+// k8MetaBytes is a group's Q5_K metadata: 16 int8 sc_j, 16 int8 m_j, then
+// d and dmin of the group's two super-blocks (lanes 0-7, 8-15) as float32
+// (see putK8Meta).
+const k8MetaBytes = 48
 
 // iq4XSMetaBytes is a group's IQ4_XS metadata: 16 int8 block scales
 // ls-32, then d of the two super-blocks as float32.
@@ -161,6 +171,11 @@ const q6KMetaBytes = 40
 // their own scale and offset, as Q6_K's take scales).
 const q2KMetaBytes = 80
 
+// packedSlack is how far past a packed matrix's last row its kernels may
+// read: the AVX2 kernels take a Q4_K or Q5_K group's offsets of blocks
+// 8-15 with a 16-byte load 18 bytes into its 32 bytes of scales.
+const packedSlack = 64
+
 // packed is a matrix's repacked rows.
 type packed struct {
 	data   []byte
@@ -176,7 +191,7 @@ func packRows(m *Mat) *packed {
 	qb := packedQuantBytes(m.Type)
 	meta := G * packedMetaBytes(m.Type)
 	stride := G*qb + (meta+63)/64*64
-	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
+	p := &packed{data: alignedBytes(stride*m.Rows + packedSlack)[:stride*m.Rows], stride: stride, groups: G}
 	adviseHuge(p.data)
 	populate(p.data, true)
 	populate(m.Data, false)
@@ -300,7 +315,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		case gguf.Q5_K:
 			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
 			// 0..31, as nibble and 1-bit planes.
-			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 176)
+			sb, k := putKSubBlock(t, meta[k8MetaBytes*g:], j, src, b)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
 			var vals [32]byte
 			for l := 0; l < 32; l += 4 {
@@ -311,7 +326,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
 			// nibbles of qs[32·(k/2) : 32·(k/2)+32].
-			sb, k := putKSubBlock(meta[kMetaBytes*g:], j, src, b, 144)
+			sb, k := putKSubBlock(t, meta[kMetaBytes*g:], j, src, b)
 			qs := sb[16+32*(k/2):]
 			shift := 4 * uint(k%2)
 			elems = func(i int) uint32 { return le.Uint32(qs[i:]) >> shift & 0x0f0f0f0f }
@@ -385,34 +400,72 @@ func putMeta(meta []byte, j int, scale, offset float32) {
 }
 
 // putKSubBlock writes the 6-bit scale and min of sub-block b (of 32
-// values) of a row of Q4_K or Q5_K super-blocks (size bytes each) and its
-// super-block's d and dmin as block j's compact metadata, and returns its
-// super-block and its index in it.
-func putKSubBlock(meta []byte, j int, src []byte, b, size int) (sb []byte, k int) {
+// values) of a row of Q4_K or Q5_K super-blocks and its super-block's d and
+// dmin as block j's metadata, and returns its super-block and its index in
+// it.
+func putKSubBlock(t gguf.TensorType, meta []byte, j int, src []byte, b int) (sb []byte, k int) {
+	size := t.TypeSize()
 	sb, k = src[size*(b/8):size*(b/8)+size], b%8
 	sc, mn := scaleMinK4(k, sb[4:16])
-	d, dmin := F16ToF32(binary.LittleEndian.Uint16(sb)), F16ToF32(binary.LittleEndian.Uint16(sb[2:]))
-	putKMeta(meta, j, int(sc), int(mn), d, dmin)
+	d, dmin := binary.LittleEndian.Uint16(sb), binary.LittleEndian.Uint16(sb[2:])
+	if t == gguf.Q5_K {
+		putK8Meta(meta, j, int(sc), int(mn), F16ToF32(d), F16ToF32(dmin))
+	} else {
+		putKMeta(meta, j, int(sc), int(mn), d, dmin)
+	}
 	return sb, k
 }
 
-// putKMeta writes block j's integer scale and offset (-128..127) and its
-// super-block's d and dmin (lanes 0-7 share one super-block, 8-15 the
-// next) into a group's compact metadata: the block's value is
-// d·sc·q - dmin·m.
-func putKMeta(meta []byte, j, sc, m int, d, dmin float32) {
+// putK8Meta writes block j's scale and offset and its super-block's d and
+// dmin into a group's Q5_K metadata (k8MetaBytes).
+func putK8Meta(meta []byte, j, sc, m int, d, dmin float32) {
 	meta[j], meta[16+j] = byte(int8(sc)), byte(int8(m))
 	binary.LittleEndian.PutUint32(meta[32+4*(j/8):], math.Float32bits(d))
 	binary.LittleEndian.PutUint32(meta[40+4*(j/8):], math.Float32bits(dmin))
+}
+
+// k8Meta is block j's scale d·sc and offset dmin·m from a group's Q5_K
+// metadata, as kMeta.
+func k8Meta(meta []byte, j int) (scale, offset float32) {
+	le := binary.LittleEndian
+	d := math.Float32frombits(le.Uint32(meta[32+4*(j/8):]))
+	dmin := math.Float32frombits(le.Uint32(meta[40+4*(j/8):]))
+	return d * float32(int8(meta[j])), dmin * float32(int8(meta[16+j]))
+}
+
+// putKMeta writes block j's 6-bit scale and offset (0..63) and its
+// super-block's d and dmin (lanes 0-7 share one super-block, 8-15 the
+// next) into a group's compact metadata (kMetaBytes): the block's value
+// is d·sc·q - dmin·m.
+//
+//	bytes 0-11:   sc_j at bits 6j..6j+5 (the 12 bytes as one little-endian number)
+//	bytes 12-23:  m_j likewise
+//	bytes 24-31:  float16 d of the two super-blocks, then dmin of both
+//
+// 32 bytes per 512 values, as the file's 12 bytes of scales and 4 of d
+// and dmin per super-block: a packed Q4_K row of 2048 columns is the
+// file's size (it was 6 % larger with int8 scales and float32 d), and
+// decoding reads no byte the file does not have. The kernels gather each
+// block's two bytes (vpshufb), shift them by lane and mask (see asmgen's
+// kScales6).
+func putKMeta(meta []byte, j, sc, m int, d, dmin uint16) {
+	le := binary.LittleEndian
+	for f, v := range [2]int{sc, m} {
+		bit := 96*f + 6*j
+		w := le.Uint16(meta[bit/8:])
+		le.PutUint16(meta[bit/8:], w&^(0x3f<<(bit%8))|uint16(v&0x3f)<<(bit%8))
+	}
+	le.PutUint16(meta[24+2*(j/8):], d)
+	le.PutUint16(meta[28+2*(j/8):], dmin)
 }
 
 // kMeta is block j's scale d·sc and offset dmin·m from a group's compact
 // metadata: the kernels' arithmetic, exact in float32.
 func kMeta(meta []byte, j int) (scale, offset float32) {
 	le := binary.LittleEndian
-	d := math.Float32frombits(le.Uint32(meta[32+4*(j/8):]))
-	dmin := math.Float32frombits(le.Uint32(meta[40+4*(j/8):]))
-	return d * float32(int8(meta[j])), dmin * float32(int8(meta[16+j]))
+	field := func(bit int) float32 { return float32(le.Uint16(meta[bit/8:]) >> (bit % 8) & 0x3f) }
+	d, dmin := F16ToF32(le.Uint16(meta[24+2*(j/8):])), F16ToF32(le.Uint16(meta[28+2*(j/8):]))
+	return d * field(6*j), dmin * field(96+6*j)
 }
 
 // legacyNibbles reads the 16 quant bytes of a Q4_0/Q4_1 block (byte i:
@@ -633,9 +686,12 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			}
 			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
 				var dw, mw float32
-				if mb := packedMetaBytes(t); mb == kMetaBytes {
+				switch mb := packedMetaBytes(t); t {
+				case gguf.Q4_K:
 					dw, mw = kMeta(row[groups*qb+mb*g:], j)
-				} else {
+				case gguf.Q5_K:
+					dw, mw = k8Meta(row[groups*qb+mb*g:], j)
+				default:
 					meta := row[groups*qb+mb*g:]
 					dw = math.Float32frombits(le.Uint32(meta[4*j:]))
 					mw = math.Float32frombits(le.Uint32(meta[64+4*j:]))

@@ -363,6 +363,9 @@ const (
 )
 
 //go:noescape
+func pkExpandK6AVX512(meta *byte, stride int, groups int, rows int, out *byte)
+
+//go:noescape
 func pkQ8r1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape

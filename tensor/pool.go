@@ -23,7 +23,12 @@ func NewPool(n int) *Pool {
 }
 
 // Scratch is per-thread working memory, reused across calls.
-type Scratch struct{ f []float32 }
+type Scratch struct {
+	f []float32
+	// meta holds a block of Q4_K rows' unpacked scales while a prompt
+	// passes them (see Mat.mulIntRows).
+	meta []float32
+}
 
 // Floats returns a slice of n float32s (contents undefined).
 func (s *Scratch) Floats(n int) []float32 {
