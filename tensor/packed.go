@@ -171,11 +171,6 @@ const q6KMetaBytes = 40
 // their own scale and offset, as Q6_K's take scales).
 const q2KMetaBytes = 80
 
-// packedSlack is how far past a packed matrix's last row its kernels may
-// read: the AVX2 kernels take a Q4_K or Q5_K group's offsets of blocks
-// 8-15 with a 16-byte load 18 bytes into its 32 bytes of scales.
-const packedSlack = 64
-
 // packed is a matrix's repacked rows.
 type packed struct {
 	data   []byte
@@ -191,7 +186,7 @@ func packRows(m *Mat) *packed {
 	qb := packedQuantBytes(m.Type)
 	meta := G * packedMetaBytes(m.Type)
 	stride := G*qb + (meta+63)/64*64
-	p := &packed{data: alignedBytes(stride*m.Rows + packedSlack)[:stride*m.Rows], stride: stride, groups: G}
+	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
 	adviseHuge(p.data)
 	populate(p.data, true)
 	populate(m.Data, false)
@@ -438,23 +433,23 @@ func k8Meta(meta []byte, j int) (scale, offset float32) {
 // next) into a group's compact metadata (kMetaBytes): the block's value
 // is d·sc·q - dmin·m.
 //
-//	bytes 0-11:   sc_j at bits 6j..6j+5 (the 12 bytes as one little-endian number)
-//	bytes 12-23:  m_j likewise
-//	bytes 24-31:  float16 d of the two super-blocks, then dmin of both
+//	byte j (j < 16):   sc_j | (m_j >> 4) << 6
+//	uint64 at 16:      m_j & 15 at bit 32·(j mod 2) + 4·(j/2)
+//	bytes 24-31:       float16 d of the two super-blocks, then dmin of both
 //
 // 32 bytes per 512 values, as the file's 12 bytes of scales and 4 of d
 // and dmin per super-block: a packed Q4_K row of 2048 columns is the
 // file's size (it was 6 % larger with int8 scales and float32 d), and
-// decoding reads no byte the file does not have. The kernels gather each
-// block's two bytes (vpshufb), shift them by lane and mask (see asmgen's
-// kScales6).
+// decoding reads no byte the file does not have. The kernels widen the
+// bytes to lanes, and shift the word of low offset bits right by 4·(j/2)
+// in each 64-bit lane, which brings lanes j and j+1 theirs at once (see
+// asmgen's kScales6).
 func putKMeta(meta []byte, j, sc, m int, d, dmin uint16) {
 	le := binary.LittleEndian
-	for f, v := range [2]int{sc, m} {
-		bit := 96*f + 6*j
-		w := le.Uint16(meta[bit/8:])
-		le.PutUint16(meta[bit/8:], w&^(0x3f<<(bit%8))|uint16(v&0x3f)<<(bit%8))
-	}
+	meta[j] = byte(sc&0x3f | (m>>4&3)<<6)
+	w := le.Uint64(meta[16:])
+	bit := 32*(j%2) + 4*(j/2)
+	le.PutUint64(meta[16:], w&^(0xf<<bit)|uint64(m&0xf)<<bit)
 	le.PutUint16(meta[24+2*(j/8):], d)
 	le.PutUint16(meta[28+2*(j/8):], dmin)
 }
@@ -463,9 +458,10 @@ func putKMeta(meta []byte, j, sc, m int, d, dmin uint16) {
 // metadata: the kernels' arithmetic, exact in float32.
 func kMeta(meta []byte, j int) (scale, offset float32) {
 	le := binary.LittleEndian
-	field := func(bit int) float32 { return float32(le.Uint16(meta[bit/8:]) >> (bit % 8) & 0x3f) }
+	sc := int(meta[j] & 0x3f)
+	m := int(le.Uint64(meta[16:])>>(32*(j%2)+4*(j/2))&0xf) | int(meta[j]>>6)<<4
 	d, dmin := F16ToF32(le.Uint16(meta[24+2*(j/8):])), F16ToF32(le.Uint16(meta[28+2*(j/8):]))
-	return d * field(6*j), dmin * field(96+6*j)
+	return d * float32(sc), dmin * float32(m)
 }
 
 // legacyNibbles reads the 16 quant bytes of a Q4_0/Q4_1 block (byte i:

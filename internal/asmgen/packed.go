@@ -117,20 +117,20 @@ const (
 // takes kScales6Idx's permutes in Z<idx> and Z<idx+1>; Z1 and Z30 are
 // temporaries.
 //
-// Block j's 6 bits start at bit 6j of the scales' 12 bytes: loaded into
-// every 128-bit lane, the two bytes that hold them are gathered into dword
-// j (vpshufb), shifted down by 6j mod 8 and masked. The offsets likewise
-// from byte 12. The four float16 d and dmin are widened once and spread
-// over the lanes by two permutes. Timed in pkExpandK6AVX512 on 64 rows in
-// cache, this took 1.7 ns per row and group where int8 scales and float32
-// d took 1.4 (the layout before), high bits kept apart in words and
-// joined by a shift by lane and a select 2.5, and word permutes (vpermw)
-// more than those.
+// Byte j (sc_j and the offset's top two bits) is widened into lane j and
+// masked; the offsets' low four bits, a 64-bit word broadcast to every
+// lane, are shifted right by 4q in 64-bit lane q, which puts lane 2q's at
+// bits 0-3 and lane 2q+1's at bits 32-35 (its own bits 0-3), and joined to
+// the top bits by a select. The four float16 d and dmin are widened once
+// and spread over the lanes by two permutes. Timed in pkExpandK6AVX512 on
+// 64 rows in cache, this takes 1.4-1.5 ns per row and group, as int8
+// scales and float32 d took (the layout before); the byte gathers tried
+// first (vpshufb) took 1.7 and made the batched tiles 5-10 % slower (they
+// compete with vpdpbusd for a port), high bits in words joined by shifts
+// by lane 2.5, word permutes (vpermw) more.
 func kScales6(b *bytes.Buffer, a func(off int) string, idx int) {
-	for _, f := range []struct{ off, out int }{{0, 0}, {12, 2}} {
-		fmt.Fprintf(b, "\tVBROADCASTI32X4 %s, Z%d\n\tVPSHUFB pkK6Shuf<>(SB), Z%d, Z%d\n\tVPSRLVD pkK6Shift<>(SB), Z%d, Z%d\n\tVPANDD.BCST pkK6Mask<>(SB), Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n",
-			a(f.off), f.out, f.out, f.out, f.out, f.out, f.out, f.out, f.out, f.out)
-	}
+	fmt.Fprintf(b, "\tVPMOVZXBD %s, Z2\n\tVPANDD.BCST pkK6Mask<>(SB), Z2, Z0\n\tVCVTDQ2PS Z0, Z0\n", a(0))
+	fmt.Fprintf(b, "\tVPBROADCASTQ %s, Z1\n\tVPSRLVQ pkK6Shift<>(SB), Z1, Z1\n\tVPSRLD $6, Z2, Z2\n\tVPSLLD $4, Z2, Z2\n\tVPTERNLOGD.BCST $0xd8, pkK6Lo<>(SB), Z1, Z2\n\tVCVTDQ2PS Z2, Z2\n", a(16))
 	fmt.Fprintf(b, "\tVCVTPH2PS %s, X1\n\tVPERMPS Z1, Z%d, Z30\n\tVMULPS Z30, Z0, Z0\n\tVPERMPS Z1, Z%d, Z30\n\tVMULPS Z30, Z2, Z2\n", a(24), idx, idx+1)
 }
 
@@ -140,9 +140,8 @@ func kScales6Idx(idx int) string {
 	return fmt.Sprintf("\tVMOVDQU64 pkK6Perm<>(SB), Z%d\n\tVMOVDQU64 pkK6DPerm<>(SB), Z%d\n", idx, idx+1)
 }
 
-// k6Consts are kScales6's constants; the AVX2 kernels take the first
-// halves of pkK6Shuf and pkK6Shift for lanes 8h..8h+7, loaded from the
-// half's first field (see avx2Kernel).
+// k6Consts are kScales6's constants (the AVX2 kernels take pkK6Shift's
+// half for their lanes 8h..8h+7, see avx2Kernel).
 func k6Consts() string {
 	var s bytes.Buffer
 	data := func(name string, size int, val func(i int) int, width int) {
@@ -153,14 +152,9 @@ func k6Consts() string {
 	}
 	data("pkK6Perm", 64, func(j int) int { return j / 8 }, 4)
 	data("pkK6DPerm", 64, func(j int) int { return 2 + j/8 }, 4)
-	data("pkK6Shift", 64, func(j int) int { return 6 * j % 8 }, 4)
+	data("pkK6Shift", 64, func(q int) int { return 4 * q }, 8)
+	data("pkK6Lo", 32, func(int) int { return 0xf }, 4)
 	data("pkK6Mask", 32, func(int) int { return 0x3f }, 4)
-	data("pkK6Shuf", 64, func(i int) int { // dword j: bytes 6j/8 and 6j/8+1
-		if j, k := i/4, i%4; k < 2 {
-			return 6*j/8 + k
-		}
-		return 0x80 // zero
-	}, 1)
 	return s.String()
 }
 

@@ -213,19 +213,11 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	flush := func(h, metaOff int) {
 		if g.scales6 {
 			// Lanes 8h..8h+7 are one super-block: d·sc into Y0, dmin·m
-			// into Y3, as kScales6 forms them, from a 16-byte load at
-			// the half's first field (byte 6h of the scales, 12+6h of the
-			// offsets: 2 bytes past the group's 32 at most, which the rows
-			// leave to spare).
+			// into Y3, as kScales6 forms them.
 			a := func(off int) string { return at(off, "(R9)") }
-			for _, f := range []struct {
-				off, d int
-				out    string
-			}{{6 * h, 24, "Y0"}, {12 + 6*h, 28, "Y3"}} {
-				fmt.Fprintf(b, "\tVBROADCASTI128 %s, %s\n\tVPSHUFB pkK6Shuf<>(SB), %s, %s\n\tVPSRLVD pkK6Shift<>(SB), %s, %s\n\tVPAND pkK6Mask<>(SB), %s, %s\n\tVCVTDQ2PS %s, %s\n",
-					a(f.off), f.out, f.out, f.out, f.out, f.out, f.out, f.out, f.out, f.out)
-				fmt.Fprintf(b, "\tVPBROADCASTW %s, X1\n\tVCVTPH2PS X1, Y1\n\tVMULPS Y1, %s, %s\n", a(f.d+2*h), f.out, f.out)
-			}
+			fmt.Fprintf(b, "\tVPMOVZXBD %s, Y3\n\tVPAND pkK6Mask<>(SB), Y3, Y0\n\tVCVTDQ2PS Y0, Y0\n\tVPBROADCASTW %s, X1\n\tVCVTPH2PS X1, Y1\n\tVMULPS Y1, Y0, Y0\n", a(8*h), a(24+2*h))
+			fmt.Fprintf(b, "\tVPBROADCASTQ %s, Y1\n\tVPSRLVQ pkK6Shift<>+%d(SB), Y1, Y1\n\tVPAND pkK6Lo<>(SB), Y1, Y1\n\tVPSRLD $6, Y3, Y3\n\tVPSLLD $4, Y3, Y3\n\tVPOR Y1, Y3, Y3\n\tVCVTDQ2PS Y3, Y3\n", a(16), 32*h)
+			fmt.Fprintf(b, "\tVPBROADCASTW %s, X1\n\tVCVTPH2PS X1, Y1\n\tVMULPS Y1, Y3, Y3\n", a(28+2*h))
 		} else if g.kscales {
 			// Lanes 8h..8h+7 are one super-block: d·sc into Y0, dmin·m
 			// into Y3.
