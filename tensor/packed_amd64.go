@@ -140,8 +140,8 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 	// and whose scales are float32: the same arithmetic (see
 	// pkExpandK6AVX512). meta has four rows to spare for the four-row
 	// kernels' prefetch of the next rows' scales. Only for prompts (1.1B
-	// Q4_K, 256 tokens: 3-6 % faster, alternated in runs of bench engine,
-	// measured with an earlier 6-bit layout that cost more to unpack):
+	// Q4_K, 256 tokens, four alternated runs of bench engine: 388-420
+	// tok/s against 367-409 without):
 	// at 4-16 tokens the unpacking on its own cost more than the passes
 	// saved (t(8) 10-13 % slower), and so did tiles that wrote the scales
 	// they unpacked for the later ones.
