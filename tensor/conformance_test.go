@@ -108,7 +108,7 @@ func TestLlamaCppQuantsOnIntKernels(t *testing.T) {
 				for tt := 0; tt < n; tt++ {
 					xs := x[tt*m.Cols : (tt+1)*m.Cols]
 					for r := 0; r < m.Rows; r++ {
-						got := packedDot(m.Type, pk.data[r*pk.stride:(r+1)*pk.stride], a.buf[tt*tok:(tt+1)*tok], a.groups)
+						got := packedDot(m.Type, pk.meta, pk.data[r*pk.stride:(r+1)*pk.stride], a.buf[tt*tok:(tt+1)*tok], a.groups)
 						want[tt*m.Rows+r] = got
 						exact, tol := 0.0, 1e-4
 						w := deq[r*m.Cols : (r+1)*m.Cols]

@@ -210,7 +210,7 @@ func testIntKernelsMatchGo(t *testing.T) {
 				for tt := 0; tt < n; tt++ {
 					for r := 0; r < rows; r++ {
 						row := m.pk.data[r*m.pk.stride : (r+1)*m.pk.stride]
-						want := packedDot(typ, row, a.buf[tt*tok:(tt+1)*tok], a.groups)
+						want := packedDot(typ, m.pk.meta, row, a.buf[tt*tok:(tt+1)*tok], a.groups)
 						if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
 							t.Fatalf("%s cols=%d n=%d token %d row %d: %v, portable %v", typ, cols, n, tt, r, got, want)
 						}
@@ -243,7 +243,7 @@ func TestIntDotAccuracy(t *testing.T) {
 			var a pkActs
 			quantizeActs(&a, x, 1, cols, nil)
 			pk := packRows(m)
-			got := float64(packedDot(typ, pk.data, a.buf, a.groups))
+			got := float64(packedDot(typ, pk.meta, pk.data, a.buf, a.groups))
 			want, tol := 0.0, 1e-4
 			for b := 0; b < cols; b += 32 {
 				amax := float64(absMax(x[b : b+32]))
@@ -545,6 +545,59 @@ func testAccumRows16Heads4(t *testing.T) {
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("d=%d n=%d a0=%d: rows[%d] = %v, per head %v", d, n, a0, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQ4KLayoutsOnEachLevel: Q4_K rows are packed with compact scales for
+// the VNNI kernels and with int8 scales for the AVX2 ones (packRows); each
+// kernel set multiplies either layout as packedDot does.
+func TestQ4KLayoutsOnEachLevel(t *testing.T) {
+	if !intKernels() {
+		t.Skip("no AVX-512 VNNI or AVX2 here: integer kernels are not used")
+	}
+	defer func(l string) { intLevel = l }(intLevel)
+	rng := rand.New(rand.NewSource(9))
+	rows, cols := 40, 1280
+	w := make([]float32, rows*cols)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+	}
+	enc, _ := Quantize(gguf.Q4_K, w)
+	for _, packLevel := range intLevels() {
+		if packLevel == "" {
+			continue
+		}
+		intLevel = packLevel
+		m, _ := NewMat(gguf.Q4_K, rows, cols, enc)
+		m.Prepare()
+		if want := map[string]int{"vnni": kMetaBytes, "avx2": k8MetaBytes}[packLevel]; m.pk.meta != want {
+			t.Fatalf("packed for %s with %d scale bytes a group, want %d", packLevel, m.pk.meta, want)
+		}
+		for _, level := range intLevels() {
+			if level == "" {
+				continue
+			}
+			intLevel = level
+			for _, n := range []int{1, 3, 8, 20} {
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				y := make([]float32, n*rows)
+				m.Mul(y, x, n, NewPool(2))
+				var a pkActs
+				quantizeActs(&a, x, n, cols, nil)
+				tok := a.groups * pkRecBytes
+				for tt := 0; tt < n; tt++ {
+					for r := 0; r < rows; r++ {
+						want := packedDot(gguf.Q4_K, m.pk.meta, m.pk.data[r*m.pk.stride:(r+1)*m.pk.stride], a.buf[tt*tok:(tt+1)*tok], a.groups)
+						if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("packed for %s, %s kernels, n=%d token %d row %d: %v, portable %v", packLevel, level, n, tt, r, got, want)
+						}
 					}
 				}
 			}

@@ -177,6 +177,7 @@ type packed struct {
 	data   []byte
 	stride int // bytes per row
 	groups int
+	meta   int // scale bytes per group (packedMetaBytes, or k8MetaBytes for Q4_K on AVX2)
 }
 
 // packRows repacks m (any type useInt accepts) into the group layout, rows
@@ -185,22 +186,29 @@ func packRows(m *Mat) *packed {
 	nb := m.Cols / 32
 	G := (nb + pkBlocks - 1) / pkBlocks
 	qb := packedQuantBytes(m.Type)
-	meta := G * packedMetaBytes(m.Type)
+	mb := packedMetaBytes(m.Type)
+	if m.Type == gguf.Q4_K && intLevel == "avx2" {
+		// Q4_K's compact scales cost the AVX2 kernels more than their
+		// bytes save: t(1), t(4), t(8) 2-4 % and prompts 4 % slower
+		// (1.1B, alternated with the int8 layout). They keep Q5_K's.
+		mb = k8MetaBytes
+	}
+	meta := G * mb
 	stride := G*qb + (meta+63)/64*64
-	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G}
+	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G, meta: mb}
 	adviseHuge(p.data)
 	populate(p.data, true)
 	populate(m.Data, false)
 	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
 		for r := lo; r < hi; r++ {
-			packRow(m.Type, m.Row(r), p.data[r*stride:(r+1)*stride], nb, G)
+			packRow(m.Type, mb, m.Row(r), p.data[r*stride:(r+1)*stride], nb, G)
 		}
 	})
 	return p
 }
 
 // packRow writes one row's groups and scales.
-func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
+func packRow(t gguf.TensorType, mb int, src, dst []byte, nb, G int) {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
 	meta := dst[G*qb:]
@@ -311,7 +319,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		case gguf.Q5_K:
 			// As Q4_K, plus bit k of qh[l] as the fifth bit: values
 			// 0..31, as nibble and 1-bit planes.
-			sb, k := putKSubBlock(t, meta[k8MetaBytes*g:], j, src, b)
+			sb, k := putKSubBlock(t, mb, meta[mb*g:], j, src, b)
 			qh, qs := sb[16:48], sb[48+32*(k/2):]
 			var vals [32]byte
 			for l := 0; l < 32; l += 4 {
@@ -322,7 +330,7 @@ func packRow(t gguf.TensorType, src, dst []byte, nb, G int) {
 		case gguf.Q4_K:
 			// Sub-block k of a super-block: the low (k even) or high
 			// nibbles of qs[32·(k/2) : 32·(k/2)+32].
-			sb, k := putKSubBlock(t, meta[kMetaBytes*g:], j, src, b)
+			sb, k := putKSubBlock(t, mb, meta[mb*g:], j, src, b)
 			qs := sb[16+32*(k/2):]
 			shift := 4 * uint(k%2)
 			elems = func(i int) uint32 { return le.Uint32(qs[i:]) >> shift & 0x0f0f0f0f }
@@ -399,12 +407,12 @@ func putMeta(meta []byte, j int, scale, offset float32) {
 // values) of a row of Q4_K or Q5_K super-blocks and its super-block's d and
 // dmin as block j's metadata, and returns its super-block and its index in
 // it.
-func putKSubBlock(t gguf.TensorType, meta []byte, j int, src []byte, b int) (sb []byte, k int) {
+func putKSubBlock(t gguf.TensorType, mb int, meta []byte, j int, src []byte, b int) (sb []byte, k int) {
 	size := t.TypeSize()
 	sb, k = src[size*(b/8):size*(b/8)+size], b%8
 	sc, mn := scaleMinK4(k, sb[4:16])
 	d, dmin := binary.LittleEndian.Uint16(sb), binary.LittleEndian.Uint16(sb[2:])
-	if t == gguf.Q5_K {
+	if mb == k8MetaBytes {
 		putK8Meta(meta, j, int(sc), int(mn), F16ToF32(d), F16ToF32(dmin))
 	} else {
 		putKMeta(meta, j, int(sc), int(mn), d, dmin)
@@ -610,13 +618,13 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 }
 
 // packedDot is the portable form of the kernels for one packed row and one
-// token's records: per lane (block) the exact integer dot product, then
+// token's records (mb: the row's scale bytes per group, packed.meta): per lane (block) the exact integer dot product, then
 // acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree. The
 // offset types (Q4_K, Q5_K, Q4_1, Q5_1) first add their offset term:
 // acc_j = fma(float32(sum_j), d_w·d_x, fma(m_w, d_x·(-Σx_j), acc_j)); Q2_K
 // joins each half's two terms before adding them: acc_j += fma(m_w,
 // d_x·(-Σx_half), float32(sum_half)·(d_w·d_x)).
-func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
+func packedDot(t gguf.TensorType, mb int, row, rec []byte, groups int) float32 {
 	le := binary.LittleEndian
 	qb := packedQuantBytes(t)
 	var acc [16]float32
@@ -683,10 +691,10 @@ func packedDot(t gguf.TensorType, row, rec []byte, groups int) float32 {
 			}
 			if t == gguf.Q4_K || t == gguf.Q5_K || t == gguf.Q4_1 || t == gguf.Q5_1 { // scale and offset
 				var dw, mw float32
-				switch mb := packedMetaBytes(t); t {
-				case gguf.Q4_K:
+				switch {
+				case mb == kMetaBytes:
 					dw, mw = kMeta(row[groups*qb+mb*g:], j)
-				case gguf.Q5_K:
+				case mb == k8MetaBytes:
 					dw, mw = k8Meta(row[groups*qb+mb*g:], j)
 				default:
 					meta := row[groups*qb+mb*g:]

@@ -86,6 +86,9 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		typ = 11
 	}
 	p, tok := m.pk, a.groups*pkRecBytes
+	if typ == 2 && p.meta == k8MetaBytes {
+		typ = 12 // Q4_K with int8 scales (see packRows)
+	}
 	ostride := 4 * m.Rows
 	if intLevel == "avx2" {
 		// One row at a time, tiles of up to 4 tokens; for several tiles
@@ -132,7 +135,7 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 		}
 		return &acc[i]
 	}
-	mb := packedMetaBytes(m.Type)
+	mb := p.meta
 	// A prompt's block of Q4_K rows, which every token tile passes, has its
 	// scales unpacked once, into meta (row r at r·stride bytes, as in the
 	// rows, so that the kernels find them at the same offset from each

@@ -290,9 +290,33 @@ func pkQ3Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, o
 //go:noescape
 func pkQ3Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
+//go:noescape
+func pkQ4K8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
+//go:noescape
+func pkQ4K8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
+
 // pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,
-// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
-var pkKernels = [12][3][4]pkAccFunc{
+// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K, 12 = Q4_K with int8 scales; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
+var pkKernels = [13][3][4]pkAccFunc{
 	{
 		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512, pkQ8r1t4AVX512},
 		{nil, pkQ8r4t2AVX512, pkQ8r4t3AVX512, nil},
@@ -352,6 +376,11 @@ var pkKernels = [12][3][4]pkAccFunc{
 		{pkQ3Kr1t1AVX512, pkQ3Kr1t2AVX512, pkQ3Kr1t3AVX512, pkQ3Kr1t4AVX512},
 		{nil, pkQ3Kr4t2AVX512, pkQ3Kr4t3AVX512, nil},
 		{nil, pkQ3Kr4t2npAVX512, pkQ3Kr4t3npAVX512, nil},
+	},
+	{
+		{pkQ4K8r1t1AVX512, pkQ4K8r1t2AVX512, pkQ4K8r1t3AVX512, pkQ4K8r1t4AVX512},
+		{nil, pkQ4K8r4t2AVX512, pkQ4K8r4t3AVX512, nil},
+		{nil, pkQ4K8r4t2npAVX512, pkQ4K8r4t3npAVX512, nil},
 	},
 }
 
@@ -509,8 +538,20 @@ func pkQ3Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *
 //go:noescape
 func pkQ3Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
+//go:noescape
+func pkQ4K8r1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4K8r1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4K8r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
+//go:noescape
+func pkQ4K8r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
+
 // pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.
-var pkKernelsAVX2 = [12][4]pkFunc{
+var pkKernelsAVX2 = [13][4]pkFunc{
 	{pkQ8r1t1AVX2, pkQ8r1t2AVX2, pkQ8r1t3AVX2, pkQ8r1t4AVX2},
 	{pkQ4r1t1AVX2, pkQ4r1t2AVX2, pkQ4r1t3AVX2, pkQ4r1t4AVX2},
 	{pkQ4Kr1t1AVX2, pkQ4Kr1t2AVX2, pkQ4Kr1t3AVX2, pkQ4Kr1t4AVX2},
@@ -523,4 +564,5 @@ var pkKernelsAVX2 = [12][4]pkFunc{
 	{pkIQ4XSr1t1AVX2, pkIQ4XSr1t2AVX2, pkIQ4XSr1t3AVX2, pkIQ4XSr1t4AVX2},
 	{pkIQ4r1t1AVX2, pkIQ4r1t2AVX2, pkIQ4r1t3AVX2, pkIQ4r1t4AVX2},
 	{pkQ3Kr1t1AVX2, pkQ3Kr1t2AVX2, pkQ3Kr1t3AVX2, pkQ3Kr1t4AVX2},
+	{pkQ4K8r1t1AVX2, pkQ4K8r1t2AVX2, pkQ4K8r1t3AVX2, pkQ4K8r1t4AVX2},
 }

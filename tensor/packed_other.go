@@ -17,7 +17,7 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, _ *Scratch) {
 	tok := a.groups * pkRecBytes
 	for r := lo; r < hi; r++ {
 		for t := 0; t < n; t++ {
-			y[t*m.Rows+r] = packedDot(m.Type, m.pk.data[r*m.pk.stride:(r+1)*m.pk.stride], a.buf[t*tok:(t+1)*tok], m.pk.groups)
+			y[t*m.Rows+r] = packedDot(m.Type, m.pk.meta, m.pk.data[r*m.pk.stride:(r+1)*m.pk.stride], a.buf[t*tok:(t+1)*tok], m.pk.groups)
 		}
 	}
 }

@@ -98,8 +98,12 @@ var (
 // Q5_0: byte quants (0..31), Q8_0's float16 scales, -16·Σx.
 var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 
+// Q4_K with Q5_K's int8 scales and float32 d, where the AVX2 kernels are
+// used (tensor.packRows).
+var geomQ4K8 = packedGeom{name: "Q4K8", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
+
 // packedGeoms are the packed types in the order of the dispatch tables.
-var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4, geomQ3K}
+var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4, geomQ3K, geomQ4K8}
 
 // Activation record per group: 512 int8, 16 f32 d_x, 16 int32 corrections
 // -128·Σx, 16 int32 -128·Σ of the first 16 values, 16 f32 d_x·(-Σx).
@@ -838,7 +842,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K, 12 = Q4_K with int8 scales; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"
