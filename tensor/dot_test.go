@@ -202,20 +202,7 @@ func testIntKernelsMatchGo(t *testing.T) {
 				for i := range x {
 					x[i] = float32(rng.NormFloat64() * 3)
 				}
-				y := make([]float32, n*rows)
-				m.Mul(y, x, n, NewPool(2))
-				var a pkActs
-				quantizeActs(&a, x, n, cols, nil)
-				tok := a.groups * pkRecBytes
-				for tt := 0; tt < n; tt++ {
-					for r := 0; r < rows; r++ {
-						row := m.pk.data[r*m.pk.stride : (r+1)*m.pk.stride]
-						want := packedDot(typ, m.pk.meta, row, a.buf[tt*tok:(tt+1)*tok], a.groups)
-						if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("%s cols=%d n=%d token %d row %d: %v, portable %v", typ, cols, n, tt, r, got, want)
-						}
-					}
-				}
+				mulMatchesPackedDot(t, m, x, n, fmt.Sprintf("%s cols=%d n=%d", typ, cols, n))
 			}
 		}
 	}
@@ -587,19 +574,27 @@ func TestQ4KLayoutsOnEachLevel(t *testing.T) {
 				for i := range x {
 					x[i] = float32(rng.NormFloat64())
 				}
-				y := make([]float32, n*rows)
-				m.Mul(y, x, n, NewPool(2))
-				var a pkActs
-				quantizeActs(&a, x, n, cols, nil)
-				tok := a.groups * pkRecBytes
-				for tt := 0; tt < n; tt++ {
-					for r := 0; r < rows; r++ {
-						want := packedDot(gguf.Q4_K, m.pk.meta, m.pk.data[r*m.pk.stride:(r+1)*m.pk.stride], a.buf[tt*tok:(tt+1)*tok], a.groups)
-						if got := y[tt*rows+r]; math.Float32bits(got) != math.Float32bits(want) {
-							t.Fatalf("packed for %s, %s kernels, n=%d token %d row %d: %v, portable %v", packLevel, level, n, tt, r, got, want)
-						}
-					}
-				}
+				mulMatchesPackedDot(t, m, x, n, fmt.Sprintf("packed for %s, %s kernels, n=%d", packLevel, level, n))
+			}
+		}
+	}
+}
+
+// mulMatchesPackedDot multiplies m (packed) by the n tokens x and fails
+// unless every result is bitwise packedDot's.
+func mulMatchesPackedDot(t *testing.T, m *Mat, x []float32, n int, what string) {
+	t.Helper()
+	y := make([]float32, n*m.Rows)
+	m.Mul(y, x, n, NewPool(2))
+	var a pkActs
+	quantizeActs(&a, x, n, m.Cols, nil)
+	tok := a.groups * pkRecBytes
+	for tt := 0; tt < n; tt++ {
+		for r := 0; r < m.Rows; r++ {
+			row := m.pk.data[r*m.pk.stride : (r+1)*m.pk.stride]
+			want := packedDot(m.Type, m.pk.meta, row, a.buf[tt*tok:(tt+1)*tok], a.groups)
+			if got := y[tt*m.Rows+r]; math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%s token %d row %d: %v, portable %v", what, tt, r, got, want)
 			}
 		}
 	}
