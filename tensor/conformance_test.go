@@ -137,8 +137,14 @@ func TestLlamaCppQuantsOnIntKernels(t *testing.T) {
 						intLevel = old
 						continue
 					}
+					// Packed at this level: Q4_K's layout follows it
+					// (packRows), and packedDot gives either the same.
+					ml, err := NewMat(m.Type, m.Rows, m.Cols, m.Data)
+					if err != nil {
+						t.Fatal(err)
+					}
 					y := make([]float32, n*m.Rows)
-					m.Mul(y, x, n, NewPool(2))
+					ml.Mul(y, x, n, NewPool(2))
 					intLevel = old
 					for i := range y {
 						if math.Float32bits(y[i]) != math.Float32bits(want[i]) {

@@ -540,8 +540,8 @@ func testAccumRows16Heads4(t *testing.T) {
 }
 
 // TestQ4KLayoutsOnEachLevel: Q4_K rows are packed with compact scales for
-// the VNNI kernels and with int8 scales for the AVX2 ones (packRows); each
-// kernel set multiplies either layout as packedDot does.
+// the VNNI kernels and with int8 scales for the AVX2 ones (packRows), and
+// each kernel set multiplies its layout as packedDot does.
 func TestQ4KLayoutsOnEachLevel(t *testing.T) {
 	if !intKernels() {
 		t.Skip("no AVX-512 VNNI or AVX2 here: integer kernels are not used")
@@ -554,28 +554,22 @@ func TestQ4KLayoutsOnEachLevel(t *testing.T) {
 		w[i] = float32(rng.NormFloat64())
 	}
 	enc, _ := Quantize(gguf.Q4_K, w)
-	for _, packLevel := range intLevels() {
-		if packLevel == "" {
+	for _, level := range intLevels() {
+		if level == "" {
 			continue
 		}
-		intLevel = packLevel
+		intLevel = level
 		m, _ := NewMat(gguf.Q4_K, rows, cols, enc)
 		m.Prepare()
-		if want := map[string]int{"vnni": kMetaBytes, "avx2": k8MetaBytes}[packLevel]; m.pk.meta != want {
-			t.Fatalf("packed for %s with %d scale bytes a group, want %d", packLevel, m.pk.meta, want)
+		if want := map[string]int{"vnni": kMetaBytes, "avx2": k8MetaBytes}[level]; m.pk.meta != want {
+			t.Fatalf("packed for %s with %d scale bytes a group, want %d", level, m.pk.meta, want)
 		}
-		for _, level := range intLevels() {
-			if level == "" {
-				continue
+		for _, n := range []int{1, 3, 8, 20} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
 			}
-			intLevel = level
-			for _, n := range []int{1, 3, 8, 20} {
-				x := make([]float32, n*cols)
-				for i := range x {
-					x[i] = float32(rng.NormFloat64())
-				}
-				mulMatchesPackedDot(t, m, x, n, fmt.Sprintf("packed for %s, %s kernels, n=%d", packLevel, level, n))
-			}
+			mulMatchesPackedDot(t, m, x, n, fmt.Sprintf("%s kernels, n=%d", level, n))
 		}
 	}
 }

@@ -290,32 +290,8 @@ func pkQ3Kr4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, o
 //go:noescape
 func pkQ3Kr4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
-//go:noescape
-func pkQ4K8r1t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r1t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r1t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r1t4AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r4t2AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r4t3AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r4t2npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
-func pkQ4K8r4t3npAVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
 // pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,
-// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K, 12 = Q4_K with int8 scales; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
+// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K, 12 = Q4_K with int8 scales (AVX2 only; here nil); tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.
 var pkKernels = [13][3][4]pkAccFunc{
 	{
 		{pkQ8r1t1AVX512, pkQ8r1t2AVX512, pkQ8r1t3AVX512, pkQ8r1t4AVX512},
@@ -378,9 +354,9 @@ var pkKernels = [13][3][4]pkAccFunc{
 		{nil, pkQ3Kr4t2npAVX512, pkQ3Kr4t3npAVX512, nil},
 	},
 	{
-		{pkQ4K8r1t1AVX512, pkQ4K8r1t2AVX512, pkQ4K8r1t3AVX512, pkQ4K8r1t4AVX512},
-		{nil, pkQ4K8r4t2AVX512, pkQ4K8r4t3AVX512, nil},
-		{nil, pkQ4K8r4t2npAVX512, pkQ4K8r4t3npAVX512, nil},
+		{nil, nil, nil, nil},
+		{nil, nil, nil, nil},
+		{nil, nil, nil, nil},
 	},
 }
 
@@ -417,18 +393,6 @@ func pkQ4r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *f
 
 //go:noescape
 func pkQ4r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
-
-//go:noescape
-func pkQ4Kr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
-
-//go:noescape
-func pkQ4Kr1t2AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
-
-//go:noescape
-func pkQ4Kr1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
-
-//go:noescape
-func pkQ4Kr1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
 //go:noescape
 func pkQ6Kr1t1AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
@@ -550,11 +514,12 @@ func pkQ4K8r1t3AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out 
 //go:noescape
 func pkQ4K8r1t4AVX2(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int)
 
-// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.
+// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels (Q4_K as type 12,
+// with int8 scales; type 2 nil).
 var pkKernelsAVX2 = [13][4]pkFunc{
 	{pkQ8r1t1AVX2, pkQ8r1t2AVX2, pkQ8r1t3AVX2, pkQ8r1t4AVX2},
 	{pkQ4r1t1AVX2, pkQ4r1t2AVX2, pkQ4r1t3AVX2, pkQ4r1t4AVX2},
-	{pkQ4Kr1t1AVX2, pkQ4Kr1t2AVX2, pkQ4Kr1t3AVX2, pkQ4Kr1t4AVX2},
+	{nil, nil, nil, nil},
 	{pkQ6Kr1t1AVX2, pkQ6Kr1t2AVX2, pkQ6Kr1t3AVX2, pkQ6Kr1t4AVX2},
 	{pkQ5Kr1t1AVX2, pkQ5Kr1t2AVX2, pkQ5Kr1t3AVX2, pkQ5Kr1t4AVX2},
 	{pkQ50r1t1AVX2, pkQ50r1t2AVX2, pkQ50r1t3AVX2, pkQ50r1t4AVX2},

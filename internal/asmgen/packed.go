@@ -47,6 +47,10 @@ type packedGeom struct {
 	// scales6: Q4_K's compact metadata (tensor.putKMeta): 6-bit scales and
 	// offsets, float16 d and dmin (see kScales6).
 	scales6 bool
+	// level: the kernel set ("vnni" AVX-512, "avx2") that alone has this
+	// layout, where tensor.packRows picks it by the level in use (Q4_K);
+	// "" for both.
+	level string
 	// lut: 4-bit indices into the IQ4_NL grid, looked up (vpshufb) as
 	// they are unpacked: Q4_0's layout, Q8_0's arithmetic.
 	lut bool
@@ -71,7 +75,7 @@ func (g packedGeom) kMeta(h int) (sc, m, d, dmin int) {
 var (
 	geomQ8  = packedGeom{name: "Q8", qbytes: 512, meta: 32}
 	geomQ4  = packedGeom{name: "Q4", qbytes: 256, nibbles: true, meta: 32, corrShift: 4}
-	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, nibbles: true, meta: 32, corrShift: 7, offsets: true, kscales: true, scales6: true}
+	geomQ4K = packedGeom{name: "Q4K", qbytes: 256, nibbles: true, meta: 32, corrShift: 7, offsets: true, kscales: true, scales6: true, level: "vnni"}
 	// Q6_K (and Q3_K): 6-bit quants as nibble and 2-bit planes, a scale
 	// per half block.
 	geomQ6K = packedGeom{name: "Q6K", qbytes: 384, lowBits: 4, hiBits: 2, meta: 40, corrShift: 2, halves: true, kscales: true}
@@ -100,7 +104,7 @@ var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 
 // Q4_K with Q5_K's int8 scales and float32 d, where the AVX2 kernels are
 // used (tensor.packRows).
-var geomQ4K8 = packedGeom{name: "Q4K8", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true}
+var geomQ4K8 = packedGeom{name: "Q4K8", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true, level: "avx2"}
 
 // packedGeoms are the packed types in the order of the dispatch tables.
 var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4, geomQ3K, geomQ4K8}
@@ -144,8 +148,7 @@ func kScales6Idx(idx int) string {
 	return fmt.Sprintf("\tVMOVDQU64 pkK6Perm<>(SB), Z%d\n\tVMOVDQU64 pkK6DPerm<>(SB), Z%d\n", idx, idx+1)
 }
 
-// k6Consts are kScales6's constants (the AVX2 kernels take pkK6Shift's
-// half for their lanes 8h..8h+7, see avx2Kernel).
+// k6Consts are kScales6's constants.
 func k6Consts() string {
 	var s bytes.Buffer
 	data := func(name string, size int, val func(i int) int, width int) {
@@ -157,8 +160,8 @@ func k6Consts() string {
 	data("pkK6Perm", 64, func(j int) int { return j / 8 }, 4)
 	data("pkK6DPerm", 64, func(j int) int { return 2 + j/8 }, 4)
 	data("pkK6Shift", 64, func(q int) int { return 4 * q }, 8)
-	data("pkK6Lo", 32, func(int) int { return 0xf }, 4)
-	data("pkK6Mask", 32, func(int) int { return 0x3f }, 4)
+	data("pkK6Lo", 4, func(int) int { return 0xf }, 4) // broadcast
+	data("pkK6Mask", 4, func(int) int { return 0x3f }, 4)
 	return s.String()
 }
 
@@ -842,7 +845,7 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(header)
 	d.WriteString(goHeader)
 	table := "// pkKernels[type][tile][T-1]: type 0 = Q8_0, 1 = Q4_0, 2 = Q4_K, 3 = Q6_K,\n" +
-		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K, 12 = Q4_K with int8 scales; tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
+		"// 4 = Q5_K, 5 = Q5_0, 6 = Q4_1, 7 = Q5_1, 8 = Q2_K, 9 = IQ4_XS, 10 = IQ4_NL, 11 = Q3_K, 12 = Q4_K with int8 scales (AVX2 only; here nil); tile 0 = one row, 1 = four rows prefetching the next four, 2 = four rows.\n" +
 		"var pkKernels = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(len(tileVariants)) + "][" + fmt.Sprint(packedMaxT) + "]pkAccFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{\n"
@@ -854,7 +857,7 @@ func packedKernels() (asm, decl []byte) {
 				}
 				// Four-row tiles serve batches of two tokens and more
 				// (tensor.rowByRow), split evenly into tiles of 2-3.
-				if v.rows == 4 && (T == 1 || T > packedMaxT4) {
+				if v.rows == 4 && (T == 1 || T > packedMaxT4) || g.level == "avx2" {
 					table += "nil"
 					continue
 				}
@@ -873,13 +876,17 @@ func packedKernels() (asm, decl []byte) {
 	s.WriteString(k6Consts())
 	kExpandKernel(&s)
 	d.WriteString("//go:noescape\nfunc pkExpandK6AVX512(meta *byte, stride int, groups int, rows int, out *byte)\n\n")
-	table = "// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels.\n" +
+	table = "// pkKernelsAVX2[type][T-1]: one row at a time, types as pkKernels (Q4_K as type 12,\n// with int8 scales; type 2 nil).\n" +
 		"var pkKernelsAVX2 = [" + fmt.Sprint(len(packedGeoms)) + "][" + fmt.Sprint(packedMaxT) + "]pkFunc{\n"
 	for _, g := range packedGeoms {
 		table += "\t{"
 		for T := 1; T <= packedMaxT; T++ {
 			if T > 1 {
 				table += ", "
+			}
+			if g.level == "vnni" {
+				table += "nil"
+				continue
 			}
 			avx2Kernel(&s, g, T)
 			name := avx2Name(g, T)

@@ -211,14 +211,7 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 		}
 	}
 	flush := func(h, metaOff int) {
-		if g.scales6 {
-			// Lanes 8h..8h+7 are one super-block: d·sc into Y0, dmin·m
-			// into Y3, as kScales6 forms them.
-			a := func(off int) string { return at(off, "(R9)") }
-			fmt.Fprintf(b, "\tVPMOVZXBD %s, Y3\n\tVPAND pkK6Mask<>(SB), Y3, Y0\n\tVCVTDQ2PS Y0, Y0\n\tVPBROADCASTW %s, X1\n\tVCVTPH2PS X1, Y1\n\tVMULPS Y1, Y0, Y0\n", a(8*h), a(24+2*h))
-			fmt.Fprintf(b, "\tVPBROADCASTQ %s, Y1\n\tVPSRLVQ pkK6Shift<>+%d(SB), Y1, Y1\n\tVPAND pkK6Lo<>(SB), Y1, Y1\n\tVPSRLD $6, Y3, Y3\n\tVPSLLD $4, Y3, Y3\n\tVPOR Y1, Y3, Y3\n\tVCVTDQ2PS Y3, Y3\n", a(16), 32*h)
-			fmt.Fprintf(b, "\tVPBROADCASTW %s, X1\n\tVCVTPH2PS X1, Y1\n\tVMULPS Y1, Y3, Y3\n", a(28+2*h))
-		} else if g.kscales {
+		if g.kscales {
 			// Lanes 8h..8h+7 are one super-block: d·sc into Y0, dmin·m
 			// into Y3.
 			sc, mn, d, dmin := g.kMeta(metaOff / 64)
