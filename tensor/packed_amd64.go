@@ -235,10 +235,7 @@ func alignedFloats(s *Scratch, n int) []float32 {
 
 // alignedIn is alignedFloats from the buffer *buf, grown as needed.
 func alignedIn(buf *[]float32, n int) []float32 {
-	if cap(*buf) < n+16 {
-		*buf = make([]float32, n+16)
-	}
-	f := (*buf)[:n+16]
+	f := growFloats(buf, n+16)
 	off := int(uintptr(unsafe.Pointer(&f[0]))%64) / 4
 	if off != 0 {
 		off = 16 - off

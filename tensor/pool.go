@@ -31,11 +31,15 @@ type Scratch struct {
 }
 
 // Floats returns a slice of n float32s (contents undefined).
-func (s *Scratch) Floats(n int) []float32 {
-	if cap(s.f) < n {
-		s.f = make([]float32, n)
+func (s *Scratch) Floats(n int) []float32 { return growFloats(&s.f, n) }
+
+// growFloats returns n float32s of *buf (contents undefined), reallocated
+// when it holds fewer.
+func growFloats(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
 	}
-	return s.f[:n]
+	return (*buf)[:n]
 }
 
 // Run splits [0,n) into ranges (at least minChunk items each, but for the
