@@ -47,10 +47,14 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 				vis = pt.visibleW[i-pt.off]
 			}
 			nv := len(vis)
-			buf := sc.Floats(group*nv + group*hd + 4*16*hd)
+			// wide holds key rows widened from float16 (see DotRowsF16):
+			// 16 KiB, at least a block of 16 rows.
+			nw := max(4096, 16*hd)
+			buf := sc.Floats(group*nv + group*hd + 4*16*hd + nw)
 			all := buf[:group*nv] // all[k·nv+a]: head k of the group, row a
 			qs := buf[group*nv : group*nv+group*hd]
 			rows := buf[group*nv+group*hd:][:4*16*hd]
+			wide := buf[group*nv+group*hd+4*16*hd:][:nw]
 			h0 := g * group
 			copy(qs, s.q[i*qd+h0*hd:i*qd+(h0+group)*hd])
 			scaleRound(c, qs, 1)
@@ -68,7 +72,7 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 			}
 			runs(func(a, b int) {
 				if k, _ := c.headRows16(l, g, int(vis[a])); k != nil {
-					tensor.DotRowsF16(all[a:], nv, qs, group, k, hd, b-a)
+					tensor.DotRowsF16(all[a:], nv, qs, group, k, hd, b-a, wide)
 				} else {
 					k, _ := c.headRows32(l, g, int(vis[a]))
 					tensor.DotRows(all[a:], nv, qs, group, k, hd, b-a)

@@ -115,19 +115,33 @@ func ReduceRows16(dst, rows []float32, d int) {
 // load, the portable ones widen a row at a time.
 
 // DotRowsF16 is DotRows on float16 rows.
-func DotRowsF16(out []float32, ostride int, q []float32, nq int, k []uint16, stride, n int) {
+//
+// Given a buffer buf of at least 16 rows of d floats and several queries
+// (a grouped-query kv head's), it widens each chunk of rows once into buf
+// and runs DotRows' kernels over it, instead of every query widening every
+// row again: 256 rows of 64 for 8 queries, in cache, 1.8 µs against 2.8.
+// The results are the same bit for bit (widening is exact).
+func DotRowsF16(out []float32, ostride int, q []float32, nq int, k []uint16, stride, n int, buf []float32) {
 	d := len(q) / nq
 	if n == 0 {
 		return
 	}
 	_ = k[(n-1)*stride+d-1]
 	_ = out[(nq-1)*ostride+n-1]
+	if chunk := len(buf) / d / 16 * 16; nq > 1 && chunk > 0 {
+		for a := 0; a < n; a += chunk {
+			m := min(chunk, n-a)
+			F16ToF32Rows(buf, k[a*stride:], stride, d, m)
+			DotRows(out[a:], ostride, q, nq, buf[:m*d], d, m)
+		}
+		return
+	}
 	a := dotRowsF16Tiled(out, ostride, q, nq, d, k, stride, n)
 	if a == n {
 		return
 	}
-	var buf [256]float32
-	row := buf[:min(d, 256)]
+	var rowBuf [256]float32
+	row := rowBuf[:min(d, 256)]
 	if d > 256 {
 		row = make([]float32, d)
 	}

@@ -90,12 +90,17 @@ func testAttentionF16(t *testing.T) {
 			for i := range q {
 				q[i] = float32(rng.NormFloat64())
 			}
-			got, want := make([]float32, nq*(n+2)), make([]float32, nq*(n+2))
-			DotRowsF16(got, n+2, q, nq, h, stride, n)
+			want := make([]float32, nq*(n+2))
 			DotRows(want, n+2, q, nq, w, stride, n)
-			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("DotRowsF16 d=%d n=%d: out[%d] = %v, float32 %v", d, n, i, got[i], want[i])
+			// Without a buffer, and with buffers of one block of 16 rows
+			// and of several (the rows widened chunk by chunk).
+			for _, buf := range [][]float32{nil, make([]float32, 16*d+3), make([]float32, 64*d)} {
+				got := make([]float32, nq*(n+2))
+				DotRowsF16(got, n+2, q, nq, h, stride, n, buf)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("DotRowsF16 d=%d n=%d buffer %d: out[%d] = %v, float32 %v", d, n, len(buf), i, got[i], want[i])
+					}
 				}
 			}
 			// Weighted sums of the value rows, one head and four.

@@ -137,8 +137,13 @@ func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float3
 	if n16 > 0 {
 		dotRows16AVX512(&out[0], ostride, &q[0], nq, d, &k[0], stride, n16/16)
 	}
-	var buf [4 * floatMaxT]float32
 	n4 := n / 4 * 4
+	if n4 == n16 {
+		return n4
+	}
+	// buf escapes (the kernels are called through a table): allocated only
+	// where there are rows left for it, not on every call.
+	var buf [4 * floatMaxT]float32
 	for a := n16; a < n4; a += 4 {
 		for h := 0; h < nq; h += floatMaxT {
 			T := min(floatMaxT, nq-h)
