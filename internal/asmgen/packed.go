@@ -314,6 +314,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 		b.WriteString(r1LinearStart) // R13: row 3 of four-row tiles
 	}
 	fmt.Fprintf(b, "%sloop:\n", name)
+	pc := planeCache{low: -1, high: -1} // one-row tiles: nothing loaded yet this group
 
 	// start sets the integer accumulators (half 1 of Q6_K: the rest of Σx).
 	start := func(half int) {
@@ -402,7 +403,11 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			for r := 0; r < R; r++ {
 				w := r % 2
 				if g.lowBits > 0 {
-					planeValues(b, g, s, wAddr[r], w)
+					var c *planeCache
+					if R == 1 {
+						c = &pc
+					}
+					planeValues(b, g, s, wAddr[r], w, c)
 				} else {
 					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
 				}
@@ -727,26 +732,58 @@ func (g packedGeom) planeHigh(s int) (off, shift int) {
 	return base + 64*(s/4), g.lowBits - 2*(s%4)
 }
 
+// planeCache is which plane vectors a one-row tile holds in registers:
+// the low bits' at offset low in Z20, the high bits' at high in Z21 (-1:
+// none yet).
+type planeCache struct{ low, high int }
+
 // planeValues builds step s's value bytes of a plane type in Z<dst> from
 // the row at w: its low bits (Z3: lowMask) or'd with its high bits (Z31:
 // hiMask; Z2 is clobbered). 0xf8 is the truth table of dst | (Z2 & Z31).
-func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int) {
-	off, shift := g.planeLow(s)
-	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(off, w), dst)
-	if shift > 0 {
-		fmt.Fprintf(b, "\tVPSRLW $%d, Z%d, Z%d\n", shift, dst, dst)
+//
+// A vector of a plane serves two steps (nibbles) or four (2-bit and 1-bit
+// planes). Four-row tiles read it again at each step as a memory operand
+// (they have no registers to spare); one-row tiles (c non-nil) load each
+// vector once into Z20 or Z21 and derive every step's values from the
+// register: their loads, not their arithmetic, bound them (one 512-bit
+// load a cycle), and a Q6_K group then loads 6 plane vectors instead of 16.
+func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int, c *planeCache) {
+	// src is the plane vector at off: a register if c holds (or now loads)
+	// it, else the memory operand.
+	src := func(off int, held *int, reg string) string {
+		if c == nil {
+			return at(off, w)
+		}
+		if *held != off {
+			fmt.Fprintf(b, "\tVMOVDQU32 %s, %s\n", at(off, w), reg)
+			*held = off
+		}
+		return reg
 	}
-	fmt.Fprintf(b, "\tVPANDD Z3, Z%d, Z%d\n", dst, dst)
+	var lowHeld, highHeld *int
+	if c != nil {
+		lowHeld, highHeld = &c.low, &c.high
+	}
+	off, shift := g.planeLow(s)
+	lo := src(off, lowHeld, "Z20")
+	if shift > 0 {
+		fmt.Fprintf(b, "\tVPSRLW $%d, %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n", shift, lo, dst, dst, dst)
+	} else {
+		fmt.Fprintf(b, "\tVPANDD %s, Z3, Z%d\n", lo, dst)
+	}
 	if g.hiBits == 0 {
 		return
 	}
 	off, shift = g.planeHigh(s)
-	fmt.Fprintf(b, "\tVMOVDQU32 %s, Z2\n", at(off, w))
+	hi := src(off, highHeld, "Z21")
 	switch {
 	case shift > 0:
-		fmt.Fprintf(b, "\tVPSLLW $%d, Z2, Z2\n", shift)
+		fmt.Fprintf(b, "\tVPSLLW $%d, %s, Z2\n", shift, hi)
 	case shift < 0:
-		fmt.Fprintf(b, "\tVPSRLW $%d, Z2, Z2\n", -shift)
+		fmt.Fprintf(b, "\tVPSRLW $%d, %s, Z2\n", -shift, hi)
+	default: // 0xf8 is symmetric in its two sources: dst | (hi & Z31)
+		fmt.Fprintf(b, "\tVPTERNLOGD $0xf8, %s, Z31, Z%d\n", hi, dst)
+		return
 	}
 	fmt.Fprintf(b, "\tVPTERNLOGD $0xf8, Z31, Z2, Z%d\n", dst)
 }
