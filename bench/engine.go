@@ -85,6 +85,7 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 		}
 	}
 	s := m.NewState(ctx+maxN+64, threads)
+	s.ReuseOutputs = true // as the decoding loops run
 	r.Threads = s.Pool.Threads
 	toks := func(n int) []int32 {
 		t := make([]int32, n)

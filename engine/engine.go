@@ -154,7 +154,10 @@ func (e *Engine) NewState(req *Request) (*model.State, error) {
 	if err := sysmem.Check(e.Model.KVCacheBytes(ctx), fmt.Sprintf("a KV cache of %d tokens", ctx), "ask for a smaller context (--ctx) or fewer new tokens (-n)"); err != nil {
 		return nil, err
 	}
-	return e.Model.NewState(ctx, e.Threads), nil
+	s := e.Model.NewState(ctx, e.Threads)
+	// The decoding loops use each pass's output before the next pass.
+	s.ReuseOutputs = true
+	return s, nil
 }
 
 // Prefill runs the prompt through the model in chunks and returns the

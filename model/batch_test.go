@@ -165,7 +165,8 @@ func TestForwardErrors(t *testing.T) {
 // logits and hidden states each gets in a pass of its own, over several
 // rounds in which sequences join, leave and keep parts of a tree; on the
 // story model and on gemma2's conformance model (sliding window on
-// alternate layers, soft-capping).
+// alternate layers, soft-capping). The shared passes are led in turn by
+// states with and without ReuseOutputs.
 func TestForwardMany(t *testing.T) {
 	models := map[string]*Model{"stories": loadStories(t)}
 	g, err := Load(filepath.Join(filepath.Dir(shared.Path(t, "conformance/archs/index.json")), "gemma2", "model.gguf"))
@@ -183,6 +184,9 @@ func TestForwardMany(t *testing.T) {
 			alone := make([]*State, seqs)    // the same batches, one pass each
 			for j := range together {
 				together[j], alone[j] = m.NewState(256, 2), m.NewState(256, 1)
+				// Half the shared passes put their outputs in the buffers
+				// of the state that leads them.
+				together[j].ReuseOutputs = j%2 == 0
 			}
 			for round := 0; round < 12; round++ {
 				var ss []*State
@@ -248,5 +252,42 @@ func TestForwardMany(t *testing.T) {
 	}
 	if _, err := ForwardMany([]*State{a, g.NewState(8, 1)}, []*Batch{{Tokens: []int32{1}}, {Tokens: []int32{1}}}); err == nil {
 		t.Error("states of two models in one pass: no error")
+	}
+}
+
+// TestReuseOutputs: with ReuseOutputs a state's pass writes its logits and
+// hidden states into the state's own buffers, which the next pass
+// overwrites (and gives the same values a state without it gives); without
+// it, an Output stays as it was.
+func TestReuseOutputs(t *testing.T) {
+	m := loadStories(t)
+	reuse, fresh := m.NewState(64, 2), m.NewState(64, 2)
+	reuse.ReuseOutputs = true
+	var firstR, firstF *Output
+	for i, tk := range []int32{5, 77, 300} {
+		b := &Batch{Tokens: []int32{tk, tk + 1}, Logits: allRows(2), Hidden: true}
+		r, err := reuse.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := fresh.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bitsEqual(r.Logits, f.Logits) || !bitsEqual(r.Hidden, f.Hidden) {
+			t.Fatalf("pass %d: the reused buffers hold other values than fresh ones", i)
+		}
+		reuse.Commit(2)
+		fresh.Commit(2)
+		if i == 0 {
+			firstR, firstF = r, f
+			continue
+		}
+		if &firstR.Logits[0] != &r.Logits[0] || &firstR.Hidden[0] != &r.Hidden[0] {
+			t.Fatalf("pass %d: ReuseOutputs gave new buffers", i)
+		}
+		if &firstF.Logits[0] == &f.Logits[0] || bitsEqual(firstF.Logits, f.Logits) {
+			t.Fatalf("pass %d: an Output without ReuseOutputs changed with the next pass", i)
+		}
 	}
 }

@@ -209,7 +209,8 @@ func (noDrafter) draft(_ []float32, b int32, _ []int32, _ int, _ *coupling) *tre
 // prefix of the prompt, which is then not run again: the caller keeps
 // track of what its rows hold, and truncates it to the common prefix
 // (Cache.Truncate) before it starts. The request's
-// sampling parameters are checked here.
+// sampling parameters are checked here. Start sets s.ReuseOutputs: a
+// sequence takes what it needs of each pass's output before the next.
 func (d *Decoder) Start(s *model.State, req engine.Request) (*Seq, error) {
 	if len(req.Prompt) == 0 {
 		return nil, fmt.Errorf("empty prompt: give at least one token")
@@ -222,6 +223,7 @@ func (d *Decoder) Start(s *model.State, req engine.Request) (*Seq, error) {
 	}
 	k := d.calKey
 	k.sampling = classOf(req.Sampling)
+	s.ReuseOutputs = true
 	return newSeq(d.e, s, d.newDrafter(s.Pool, d.opt), d.costs, calibrationFor(k), req, d.opt), nil
 }
 

@@ -66,6 +66,7 @@ func (d *modelDrafter) draft(_ []float32, b int32, history []int32, nodes int, c
 	}
 	if d.s == nil {
 		d.s = d.dm.NewState(0, d.p.Threads)
+		d.s.ReuseOutputs = true // each pass's logits are copied or used before the next
 		d.s.Pool = d.p
 	}
 	if len(history)+n > d.s.Cache.Cap {
