@@ -34,10 +34,13 @@ type Scratch struct {
 func (s *Scratch) Floats(n int) []float32 { return growFloats(&s.f, n) }
 
 // growFloats returns n float32s of *buf (contents undefined), reallocated
-// when it holds fewer.
+// when it holds fewer, with room to spare: attention asks for a little
+// more every decoding step (one more cached token), and an exact-size
+// buffer was allocated anew at every step, in memory the heap had never
+// handed out, each 4 KiB of it a page fault when first written.
 func growFloats(buf *[]float32, n int) []float32 {
 	if cap(*buf) < n {
-		*buf = make([]float32, n)
+		*buf = make([]float32, n, n+n/2)
 	}
 	return (*buf)[:n]
 }
