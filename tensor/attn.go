@@ -8,13 +8,23 @@ package tensor
 // k[a·stride: a·stride+d]: exactly what Dot returns for each pair, each
 // query's scores contiguous.
 func DotRows(out []float32, ostride int, q []float32, nq int, k []float32, stride, n int) {
+	dotRows(out, ostride, q, nq, k, stride, n, nil)
+}
+
+// tileOut is the floats dotRows' tmp holds: what a four-row float kernel
+// writes (4 rows × up to 6 queries).
+const tileOut = 24
+
+// dotRows is DotRows with tmp (nil, or at least tileOut floats) for the
+// kernels' results on rows left after the blocks of 16.
+func dotRows(out []float32, ostride int, q []float32, nq int, k []float32, stride, n int, tmp []float32) {
 	d := len(q) / nq
 	if n == 0 {
 		return
 	}
 	_ = k[(n-1)*stride+d-1]
 	_ = out[(nq-1)*ostride+n-1]
-	a := dotRowsTiled(out, ostride, q, nq, d, k, stride, n)
+	a := dotRowsTiled(out, ostride, q, nq, d, k, stride, n, tmp)
 	for ; a < n; a++ {
 		row := k[a*stride : a*stride+d]
 		for h := 0; h < nq; h++ {
@@ -116,7 +126,7 @@ func ReduceRows16(dst, rows []float32, d int) {
 
 // DotRowsF16 is DotRows on float16 rows.
 //
-// Given a buffer buf of at least 16 rows of d floats and several queries
+// Given a buffer buf of at least 16 rows of d floats (and tileOut more) and several queries
 // (a grouped-query kv head's), it widens each chunk of rows once into buf
 // and runs DotRows' kernels over it, instead of every query widening every
 // row again: 256 rows of 64 for 8 queries, in cache, 1.8 µs against 2.8.
@@ -128,11 +138,12 @@ func DotRowsF16(out []float32, ostride int, q []float32, nq int, k []uint16, str
 	}
 	_ = k[(n-1)*stride+d-1]
 	_ = out[(nq-1)*ostride+n-1]
-	if chunk := len(buf) / d / 16 * 16; nq > 1 && chunk > 0 {
+	if chunk := (len(buf) - tileOut) / d / 16 * 16; nq > 1 && chunk > 0 {
+		tmp := buf[len(buf)-tileOut:]
 		for a := 0; a < n; a += chunk {
 			m := min(chunk, n-a)
 			F16ToF32Rows(buf, k[a*stride:], stride, d, m)
-			DotRows(out[a:], ostride, q, nq, buf[:m*d], d, m)
+			dotRows(out[a:], ostride, q, nq, buf[:m*d], d, m, tmp)
 		}
 		return
 	}

@@ -94,7 +94,7 @@ func testAttentionF16(t *testing.T) {
 			DotRows(want, n+2, q, nq, w, stride, n)
 			// Without a buffer, and with buffers of one block of 16 rows
 			// and of several (the rows widened chunk by chunk).
-			for _, buf := range [][]float32{nil, make([]float32, 16*d+3), make([]float32, 64*d)} {
+			for _, buf := range [][]float32{nil, make([]float32, 16*d+tileOut), make([]float32, 64*d+3)} {
 				got := make([]float32, nq*(n+2))
 				DotRowsF16(got, n+2, q, nq, h, stride, n, buf)
 				for i := range got {

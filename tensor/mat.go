@@ -126,9 +126,10 @@ func mulRows(x []float32, n int, p *Pool, ms []*Mat, ys [][]float32, intPath boo
 	}
 	var a *pkActs
 	if intPath {
-		a = &pkActs{}
 		if p != nil {
 			a = &p.acts
+		} else {
+			a = &pkActs{}
 		}
 		quantizeActs(a, x, n, ms[0].Cols, p)
 	}

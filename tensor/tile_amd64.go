@@ -125,10 +125,13 @@ type tileNextFunc func(w *byte, wstride int, x *float32, xstride int, cols int, 
 // floatMaxT is the widest tile: 4 rows × 6 tokens use 24 accumulators.
 const floatMaxT = 6
 
+// tileOut (attn.go) must hold what a four-row float kernel writes.
+const _ = uint(tileOut - 4*floatMaxT)
+
 // dotRowsTiled does DotRows in blocks of 16 cache rows (dotRows16AVX512),
 // then four rows at a time with the F32 tiles, and returns the first row
 // it did not do.
-func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int) int {
+func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int, tmp []float32) int {
 	if Kernel != "avx512" || d%16 != 0 {
 		return 0
 	}
@@ -141,9 +144,12 @@ func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float3
 	if n4 == n16 {
 		return n4
 	}
-	// buf escapes (the kernels are called through a table): allocated only
-	// where there are rows left for it, not on every call.
-	var buf [4 * floatMaxT]float32
+	// A buffer of its own would escape (the kernels are called through a
+	// table) and be allocated at every call.
+	buf := tmp
+	if len(buf) < tileOut {
+		buf = make([]float32, tileOut)
+	}
 	for a := n16; a < n4; a += 4 {
 		for h := 0; h < nq; h += floatMaxT {
 			T := min(floatMaxT, nq-h)

@@ -6,7 +6,7 @@ import "math"
 
 func (m *Mat) mulFloatRows(y, x []float32, n, lo, hi int) bool { return false }
 
-func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int) int {
+func dotRowsTiled(out []float32, ostride int, q []float32, nq, d int, k []float32, stride, n int, tmp []float32) int {
 	return 0
 }
 
