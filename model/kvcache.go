@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"unsafe"
 
 	"s4c/tensor"
 )
@@ -48,22 +49,28 @@ type KVCache struct {
 // more than the model's context: the context length).
 func (m *Model) NewKVCache(capacity int) *KVCache {
 	c := m.newKVCache(capacity)
-	c.k16, c.v16 = layerRows[uint16](m.NLayers, c.Cap*c.kvDim), layerRows[uint16](m.NLayers, c.Cap*c.kvDim)
+	c.k16, c.v16 = layerRows[uint16](c, m.NLayers, c.Cap*c.kvDim), layerRows[uint16](c, m.NLayers, c.Cap*c.kvDim)
 	return c
 }
 
 // NewKVCacheF32 allocates a float32 cache for up to capacity tokens.
 func (m *Model) NewKVCacheF32(capacity int) *KVCache {
 	c := m.newKVCache(capacity)
-	c.k, c.v = layerRows[float32](m.NLayers, c.Cap*c.kvDim), layerRows[float32](m.NLayers, c.Cap*c.kvDim)
+	c.k, c.v = layerRows[float32](c, m.NLayers, c.Cap*c.kvDim), layerRows[float32](c, m.NLayers, c.Cap*c.kvDim)
 	return c
 }
 
-// layerRows is a zeroed slice of n values for each of layers layers.
-func layerRows[T uint16 | float32](layers, n int) [][]T {
+// layerRows is a zeroed slice of n values for each of layers layers, in
+// memory of c's own outside the Go heap (tensor.OffHeap): a cache of
+// thousands of tokens on the heap set the collector's pace as the weights
+// did (garbage let grow to its size between collections).
+func layerRows[T uint16 | float32](c *KVCache, layers, n int) [][]T {
+	var z T
+	b := tensor.OffHeap(c, layers*n*int(unsafe.Sizeof(z)))
+	all := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), layers*n)
 	rows := make([][]T, layers)
 	for l := range rows {
-		rows[l] = make([]T, n)
+		rows[l] = all[l*n : (l+1)*n : (l+1)*n]
 	}
 	return rows
 }

@@ -325,9 +325,9 @@ func resident(f *gguf.File, mt *tensor.Mat) {
 		f.DropPages(mt.Data)
 	} else if len(mt.Data) >= 4<<20 {
 		// Float weights are read in place: from anonymous huge-page
-		// memory, not through the mapping (see tensor.HugeCopy).
+		// memory, not through the mapping (see tensor.Mat.OwnData).
 		orig := mt.Data
-		mt.Data = tensor.HugeCopy(orig)
+		mt.OwnData()
 		f.DropPages(orig)
 	}
 }

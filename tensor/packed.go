@@ -3,6 +3,7 @@ package tensor
 import (
 	"encoding/binary"
 	"math"
+	"sync/atomic"
 	"unsafe"
 
 	"s4c/gguf"
@@ -195,8 +196,8 @@ func packRows(m *Mat) *packed {
 	}
 	meta := G * mb
 	stride := G*qb + (meta+63)/64*64
-	p := &packed{data: alignedBytes(stride * m.Rows), stride: stride, groups: G, meta: mb}
-	adviseHuge(p.data)
+	p := &packed{stride: stride, groups: G, meta: mb}
+	p.data = OffHeap(p, stride*m.Rows)
 	populate(p.data, true)
 	populate(m.Data, false)
 	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
@@ -515,18 +516,22 @@ func alignedBytes(n int) []byte {
 	return b[off : off+n : off+n]
 }
 
-// HugeCopy copies b into fresh 64-byte aligned memory backed by huge pages
-// where the system allows. The float kernels read weights in place; read
-// through a file mapping's 4 KiB page-cache pages they stream far below the
-// machine's bandwidth on a virtual machine (1.1B F16 twin, 50 GB/s
-// measured, plain decoding alternated: 10-13 tok/s from the mapping, 21-22
-// tok/s from a copy; right after the file was written, 1.6-2.7 vs 17).
-func HugeCopy(b []byte) []byte {
-	c := alignedBytes(len(b))
-	adviseHuge(c)
-	copy(c, b)
-	return c
+// OwnData copies m's data into memory of m's own, outside the Go heap and
+// backed by huge pages where the system allows (see OffHeap), which is
+// released once m is unreachable: m.Data must not be kept past m. The
+// float kernels read weights in place; read through a file mapping's 4 KiB
+// page-cache pages they stream far below the machine's bandwidth on a
+// virtual machine (1.1B F16 twin, 50 GB/s measured, plain decoding
+// alternated: 10-13 tok/s from the mapping, 21-22 tok/s from a copy; right
+// after the file was written, 1.6-2.7 vs 17).
+func (m *Mat) OwnData() {
+	c := OffHeap(m, len(m.Data))
+	copy(c, m.Data)
+	m.Data = c
 }
+
+// offHeapFreed counts the off-heap buffers given back (for tests).
+var offHeapFreed atomic.Int64
 
 // pkActs holds n quantized activation vectors of groups records each.
 type pkActs struct {

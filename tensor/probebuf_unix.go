@@ -11,7 +11,7 @@ func probeBuffer(size int) (buf []byte, free func()) {
 		return alignedBytes(size), func() {}
 	}
 	if probeHuge {
-		adviseHuge(b) // as the weights are (HugeCopy, packed rows)
+		adviseHuge(b) // as the weights are (OffHeap)
 	}
 	return b, func() { syscall.Munmap(b) }
 }
