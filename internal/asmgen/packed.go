@@ -212,25 +212,21 @@ var scaleAddr = []string{"(R9)", "(R9)(BX*1)", "(R9)(BX*2)", "(R10)"}
 func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	R := v.rows
 	name := v.name(g, T)
-	rowLoopPrologue(b, name, pkAccSignature, 88, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows, rows a multiple of %d) times
-// activation records x + t·xstride (t < %d): out[t·ostride/4 + r]. Per
-// (row, token) the arithmetic of packedDot. The rows are taken %d at a
-// time; looping here rather than in Go saves a call and a store loop per
-// row (decode: ~10%% of the matrix time). Row r's scales are at w +
-// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
-// in several calls with the same result.
-`, g.name, R, T, R), 0, r1Entry(R))
+	// The kernel's constants are set once per call, before its first row
+	// (they were set again for every row: two 512-bit loads and a few
+	// broadcasts a row).
+	var cs bytes.Buffer
 	if g.nibbles {
-		b.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
+		cs.WriteString("\tMOVL $0x0f0f0f0f, AX\n\tVPBROADCASTD AX, Z3\n")
 	}
 	if g.lut {
-		b.WriteString("\tVMOVDQU64 pkIQ4U<>(SB), Z31\n")
+		cs.WriteString("\tVMOVDQU64 pkIQ4U<>(SB), Z31\n")
 	}
 	if g.lowBits > 0 {
 		// Z3 the low bits' mask, Z31 the high bits' place in a byte.
-		fmt.Fprintf(b, "\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z3\n", 0x01010101*g.lowMask())
+		fmt.Fprintf(&cs, "\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z3\n", 0x01010101*g.lowMask())
 		if g.hiBits > 0 {
-			fmt.Fprintf(b, "\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z31\n", 0x01010101*g.hiMask())
+			fmt.Fprintf(&cs, "\tMOVL $0x%08x, AX\n\tVPBROADCASTD AX, Z31\n", 0x01010101*g.hiMask())
 		}
 	}
 	// kScales6's permutes: loaded once where one-row tiles leave two
@@ -239,12 +235,20 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	k6Idx := 28
 	if g.scales6 && R == 1 {
 		k6Idx = 24
-		b.WriteString(kScales6Idx(k6Idx))
+		cs.WriteString(kScales6Idx(k6Idx))
 	}
 	if g.kscales {
 		// K1 selects lanes 8-15: the group's second super-block.
-		b.WriteString("\tMOVL $0xff00, AX\n\tKMOVW AX, K1\n")
+		cs.WriteString("\tMOVL $0xff00, AX\n\tKMOVW AX, K1\n")
 	}
+	rowLoopPrologue(b, name, pkAccSignature, 88, fmt.Sprintf(`// Packed %s rows w + r·wstride (r < rows, rows a multiple of %d) times
+// activation records x + t·xstride (t < %d): out[t·ostride/4 + r]. Per
+// (row, token) the arithmetic of packedDot. The rows are taken %d at a
+// time; looping here rather than in Go saves a call and a store loop per
+// row (decode: ~10%% of the matrix time). Row r's scales are at w +
+// r·wstride + scales; mode (accIn, accFinish) lets a row's groups be taken
+// in several calls with the same result.
+`, g.name, R, T, R), 0, r1Entry(R)+cs.String())
 	// Small tiles split each integer accumulator into C chains (summed
 	// exactly before conversion), so that one token's vpdpbusd do not wait
 	// on each other's latency.
@@ -635,7 +639,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	for r := 0; r < R; r++ {
 		for t := 0; t < T; t++ {
 			i := facc(r, t)
-			fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d)\n\tVMOVSS X%d, %s\n", i, i, i, i, at(4*r, outAddr[t]))
+			fmt.Fprintf(b, "\tREDUCE16E(Z%d, Y%d, X%d, Y2, X2)\n\tVMOVSS X%d, %s\n", i, i, i, i, at(4*r, outAddr[t]))
 		}
 	}
 	fmt.Fprintf(b, "%snext:\n", name)
