@@ -1,16 +1,6 @@
 #include "textflag.h"
 
-// Reduce the 16 lanes of Z to a scalar in X lane 0, in the order of
-// Reduce16: l+8, l+4, then (0+2)+(1+3). Clobbers Y31/X31... via T.
-#define REDUCE16(Z, Y, X, T, TX, TY) \
-	VEXTRACTF32X8 $1, Z, TY \
-	VADDPS TY, Y, Y \
-	VEXTRACTF128 $1, Y, TX \
-	VADDPS TX, X, X \
-	VMOVHLPS X, X, TX \
-	VADDPS TX, X, X \
-	VMOVSHDUP X, TX \
-	VADDSS TX, X, X
+#include "reduce_amd64.h" // REDUCE16E
 
 // func tileF16x1AVX512(w *uint16, x *float32, cols int) float32
 TEXT ·tileF16x1AVX512(SB), NOSPLIT, $0-28
@@ -26,7 +16,7 @@ f16x1loop:
 	ADDQ $64, DI
 	SUBQ $16, CX
 	JNZ f16x1loop
-	REDUCE16(Z1, Y1, X1, Z9, X9, Y9)
+	REDUCE16E(Z1, Y1, X1, Y9, X9)
 	VZEROUPPER
 	MOVSS X1, ret+24(FP)
 	RET
@@ -45,7 +35,7 @@ bf16x1loop:
 	ADDQ $64, DI
 	SUBQ $16, CX
 	JNZ bf16x1loop
-	REDUCE16(Z1, Y1, X1, Z9, X9, Y9)
+	REDUCE16E(Z1, Y1, X1, Y9, X9)
 	VZEROUPPER
 	MOVSS X1, ret+24(FP)
 	RET
