@@ -99,7 +99,10 @@ func Load(path string) (*Model, error) {
 	return m, nil
 }
 
-// Close releases the model file.
+// Close releases the model file. The weights repacked or copied at load
+// (and every KV cache) live outside the Go heap (tensor.OffHeap) and are
+// given back by the first garbage collection after they become
+// unreachable.
 func (m *Model) Close() error { return m.File.Close() }
 
 // ErrArch is returned for a model whose architecture this engine does not run.
