@@ -52,12 +52,13 @@ type State struct {
 	// first), which its next pass overwrites, instead of in memory
 	// allocated for each pass. Memory the Go heap has never handed out
 	// costs a page fault per 4 KiB when the pass first writes it, and
-	// between two garbage collections (hundreds of megabytes apart while
-	// the weights are on the heap) every pass's is such memory: on these
-	// virtual machines that took 0.3 ms of a 1.1B Q4_K step of 12 ms for
-	// its 128 KB of logits (the output product 0.88-0.93 ms with fresh
-	// logits, 0.57-0.70 with reused ones). Decoding loops, which are done
-	// with an Output before the next pass, set it.
+	// until a garbage collection recycles pages every pass's fresh outputs
+	// are such memory (before the weights moved off the heap, collections
+	// were hundreds of megabytes apart): on these virtual machines that
+	// took 0.3 ms of a 1.1B Q4_K step of 12 ms for its 128 KB of logits
+	// (the output product 0.88-0.93 ms with fresh logits, 0.57-0.70 with
+	// reused ones). Decoding loops, which are done with an Output before
+	// the next pass, set it.
 	ReuseOutputs bool
 
 	x, xb, q, k, v, att, gate, up []float32
