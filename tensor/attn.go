@@ -126,11 +126,11 @@ func ReduceRows16(dst, rows []float32, d int) {
 
 // DotRowsF16 is DotRows on float16 rows.
 //
-// Given a buffer buf of at least 16 rows of d floats (and tileOut more) and several queries
-// (a grouped-query kv head's), it widens each chunk of rows once into buf
-// and runs DotRows' kernels over it, instead of every query widening every
-// row again: 256 rows of 64 for 8 queries, in cache, 1.8 µs against 2.8.
-// The results are the same bit for bit (widening is exact).
+// Given a buffer buf of at least 16 rows of d floats and tileOut more, and
+// several queries (a grouped-query kv head's), it widens each chunk of rows
+// once into buf and runs DotRows' kernels over it, instead of every query
+// widening every row again: 256 rows of 64 for 8 queries, in cache, 1.8 µs
+// against 2.8. The results are the same bit for bit (widening is exact).
 func DotRowsF16(out []float32, ostride int, q []float32, nq int, k []uint16, stride, n int, buf []float32) {
 	d := len(q) / nq
 	if n == 0 {

@@ -18,7 +18,7 @@ import (
 // so a long run could hold twice the model in memory, and every
 // allocation between two collections (hundreds of megabytes apart) landed
 // in pages never touched before, a page fault per 4 KiB (on these virtual
-// machines about 7 us each; 1.1B Q4_K decoding, 8 faults a step from its
+// machines about 7 µs each; 1.1B Q4_K decoding, 8 faults a step from its
 // allocations). Off the heap, collections come every few megabytes of
 // garbage and reuse its pages.
 func OffHeap[T any](owner *T, n int) []byte {
