@@ -87,9 +87,11 @@ func (s *State) UseKVF32() error {
 	return nil
 }
 
-func grow(b []float32, n int) []float32 {
+// grow returns n values of b (contents undefined), reallocated when it
+// holds fewer.
+func grow[T float32 | int32](b []T, n int) []T {
 	if cap(b) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return b[:n]
 }
@@ -414,7 +416,8 @@ func (s *State) visibility(b *Batch) ([][]int32, error) {
 			}
 			total += base + depth[i]
 		}
-		buf := s.growVis(total)
+		s.vis = grow(s.vis, total)
+		buf := s.vis
 		for i := 0; i < n; i++ {
 			v := buf[: base+depth[i] : base+depth[i]]
 			buf = buf[base+depth[i]:]
@@ -430,7 +433,8 @@ func (s *State) visibility(b *Batch) ([][]int32, error) {
 			vis[i] = v
 		}
 	default:
-		all := s.growVis(base + n)
+		s.vis = grow(s.vis, base+n)
+		all := s.vis
 		for j := range all {
 			all[j] = int32(j)
 		}
@@ -446,14 +450,6 @@ func (s *State) visibility(b *Batch) ([][]int32, error) {
 	return vis, nil
 }
 
-// growVis returns n int32s of s.vis (contents undefined).
-func (s *State) growVis(n int) []int32 {
-	if cap(s.vis) < n {
-		s.vis = make([]int32, n)
-	}
-	return s.vis[:n]
-}
-
 // windowed is visible restricted to the sliding window: a key is visible
 // from a query fewer than SlidingWindow positions back (a mask, as in
 // llama.cpp: nothing leaves the cache). A query always sees itself.
@@ -465,10 +461,8 @@ func (s *State) windowed(visible [][]int32, n int) [][]int32 {
 	for _, v := range visible {
 		total += min(len(v), int(w))
 	}
-	if cap(s.visW) < total {
-		s.visW = make([]int32, total)
-	}
-	buf := s.visW[:total]
+	s.visW = grow(s.visW, total)
+	buf := s.visW
 	for i, v := range visible {
 		q := c.Pos[c.Len+i]
 		m := min(len(v), int(w))
