@@ -47,9 +47,8 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 				vis = pt.visibleW[i-pt.off]
 			}
 			nv := len(vis)
-			// wide holds key rows widened from float16 (see DotRowsF16):
-			// 16 KiB, at least a block of 16 rows.
-			nw := max(4096, 16*hd)
+			// wide holds key rows widened from float16 (see DotRowsF16).
+			nw := tensor.DotRowsF16Buf(hd)
 			buf := sc.Floats(group*nv + group*hd + 4*16*hd + nw)
 			all := buf[:group*nv] // all[k·nv+a]: head k of the group, row a
 			qs := buf[group*nv : group*nv+group*hd]

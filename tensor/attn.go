@@ -124,6 +124,11 @@ func ReduceRows16(dst, rows []float32, d int) {
 // float32 twin gives on the widened rows: the vector forms widen as they
 // load, the portable ones widen a row at a time.
 
+// DotRowsF16Buf is the length of the buffer DotRowsF16 widens rows of d
+// values into: 16 KiB of rows (at least a block of 16) and what its
+// kernels write for the last few rows.
+func DotRowsF16Buf(d int) int { return max(4096, 16*d) + tileOut }
+
 // DotRowsF16 is DotRows on float16 rows.
 //
 // Given a buffer buf of at least 16 rows of d floats and tileOut more, and
