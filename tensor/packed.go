@@ -623,7 +623,8 @@ func quantizeBlock(rec []byte, j int, blk []float32) {
 }
 
 // packedDot is the portable form of the kernels for one packed row and one
-// token's records (mb: the row's scale bytes per group, packed.meta): per lane (block) the exact integer dot product, then
+// token's records (mb: the row's scale bytes per group, packed.meta): per
+// lane (block) the exact integer dot product, then
 // acc_j = fma(float32(sum_j), d_w·d_x, acc_j), reduced as a tree. The
 // offset types (Q4_K, Q5_K, Q4_1, Q5_1) first add their offset term:
 // acc_j = fma(float32(sum_j), d_w·d_x, fma(m_w, d_x·(-Σx_j), acc_j)); Q2_K
