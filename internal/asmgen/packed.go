@@ -317,312 +317,315 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 	if linear {
 		b.WriteString(r1LinearStart) // R13: row 3 of four-row tiles
 	}
-	fmt.Fprintf(b, "%sloop:\n", name)
-	pc := planeCache{low: -1, high: -1} // one-row tiles: nothing loaded yet this group
+	// emitGroup writes the code of one group (pc: one-row tiles' plane
+	// vectors, nothing loaded yet).
+	emitGroup := func() {
+		pc := planeCache{low: -1, high: -1}
 
-	// start sets the integer accumulators (half 1 of Q6_K: the rest of Σx).
-	start := func(half int) {
-		if R > 1 && !g.offsets {
-			// Each token's starting values are loaded once into Z28+t (free
-			// until the first step) and copied to its R accumulators:
-			// loads, not arithmetic, bound these kernels (one 512-bit load
-			// a cycle against two vpdpbusd).
-			for t := 0; t < T; t++ {
-				z := 28 + t
-				if g.halves && half == 0 {
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
-				} else {
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
-					if g.halves {
-						fmt.Fprintf(b, "\tVPSUBD %s, Z%d, Z%d\n", at(recHalf, xAddr[t]), z, z)
-					}
-				}
-				if g.corrShift != 0 {
-					fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
-				}
-				for r := 0; r < R; r++ {
-					fmt.Fprintf(b, "\tVMOVDQA32 Z%d, Z%d\n", z, iacc(r, t))
-				}
-			}
-			return
-		}
-		for t := 0; t < T; t++ {
-			for r := 0; r < R; r++ {
-				z := iacc(r, t)
-				switch {
-				case g.offsets:
-					fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", z, z, z)
-				case g.halves && half == 0:
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
-				case g.halves:
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
-				default:
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
-				}
-				if g.corrShift != 0 && !g.offsets {
-					fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
-				}
-				for c := 1; c < C; c++ {
-					fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, c), chain(r, t, c))
-				}
-			}
-		}
-	}
-	// Four-row tiles of the types without offsets finish each row's
-	// blocks right after the row's last vpdpbusd instead of in one burst
-	// after the group: the 3·R·T float operations of a burst queued behind
-	// the integer chains they wait on, while spread between the next
-	// row's vpdpbusd they run beside them (1.1B Q8_0 R4T3 on data in L1:
-	// ~390 -> ~500 GOPS on one thread). Row r's scales go to Z2, the
-	// products d_w·d_x to Z31; d_x stays in memory (Z28.. still hold
-	// activations).
-	interleave := R > 1 && !g.offsets && C == 1 && g.lowBits == 0 && !g.lut
-	flushRow := func(r, metaOff int) {
-		for off := 0; off < g.meta; off += 64 {
-			prefetch(metaOff+off, r, true)
-		}
-		if g.halves {
-			fmt.Fprintf(b, "\tVMOVUPS %s, Z2\n", at(metaOff, scaleAddr[r]))
-		} else {
-			fmt.Fprintf(b, "\tVCVTPH2PS %s, Z2\n", scaleAddr[r])
-		}
-		for t := 0; t < T; t++ {
-			fmt.Fprintf(b, "\tVMULPS %s, Z2, Z31\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z31, Z%d, Z%d\n",
-				at(recDx, xAddr[t]), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
-		}
-	}
-	// bytes emits steps [s0, s1) of byte quants (Q8_0 +128, Q6_K 0..63);
-	// activations in registers when R > 1. With interleave, the last
-	// step finishes each row (scales at metaOff).
-	bytesSteps := func(s0, s1, metaOff int) {
-		for s := s0; s < s1; s++ {
-			xs := make([]string, T)
-			for t := 0; t < T; t++ {
-				xs[t] = at(64*s, xAddr[t])
-				if R > 1 {
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", xs[t], 28+t)
-					xs[t] = fmt.Sprintf("Z%d", 28+t)
-				}
-			}
-			for r := 0; r < R; r++ {
-				w := r % 2
-				if g.lowBits > 0 {
-					var c *planeCache
-					if R == 1 {
-						c = &pc
-					}
-					planeValues(b, g, s, wAddr[r], w, c)
-				} else {
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
-				}
-				if 64*s < g.qbytes {
-					prefetch(64*s, r, false)
-				}
+		// start sets the integer accumulators (half 1 of Q6_K: the rest of Σx).
+		start := func(half int) {
+			if R > 1 && !g.offsets {
+				// Each token's starting values are loaded once into Z28+t (free
+				// until the first step) and copied to its R accumulators:
+				// loads, not arithmetic, bound these kernels (one 512-bit load
+				// a cycle against two vpdpbusd).
 				for t := 0; t < T; t++ {
-					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n", xs[t], w, chain(r, t, s%C))
-				}
-				if interleave && s == s1-1 {
-					flushRow(r, metaOff)
-				}
-			}
-		}
-	}
-	// flush sums the chains, converts and accumulates d_w·d_x-scaled sums;
-	// metaOff selects the scales (Q6_K: 0 or 64 for the two halves).
-	flush := func(metaOff int) {
-		for r := 0; r < R; r++ {
-			for t := 0; t < T; t++ {
-				if hi16 {
-					// The odd chains hold 16 times the high nibbles'
-					// products.
-					for c := 3; c < C; c += 2 {
-						fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, 1), chain(r, t, 1))
+					z := 28 + t
+					if g.halves && half == 0 {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
+					} else {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+						if g.halves {
+							fmt.Fprintf(b, "\tVPSUBD %s, Z%d, Z%d\n", at(recHalf, xAddr[t]), z, z)
+						}
 					}
-					fmt.Fprintf(b, "\tVPSRAD $4, Z%d, Z%d\n", chain(r, t, 1), chain(r, t, 1))
-				}
-				for c := 1; c < C; c++ {
-					if hi16 && c%2 == 1 && c > 1 {
-						continue
+					if g.corrShift != 0 {
+						fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
 					}
-					fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), iacc(r, t), iacc(r, t))
+					for r := 0; r < R; r++ {
+						fmt.Fprintf(b, "\tVMOVDQA32 Z%d, Z%d\n", z, iacc(r, t))
+					}
+				}
+				return
+			}
+			for t := 0; t < T; t++ {
+				for r := 0; r < R; r++ {
+					z := iacc(r, t)
+					switch {
+					case g.offsets:
+						fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", z, z, z)
+					case g.halves && half == 0:
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
+					case g.halves:
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
+					default:
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+					}
+					if g.corrShift != 0 && !g.offsets {
+						fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
+					}
+					for c := 1; c < C; c++ {
+						fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, c), chain(r, t, c))
+					}
 				}
 			}
 		}
-		if g.offsets && g.halves {
-			// -Σx per half (Q2_K: -Σ of the first 16 or the rest), as
-			// float, once per token: Z28.. (free now).
-			for t := 0; t < T; t++ {
-				z := 28 + t
-				switch {
-				case g.halves && metaOff == 0:
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
-				case g.halves:
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
-				default:
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
-				}
-				fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n", g.corrShift, z, z, z, z)
-			}
-		}
-		// Activation scales once per token (Z28.., free again), except
-		// for the offset types, which hold -Σx there.
-		dx := func(t int) string { return at(recDx, xAddr[t]) }
-		if R > 1 && !g.offsets {
-			for t := 0; t < T; t++ {
-				fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", dx(t), 28+t)
-			}
-			dx = func(t int) string { return fmt.Sprintf("Z%d", 28+t) }
-		}
-		if g.scales6 && R > 1 {
-			b.WriteString(kScales6Idx(28)) // Z28.. free again
-		}
-		for r := 0; r < R; r++ {
+		// Four-row tiles of the types without offsets finish each row's
+		// blocks right after the row's last vpdpbusd instead of in one burst
+		// after the group: the 3·R·T float operations of a burst queued behind
+		// the integer chains they wait on, while spread between the next
+		// row's vpdpbusd they run beside them (1.1B Q8_0 R4T3 on data in L1:
+		// ~390 -> ~500 GOPS on one thread). Row r's scales go to Z2, the
+		// products d_w·d_x to Z31; d_x stays in memory (Z28.. still hold
+		// activations).
+		interleave := R > 1 && !g.offsets && C == 1 && g.lowBits == 0 && !g.lut
+		flushRow := func(r, metaOff int) {
 			for off := 0; off < g.meta; off += 64 {
 				prefetch(metaOff+off, r, true)
 			}
-			switch {
-			case g.scales6:
-				kScales6(b, func(off int) string { return at(metaOff+off, scaleAddr[r]) }, k6Idx)
-			case g.kscales:
-				// d·sc into Z0 and dmin·m into Z2, lanes 0-7 with the
-				// first super-block's d and dmin, 8-15 with the second's.
-				a := func(off int) string { return at(off, scaleAddr[r]) }
-				sc, mn, d, dmin := g.kMeta(metaOff / 64)
-				fmt.Fprintf(b, "\tVPMOVSXBD %s, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z0, Z0\n", a(sc), a(d), a(d+4))
-				if mn >= 0 {
-					fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(mn), a(dmin), a(dmin+4))
-				}
-			case g.offsets:
-				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
-			case g.halves:
-				fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n", at(metaOff, scaleAddr[r]))
-			default:
-				fmt.Fprintf(b, "\tVCVTPH2PS %s, Z0\n", scaleAddr[r])
+			if g.halves {
+				fmt.Fprintf(b, "\tVMOVUPS %s, Z2\n", at(metaOff, scaleAddr[r]))
+			} else {
+				fmt.Fprintf(b, "\tVCVTPH2PS %s, Z2\n", scaleAddr[r])
 			}
 			for t := 0; t < T; t++ {
-				if g.offsets && !g.halves {
-					// The offset term, then the scale term, each a fused
-					// multiply-add into the accumulator (see packedDot):
-					// four instructions where joining the terms first took
-					// five.
-					fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS %s, Z2, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
-						dx(t), iacc(r, t), iacc(r, t), at(recCX, xAddr[t]), facc(r, t), iacc(r, t), facc(r, t))
-					continue
-				}
-				if g.offsets {
-					// Q2_K's halves: the scale and offset terms are
-					// joined first and added to the accumulator once
-					// (see packedDot).
-					fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVMULPS Z1, Z%d, Z%d\n", dx(t), iacc(r, t), iacc(r, t), iacc(r, t), iacc(r, t))
-					if g.halves {
-						fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(recDx, xAddr[t]), 28+t, iacc(r, t))
-					} else {
-						// dmin·m times the record's d_x·(-Σx).
-						fmt.Fprintf(b, "\tVFMADD231PS %s, Z2, Z%d\n", at(recCX, xAddr[t]), iacc(r, t))
-					}
-					fmt.Fprintf(b, "\tVADDPS Z%d, Z%d, Z%d\n", iacc(r, t), facc(r, t), facc(r, t))
-					continue
-				}
-				fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
-					dx(t), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
+				fmt.Fprintf(b, "\tVMULPS %s, Z2, Z31\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z31, Z%d, Z%d\n",
+					at(recDx, xAddr[t]), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
 			}
 		}
-	}
-
-	switch {
-	case g.halves:
-		start(0)
-		bytesSteps(0, 4, 0)
-		if !interleave {
-			flush(0)
-		}
-		start(1)
-		bytesSteps(4, 8, 64)
-		if !interleave {
-			flush(64)
-		}
-	case !g.nibbles:
-		start(0)
-		bytesSteps(0, 8, 0)
-		if !interleave {
-			flush(0)
-		}
-	default:
-		start(0)
-		// 4 loads of 64 bytes, each two steps (low, high nibbles).
-		for p := 0; p < 4; p++ {
-			if R > 1 {
-				// Each token's activations once per half into Z28..
-				// for all four rows, the rows' bytes loaded twice (from
-				// L1): 56 loads per group instead of 112 (Q4_0 batches
-				// are load-bound like Q8_0's).
-				for half := 0; half < 2; half++ {
-					for t := 0; t < T; t++ {
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(128*p+64*half, xAddr[t]), 28+t)
-					}
-					for r := 0; r < R; r++ {
-						// The loads folded into the mask and the shift:
-						// 32 instructions fewer a group (four rows by
-						// three tokens of Q4_K in L1: 2 % faster).
-						if half == 0 {
-							fmt.Fprintf(b, "\tVPANDD %s, Z3, Z1\n", at(64*p, wAddr[r]))
-							prefetch(64*p, r, false)
-						} else {
-							fmt.Fprintf(b, "\tVPSRLW $4, %s, Z0\n\tVPANDD Z3, Z0, Z1\n", at(64*p, wAddr[r]))
-						}
-						if g.lut {
-							b.WriteString("\tVPSHUFB Z1, Z31, Z1\n")
-						}
-						for t := 0; t < T; t++ {
-							fmt.Fprintf(b, "\tVPDPBUSD Z%d, Z1, Z%d\n", 28+t, chain(r, t, (2*p+half)%C))
-						}
-						if interleave && p == 3 && half == 1 {
-							flushRow(r, 0)
-						}
+		// bytes emits steps [s0, s1) of byte quants (Q8_0 +128, Q6_K 0..63);
+		// activations in registers when R > 1. With interleave, the last
+		// step finishes each row (scales at metaOff).
+		bytesSteps := func(s0, s1, metaOff int) {
+			for s := s0; s < s1; s++ {
+				xs := make([]string, T)
+				for t := 0; t < T; t++ {
+					xs[t] = at(64*s, xAddr[t])
+					if R > 1 {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", xs[t], 28+t)
+						xs[t] = fmt.Sprintf("Z%d", 28+t)
 					}
 				}
-				continue
+				for r := 0; r < R; r++ {
+					w := r % 2
+					if g.lowBits > 0 {
+						var c *planeCache
+						if R == 1 {
+							c = &pc
+						}
+						planeValues(b, g, s, wAddr[r], w, c)
+					} else {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(64*s, wAddr[r]), w)
+					}
+					if 64*s < g.qbytes {
+						prefetch(64*s, r, false)
+					}
+					for t := 0; t < T; t++ {
+						fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n", xs[t], w, chain(r, t, s%C))
+					}
+					if interleave && s == s1-1 {
+						flushRow(r, metaOff)
+					}
+				}
+			}
+		}
+		// flush sums the chains, converts and accumulates d_w·d_x-scaled sums;
+		// metaOff selects the scales (Q6_K: 0 or 64 for the two halves).
+		flush := func(metaOff int) {
+			for r := 0; r < R; r++ {
+				for t := 0; t < T; t++ {
+					if hi16 {
+						// The odd chains hold 16 times the high nibbles'
+						// products.
+						for c := 3; c < C; c += 2 {
+							fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), chain(r, t, 1), chain(r, t, 1))
+						}
+						fmt.Fprintf(b, "\tVPSRAD $4, Z%d, Z%d\n", chain(r, t, 1), chain(r, t, 1))
+					}
+					for c := 1; c < C; c++ {
+						if hi16 && c%2 == 1 && c > 1 {
+							continue
+						}
+						fmt.Fprintf(b, "\tVPADDD Z%d, Z%d, Z%d\n", chain(r, t, c), iacc(r, t), iacc(r, t))
+					}
+				}
+			}
+			if g.offsets && g.halves {
+				// -Σx per half (Q2_K: -Σ of the first 16 or the rest), as
+				// float, once per token: Z28.. (free now).
+				for t := 0; t < T; t++ {
+					z := 28 + t
+					switch {
+					case g.halves && metaOff == 0:
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
+					case g.halves:
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
+					default:
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+					}
+					fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n", g.corrShift, z, z, z, z)
+				}
+			}
+			// Activation scales once per token (Z28.., free again), except
+			// for the offset types, which hold -Σx there.
+			dx := func(t int) string { return at(recDx, xAddr[t]) }
+			if R > 1 && !g.offsets {
+				for t := 0; t < T; t++ {
+					fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", dx(t), 28+t)
+				}
+				dx = func(t int) string { return fmt.Sprintf("Z%d", 28+t) }
+			}
+			if g.scales6 && R > 1 {
+				b.WriteString(kScales6Idx(28)) // Z28.. free again
 			}
 			for r := 0; r < R; r++ {
-				raw, lo := r%2, 28+r%2
-				if hi16 {
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPANDND Z%d, Z3, Z%d\n",
-						at(64*p, wAddr[r]), raw, raw, lo, raw, raw)
-				} else {
-					fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
-						at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
+				for off := 0; off < g.meta; off += 64 {
+					prefetch(metaOff+off, r, true)
 				}
-				if g.lut {
-					fmt.Fprintf(b, "\tVPSHUFB Z%d, Z31, Z%d\n\tVPSHUFB Z%d, Z31, Z%d\n", lo, lo, raw, raw)
+				switch {
+				case g.scales6:
+					kScales6(b, func(off int) string { return at(metaOff+off, scaleAddr[r]) }, k6Idx)
+				case g.kscales:
+					// d·sc into Z0 and dmin·m into Z2, lanes 0-7 with the
+					// first super-block's d and dmin, 8-15 with the second's.
+					a := func(off int) string { return at(off, scaleAddr[r]) }
+					sc, mn, d, dmin := g.kMeta(metaOff / 64)
+					fmt.Fprintf(b, "\tVPMOVSXBD %s, Z0\n\tVCVTDQ2PS Z0, Z0\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z0, Z0\n", a(sc), a(d), a(d+4))
+					if mn >= 0 {
+						fmt.Fprintf(b, "\tVPMOVSXBD %s, Z2\n\tVCVTDQ2PS Z2, Z2\n\tVBROADCASTSS %s, Z1\n\tVBROADCASTSS %s, K1, Z1\n\tVMULPS Z1, Z2, Z2\n", a(mn), a(dmin), a(dmin+4))
+					}
+				case g.offsets:
+					fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n\tVMOVUPS %s, Z2\n", scaleAddr[r], at(64, scaleAddr[r]))
+				case g.halves:
+					fmt.Fprintf(b, "\tVMOVUPS %s, Z0\n", at(metaOff, scaleAddr[r]))
+				default:
+					fmt.Fprintf(b, "\tVCVTPH2PS %s, Z0\n", scaleAddr[r])
 				}
-				prefetch(64*p, r, false)
 				for t := 0; t < T; t++ {
-					fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n\tVPDPBUSD %s, Z%d, Z%d\n",
-						at(128*p, xAddr[t]), lo, chain(r, t, (2*p)%C), at(128*p+64, xAddr[t]), raw, chain(r, t, (2*p+1)%C))
+					if g.offsets && !g.halves {
+						// The offset term, then the scale term, each a fused
+						// multiply-add into the accumulator (see packedDot):
+						// four instructions where joining the terms first took
+						// five.
+						fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS %s, Z2, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
+							dx(t), iacc(r, t), iacc(r, t), at(recCX, xAddr[t]), facc(r, t), iacc(r, t), facc(r, t))
+						continue
+					}
+					if g.offsets {
+						// Q2_K's halves: the scale and offset terms are
+						// joined first and added to the accumulator once
+						// (see packedDot).
+						fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVMULPS Z1, Z%d, Z%d\n", dx(t), iacc(r, t), iacc(r, t), iacc(r, t), iacc(r, t))
+						if g.halves {
+							fmt.Fprintf(b, "\tVMULPS %s, Z2, Z1\n\tVFMADD231PS Z1, Z%d, Z%d\n", at(recDx, xAddr[t]), 28+t, iacc(r, t))
+						} else {
+							// dmin·m times the record's d_x·(-Σx).
+							fmt.Fprintf(b, "\tVFMADD231PS %s, Z2, Z%d\n", at(recCX, xAddr[t]), iacc(r, t))
+						}
+						fmt.Fprintf(b, "\tVADDPS Z%d, Z%d, Z%d\n", iacc(r, t), facc(r, t), facc(r, t))
+						continue
+					}
+					fmt.Fprintf(b, "\tVMULPS %s, Z0, Z1\n\tVCVTDQ2PS Z%d, Z%d\n\tVFMADD231PS Z1, Z%d, Z%d\n",
+						dx(t), iacc(r, t), iacc(r, t), iacc(r, t), facc(r, t))
 				}
 			}
 		}
-		if !interleave {
-			flush(0)
+
+		switch {
+		case g.halves:
+			start(0)
+			bytesSteps(0, 4, 0)
+			if !interleave {
+				flush(0)
+			}
+			start(1)
+			bytesSteps(4, 8, 64)
+			if !interleave {
+				flush(64)
+			}
+		case !g.nibbles:
+			start(0)
+			bytesSteps(0, 8, 0)
+			if !interleave {
+				flush(0)
+			}
+		default:
+			start(0)
+			// 4 loads of 64 bytes, each two steps (low, high nibbles).
+			for p := 0; p < 4; p++ {
+				if R > 1 {
+					// Each token's activations once per half into Z28..
+					// for all four rows, the rows' bytes loaded twice (from
+					// L1): 56 loads per group instead of 112 (Q4_0 batches
+					// are load-bound like Q8_0's).
+					for half := 0; half < 2; half++ {
+						for t := 0; t < T; t++ {
+							fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(128*p+64*half, xAddr[t]), 28+t)
+						}
+						for r := 0; r < R; r++ {
+							// The loads folded into the mask and the shift:
+							// 32 instructions fewer a group (four rows by
+							// three tokens of Q4_K in L1: 2 % faster).
+							if half == 0 {
+								fmt.Fprintf(b, "\tVPANDD %s, Z3, Z1\n", at(64*p, wAddr[r]))
+								prefetch(64*p, r, false)
+							} else {
+								fmt.Fprintf(b, "\tVPSRLW $4, %s, Z0\n\tVPANDD Z3, Z0, Z1\n", at(64*p, wAddr[r]))
+							}
+							if g.lut {
+								b.WriteString("\tVPSHUFB Z1, Z31, Z1\n")
+							}
+							for t := 0; t < T; t++ {
+								fmt.Fprintf(b, "\tVPDPBUSD Z%d, Z1, Z%d\n", 28+t, chain(r, t, (2*p+half)%C))
+							}
+							if interleave && p == 3 && half == 1 {
+								flushRow(r, 0)
+							}
+						}
+					}
+					continue
+				}
+				for r := 0; r < R; r++ {
+					raw, lo := r%2, 28+r%2
+					if hi16 {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPANDND Z%d, Z3, Z%d\n",
+							at(64*p, wAddr[r]), raw, raw, lo, raw, raw)
+					} else {
+						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPANDD Z3, Z%d, Z%d\n\tVPSRLW $4, Z%d, Z%d\n\tVPANDD Z3, Z%d, Z%d\n",
+							at(64*p, wAddr[r]), raw, raw, lo, raw, raw, raw, raw)
+					}
+					if g.lut {
+						fmt.Fprintf(b, "\tVPSHUFB Z%d, Z31, Z%d\n\tVPSHUFB Z%d, Z31, Z%d\n", lo, lo, raw, raw)
+					}
+					prefetch(64*p, r, false)
+					for t := 0; t < T; t++ {
+						fmt.Fprintf(b, "\tVPDPBUSD %s, Z%d, Z%d\n\tVPDPBUSD %s, Z%d, Z%d\n",
+							at(128*p, xAddr[t]), lo, chain(r, t, (2*p)%C), at(128*p+64, xAddr[t]), raw, chain(r, t, (2*p+1)%C))
+					}
+				}
+			}
+			if !interleave {
+				flush(0)
+			}
+		}
+		if pf {
+			fmt.Fprintf(b, "\tADDQ $%d, R12\n\tADDQ $%d, R14\n\tADDQ $%d, R15\n\tADDQ $%d, AX\n", g.qbytes, g.qbytes, g.meta, g.meta)
+		}
+		// The pointers move on by a group; those of row 3 (R13, R10) and
+		// token 3 (R11) only where the tile has them (R13 is one-row tiles'
+		// prefetch pointer, moved on by a group's quants and scales).
+		fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R9\n", g.qbytes, recBytes, g.meta)
+		switch {
+		case R == 4:
+			fmt.Fprintf(b, "\tADDQ $%d, R13\n\tADDQ $%d, R10\n", g.qbytes, g.meta)
+		case linear:
+			fmt.Fprintf(b, "\tADDQ $%d, R13\n", g.qbytes+g.meta)
+		}
+		if T == 4 {
+			fmt.Fprintf(b, "\tADDQ $%d, R11\n", recBytes)
 		}
 	}
-	if pf {
-		fmt.Fprintf(b, "\tADDQ $%d, R12\n\tADDQ $%d, R14\n\tADDQ $%d, R15\n\tADDQ $%d, AX\n", g.qbytes, g.qbytes, g.meta, g.meta)
-	}
-	// The pointers move on by a group; those of row 3 (R13, R10) and
-	// token 3 (R11) only where the tile has them (R13 is one-row tiles'
-	// prefetch pointer, moved on by a group's quants and scales).
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R9\n", g.qbytes, recBytes, g.meta)
-	switch {
-	case R == 4:
-		fmt.Fprintf(b, "\tADDQ $%d, R13\n\tADDQ $%d, R10\n", g.qbytes, g.meta)
-	case linear:
-		fmt.Fprintf(b, "\tADDQ $%d, R13\n", g.qbytes+g.meta)
-	}
-	if T == 4 {
-		fmt.Fprintf(b, "\tADDQ $%d, R11\n", recBytes)
-	}
-	fmt.Fprintf(b, "\tDECQ CX\n\tJNZ %sloop\n", name)
+	groupLoop(b, name, groupUnroll(R, g), emitGroup)
 	// Without accFinish the lanes go back to acc, which moves on by the
 	// block's R·T vectors either way.
 	fmt.Fprintf(b, "\tMOVQ acc+64(FP), R12\n\tLEAQ %d(R12), R14\n\tMOVQ R14, acc+64(FP)\n\tMOVQ mode+72(FP), R14\n\tTESTQ $%d, R14\n\tJNZ %sfinish\n", 64*R*T, accFinish, name)
@@ -790,6 +793,55 @@ func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int, c *pla
 		return
 	}
 	fmt.Fprintf(b, "\tVPTERNLOGD $0xf8, Z31, Z2, Z%d\n", dst)
+}
+
+// groupUnroll is how many groups a row may have for one-row tiles of g to
+// take it without a loop (see groupLoop), 1 for none.
+//
+// A row of four groups (2048 columns of the 4-bit and plane types) in a
+// loop that ran four times and left streamed its rows more slowly from
+// memory than the same bytes taken as rows of eight groups: one thread,
+// one-row Q4_K kernel, alternated with a read probe, 0.88 of it against
+// 1.03 (the same rows passed to the kernel two at a time). With the four
+// groups unrolled, the matrix products of a 1.1B decoding step, alternated
+// in one process with the loop (probe 62-78 GB/s): Q4_K 0.80-0.92 of the
+// probe against 0.76-0.86, Q5_K 0.87 against 0.75, Q6_K 0.91-0.93 against
+// 0.80, most where rows have 2048 columns. Not more: rows of eight groups
+// (Llama-3-8B's 4096 columns) unrolled read 0.69 against 0.92 looped, and
+// a loop of four copies made rows of 11 groups slower (5632 columns: 0.85
+// against 1.0). Not the byte types either (Q8_0: 0.79 against 0.88), whose
+// loops prefetch with two pointers.
+func groupUnroll(R int, g packedGeom) int {
+	if R == 1 && g.r1Linear() {
+		return 4
+	}
+	return 1
+}
+
+// groupLoop writes the loop over a row's CX groups, each group's code
+// written by group(). Rows of at most U groups (U > 1) run through U
+// copies of it instead, entered where CX of them are left (a jump that is
+// the same for every row of a call), with no branch back.
+func groupLoop(b *bytes.Buffer, name string, U int, group func()) {
+	if U > 1 {
+		fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJGT %sloop\n", U, name)
+		for n := 1; n < U; n++ {
+			fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJEQ %sg%d\n", n, name, U-n)
+		}
+		for u := 0; u < U; u++ {
+			if u > 0 {
+				fmt.Fprintf(b, "%sg%d:\n", name, u)
+			}
+			group()
+		}
+		fmt.Fprintf(b, "\tJMP %sgroupsdone\n", name)
+	}
+	fmt.Fprintf(b, "%sloop:\n", name)
+	group()
+	fmt.Fprintf(b, "\tDECQ CX\n\tJNZ %sloop\n", name)
+	if U > 1 {
+		fmt.Fprintf(b, "%sgroupsdone:\n", name)
+	}
 }
 
 // tileVariant is one row of the dispatch table: one row goes up to
