@@ -181,8 +181,10 @@ func TestIntKernelsMatchGo(t *testing.T) {
 func testIntKernelsMatchGo(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
 	// 2560 (5 groups): wide enough that batches of 5+ take rows in chunks
-	// of groups (mulIntChunked).
-	for _, cols := range []int{384, 512, 1120, 1280, 2560} {
+	// of groups (mulIntChunked). One-row kernels take rows of up to six
+	// groups unrolled (entered at each copy: 1, 3, 5, 6 groups here) and
+	// longer ones in a loop (3584: 7 groups).
+	for _, cols := range []int{384, 512, 1120, 1280, 2560, 3072, 3584} {
 		rows := 21
 		if cols == 512 {
 			rows = 150 // several row blocks for long batches

@@ -802,18 +802,22 @@ func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int, c *pla
 // loop that ran four times and left streamed its rows more slowly from
 // memory than the same bytes taken as rows of eight groups: one thread,
 // one-row Q4_K kernel, alternated with a read probe, 0.88 of it against
-// 1.03 (the same rows passed to the kernel two at a time). With the four
-// groups unrolled, the matrix products of a 1.1B decoding step, alternated
-// in one process with the loop (probe 62-78 GB/s): Q4_K 0.80-0.92 of the
-// probe against 0.76-0.86, Q5_K 0.87 against 0.75, Q6_K 0.91-0.93 against
-// 0.80, most where rows have 2048 columns. Not more: rows of eight groups
-// (Llama-3-8B's 4096 columns) unrolled read 0.69 against 0.92 looped, and
-// a loop of four copies made rows of 11 groups slower (5632 columns: 0.85
-// against 1.0). Not the byte types either (Q8_0: 0.79 against 0.88), whose
-// loops prefetch with two pointers.
+// 1.03 (the same rows passed to the kernel two at a time). With the groups
+// unrolled, the matrix products of a 1.1B decoding step, alternated in one
+// process with the loop (probe 62-78 GB/s): Q4_K 0.80-0.92 of the probe
+// against 0.76-0.86, Q5_K 0.87 against 0.75, Q6_K 0.91-0.93 against 0.80,
+// most where rows have 2048 columns; a Llama-3.2-3B shape's products
+// (3072 columns, six groups) 0.94-0.97 against 0.79-0.84. One thread by
+// row width, unrolled against looped: 2560 columns 0.97 against 0.79, 3072
+// 1.04-1.06 against 0.77-0.79, but 1024 and 1536 alike either way, and
+// 3584 (seven groups) 0.69-0.72 against 0.98-1.04; rows of eight groups (a
+// Llama-3-8B shape's 4096 columns) read 0.65-0.69 unrolled against 0.92
+// looped in its products, and four copies looping over rows of 11 groups
+// 0.85 against 1.0. So up to six. Not the byte types (Q8_0: 0.79 against
+// 0.88 at four groups), whose loops prefetch with two pointers.
 func groupUnroll(R int, g packedGeom) int {
 	if R == 1 && g.r1Linear() {
-		return 4
+		return 6
 	}
 	return 1
 }
