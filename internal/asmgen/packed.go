@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Packed integer kernels (see tensor/packed.go for the layouts).
@@ -796,7 +797,7 @@ func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int, c *pla
 }
 
 // groupUnroll is how many groups a row may have for one-row tiles of g to
-// take it without a loop (see groupLoop), 1 for none.
+// take it without a loop (see groupLoop), at most: 1 for none.
 //
 // A row of four groups (2048 columns of the 4-bit and plane types) in a
 // loop that ran four times and left streamed its rows more slowly from
@@ -806,14 +807,7 @@ func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int, c *pla
 // unrolled, the matrix products of a 1.1B decoding step, alternated in one
 // process with the loop (probe 62-78 GB/s): Q4_K 0.80-0.92 of the probe
 // against 0.76-0.86, Q5_K 0.87 against 0.75, Q6_K 0.91-0.93 against 0.80,
-// most where rows have 2048 columns; a Llama-3.2-3B shape's products
-// (3072 columns, six groups) 0.94-0.97 against 0.79-0.84. One thread by
-// row width, unrolled against looped: 2560 columns 0.97 against 0.79, 3072
-// 1.04-1.06 against 0.77-0.79, but 1024 and 1536 alike either way, and
-// 3584 (seven groups) 0.69-0.72 against 0.98-1.04; rows of eight groups (a
-// Llama-3-8B shape's 4096 columns) read 0.65-0.69 unrolled against 0.92
-// looped in its products, and four copies looping over rows of 11 groups
-// 0.85 against 1.0. So up to six. Not the byte types (Q8_0: 0.79 against
+// most where rows have 2048 columns. Not the byte types (Q8_0: 0.79 against
 // 0.88 at four groups), whose loops prefetch with two pointers.
 func groupUnroll(R int, g packedGeom) int {
 	if R == 1 && g.r1Linear() {
@@ -822,11 +816,40 @@ func groupUnroll(R int, g packedGeom) int {
 	return 1
 }
 
+// unrolledCode bounds the instructions of a row's unrolled copies (see
+// groupLoop). Copies of up to 340 instructions streamed well, of 385 and
+// more worse than the loop: Q4_K's group is 55 instructions, and rows of
+// six groups (3072 columns, a Llama-3.2-3B shape) unrolled read 0.94-0.97
+// of the probe in its products against 0.79-0.84 looped (one thread, 2560
+// columns: 0.97 against 0.79), rows of seven (3584 columns) 0.69-0.72
+// against 0.98-1.04, of eight (a Llama-3-8B shape's 4096) 0.65-0.69
+// against 0.92; Q5_K's group is 71 and Q6_K's 85, and the 3B shape's rows
+// of six groups read 0.72 against 0.81 (Q5_K) and 0.76 against 0.95
+// (Q6_K) unrolled, while four groups paid for both (above). Why straight
+// code of this length streams worse on this core (AMD Zen 5) is not known:
+// these virtual machines expose no hardware counters.
+const unrolledCode = 350
+
 // groupLoop writes the loop over a row's CX groups, each group's code
-// written by group(). Rows of at most U groups (U > 1) run through U
-// copies of it instead, entered where CX of them are left (a jump that is
-// the same for every row of a call), with no branch back.
-func groupLoop(b *bytes.Buffer, name string, U int, group func()) {
+// written by group(). Rows of at most U groups run through U copies of it
+// instead (U up to maxU, and U copies at most unrolledCode instructions),
+// entered where CX of them are left (a jump that is the same for every row
+// of a call), with no branch back.
+func groupLoop(b *bytes.Buffer, name string, maxU int, group func()) {
+	U := 1
+	if maxU > 1 {
+		// One copy written to count its instructions, then taken back.
+		mark := b.Len()
+		group()
+		n := 0
+		for _, l := range strings.Split(string(b.Bytes()[mark:]), "\n") {
+			if strings.HasPrefix(l, "\t") && !strings.HasPrefix(strings.TrimSpace(l), "//") {
+				n++
+			}
+		}
+		b.Truncate(mark)
+		U = min(maxU, unrolledCode/max(n, 1))
+	}
 	if U > 1 {
 		fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJGT %sloop\n", U, name)
 		for n := 1; n < U; n++ {
