@@ -332,14 +332,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				// a cycle against two vpdpbusd).
 				for t := 0; t < T; t++ {
 					z := 28 + t
-					if g.halves && half == 0 {
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
-					} else {
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
-						if g.halves {
-							fmt.Fprintf(b, "\tVPSUBD %s, Z%d, Z%d\n", at(recHalf, xAddr[t]), z, z)
-						}
-					}
+					loadCorr(b, g, half == 0, xAddr[t], z)
 					if g.corrShift != 0 {
 						fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
 					}
@@ -352,15 +345,10 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 			for t := 0; t < T; t++ {
 				for r := 0; r < R; r++ {
 					z := iacc(r, t)
-					switch {
-					case g.offsets:
+					if g.offsets {
 						fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", z, z, z)
-					case g.halves && half == 0:
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
-					case g.halves:
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
-					default:
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
+					} else {
+						loadCorr(b, g, half == 0, xAddr[t], z)
 					}
 					if g.corrShift != 0 && !g.offsets {
 						fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n", g.corrShift, z, z)
@@ -456,14 +444,7 @@ func packedKernel(b *bytes.Buffer, g packedGeom, v tileVariant, T int) {
 				// float, once per token: Z28.. (free now).
 				for t := 0; t < T; t++ {
 					z := 28 + t
-					switch {
-					case g.halves && metaOff == 0:
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, xAddr[t]), z)
-					case g.halves:
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, xAddr[t]), z, at(recHalf, xAddr[t]), z, z)
-					default:
-						fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, xAddr[t]), z)
-					}
+					loadCorr(b, g, metaOff == 0, xAddr[t], z)
 					fmt.Fprintf(b, "\tVPSRAD $%d, Z%d, Z%d\n\tVCVTDQ2PS Z%d, Z%d\n", g.corrShift, z, z, z, z)
 				}
 			}
@@ -794,6 +775,20 @@ func planeValues(b *bytes.Buffer, g packedGeom, s int, w string, dst int, c *pla
 		return
 	}
 	fmt.Fprintf(b, "\tVPTERNLOGD $0xf8, Z31, Z2, Z%d\n", dst)
+}
+
+// loadCorr loads into Z<z> the record's correction terms at x: -128·Σx
+// per block, or for the types with halves (Q6_K, Q2_K) that of the first
+// 16 values (first) or of the rest.
+func loadCorr(b *bytes.Buffer, g packedGeom, first bool, x string, z int) {
+	switch {
+	case g.halves && first:
+		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recHalf, x), z)
+	case g.halves:
+		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n\tVPSUBD %s, Z%d, Z%d\n", at(recCorr, x), z, at(recHalf, x), z, z)
+	default:
+		fmt.Fprintf(b, "\tVMOVDQU32 %s, Z%d\n", at(recCorr, x), z)
+	}
 }
 
 // groupUnroll is how many groups a row may have for one-row tiles of g to
