@@ -107,6 +107,10 @@ var geomQ50 = packedGeom{name: "Q50", qbytes: 512, meta: 32, corrShift: 3}
 // used (tensor.packRows).
 var geomQ4K8 = packedGeom{name: "Q4K8", qbytes: 256, nibbles: true, meta: 48, corrShift: 7, offsets: true, kscales: true, level: "avx2"}
 
+// inSet reports whether kernels of g are written for the kernel set level
+// ("vnni" or "avx2"): every layout but those of one set alone (Q4_K's).
+func (g packedGeom) inSet(level string) bool { return g.level == "" || g.level == level }
+
 // packedGeoms are the packed types in the order of the dispatch tables.
 var packedGeoms = []packedGeom{geomQ8, geomQ4, geomQ4K, geomQ6K, geomQ5K, geomQ50, geomQ41, geomQ51, geomQ2K, geomIQ4XS, geomIQ4, geomQ3K, geomQ4K8}
 
@@ -972,7 +976,7 @@ func packedKernels() (asm, decl []byte) {
 				}
 				// Four-row tiles serve batches of two tokens and more
 				// (tensor.rowByRow), split evenly into tiles of 2-3.
-				if v.rows == 4 && (T == 1 || T > packedMaxT4) || g.level == "avx2" {
+				if v.rows == 4 && (T == 1 || T > packedMaxT4) || !g.inSet("vnni") {
 					table += "nil"
 					continue
 				}
@@ -999,7 +1003,7 @@ func packedKernels() (asm, decl []byte) {
 			if T > 1 {
 				table += ", "
 			}
-			if g.level == "vnni" {
+			if !g.inSet("avx2") {
 				table += "nil"
 				continue
 			}
