@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestPoolRunCovers: every Run calls fn on ranges that cover [0, n) once,
@@ -67,5 +68,45 @@ func TestPoolRunAfterPanic(t *testing.T) {
 	})
 	if got := sum.Load(); got != 4950 {
 		t.Fatalf("sum %d, want 4950", got)
+	}
+}
+
+// TestPoolRunSteals: when one thread is held up in its first range, the
+// other takes the unstarted end of its share, in ranges of at least
+// minChunk, and every item is still done once.
+func TestPoolRunSteals(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two threads (GOMAXPROCS >= 2)")
+	}
+	p := NewPool(2)
+	const n, minChunk = 1024, 8
+	var by [n]*Scratch // the thread (its scratch) that did each item
+	var hits [n]atomic.Int32
+	p.Run(n, minChunk, func(lo, hi int, s *Scratch) {
+		if lo == n/2 { // the second share's first range
+			time.Sleep(50 * time.Millisecond)
+		}
+		if hi-lo < minChunk && hi != n {
+			t.Errorf("range [%d,%d) under %d items", lo, hi, minChunk)
+		}
+		for i := lo; i < hi; i++ {
+			hits[i].Add(1)
+			by[i] = s
+		}
+	})
+	stolen := 0
+	for i := range hits {
+		if h := hits[i].Load(); h != 1 {
+			t.Fatalf("item %d done %d times", i, h)
+		}
+		if i >= n/2 && by[i] == by[0] {
+			stolen++
+		}
+	}
+	// At least the second share's last eighth was left for stealing (all
+	// of it if the helper thread woke late and the caller took its first
+	// range too).
+	if stolen < n/2/8 {
+		t.Errorf("%d items of the held-up share done by the other thread, want at least %d", stolen, n/2/8)
 	}
 }

@@ -112,11 +112,11 @@ func BenchmarkQuantizeActs(b *testing.B) {
 	}
 }
 
-// BenchmarkGuidedSplit runs the matrix products of a 1.1B Q4_K model's
+// BenchmarkSplit runs the matrix products of a 1.1B Q4_K model's
 // decoding step (22 layers of Q, K, V, O, gate, up and down at batch 1)
-// with the pool's guided split and with even shares, alternated pass by
+// with the pool's stealing split and with even shares, alternated pass by
 // pass, and reports each one's median milliseconds a step.
-func BenchmarkGuidedSplit(b *testing.B) {
+func BenchmarkSplit(b *testing.B) {
 	mat := func(rows, cols int) *Mat {
 		m, _ := repeatedMat(b, gguf.Q4_K, rows, cols)
 		return m
@@ -140,16 +140,16 @@ func BenchmarkGuidedSplit(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	defer func() { guided = true }()
+	defer func() { stealing = true }()
 	var times [2][]float64
 	for i := 0; i < b.N; i++ {
 		for g := range times {
-			guided = g == 1
+			stealing = g == 1
 			step()
 			times[g] = append(times[g], step().Seconds()*1e3)
 		}
 	}
-	for g, name := range []string{"even-ms", "guided-ms"} {
+	for g, name := range []string{"even-ms", "stealing-ms"} {
 		sort.Float64s(times[g])
 		b.ReportMetric(times[g][len(times[g])/2], name)
 	}
