@@ -197,7 +197,7 @@ func packRows(m *Mat) *packed {
 	meta := G * mb
 	stride := G*qb + (meta+63)/64*64
 	p := &packed{stride: stride, groups: G, meta: mb}
-	p.data = OffHeap(p, stride*m.Rows)
+	p.data = WeightBytes(p, stride*m.Rows)
 	populate(p.data, true)
 	populate(m.Data, false)
 	NewPool(0).Run(m.Rows, 64, func(lo, hi int, _ *Scratch) {
@@ -516,16 +516,16 @@ func alignedBytes(n int) []byte {
 	return b[off : off+n : off+n]
 }
 
-// OwnData copies m's data into memory of m's own, outside the Go heap and
-// backed by huge pages where the system allows (see OffHeap), which is
-// released once m is unreachable: m.Data must not be kept past m. The
+// OwnData copies m's data into memory outside the Go heap, backed by huge
+// pages where the system allows (see WeightBytes), which is released once
+// m is unreachable: m.Data must not be kept past m. The
 // float kernels read weights in place; read through a file mapping's 4 KiB
 // page-cache pages they stream far below the machine's bandwidth on a
 // virtual machine (1.1B F16 twin, 50 GB/s measured, plain decoding
 // alternated: 10-13 tok/s from the mapping, 21-22 tok/s from a copy; right
 // after the file was written, 1.6-2.7 vs 17).
 func (m *Mat) OwnData() {
-	c := OffHeap(m, len(m.Data))
+	c := WeightBytes(m, len(m.Data))
 	copy(c, m.Data)
 	m.Data = c
 }
