@@ -69,6 +69,21 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 					a = b
 				}
 			}
+			if pt.n == 1 {
+				// A decoding step's rows come from memory: read them
+				// in first (see tensor.Warm). In a pass of several
+				// tokens the same rows serve them all from the cache.
+				runs(func(a, b int) {
+					if k, v := c.headRows16(l, g, int(vis[a])); k != nil {
+						tensor.Warm(k[:(b-a)*hd])
+						tensor.Warm(v[:(b-a)*hd])
+					} else {
+						k, v := c.headRows32(l, g, int(vis[a]))
+						tensor.Warm(k[:(b-a)*hd])
+						tensor.Warm(v[:(b-a)*hd])
+					}
+				})
+			}
 			runs(func(a, b int) {
 				if k, _ := c.headRows16(l, g, int(vis[a])); k != nil {
 					tensor.DotRowsF16(all[a:], nv, qs, group, k, hd, b-a, wide)
