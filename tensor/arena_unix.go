@@ -41,7 +41,10 @@ func WeightBytes[T any](owner *T, n int) []byte {
 
 // hugeArena hands out pieces of large anonymous mappings advised into huge
 // pages, one after another; a mapping is unmapped once every piece of it
-// has been given back (and no more can come from it).
+// has been given back (and no more can come from it). Until then the pages
+// of pieces given back stay resident: a model dropped while the next one
+// loads keeps at most the one chunk they share (models are loaded for the
+// life of a process here, and tests drop theirs whole).
 type hugeArena struct {
 	mu       sync.Mutex
 	chunk    int         // bytes mapped at a time
