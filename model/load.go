@@ -100,9 +100,9 @@ func Load(path string) (*Model, error) {
 }
 
 // Close releases the model file. The weights repacked or copied at load
-// (and every KV cache) live outside the Go heap (tensor.OffHeap) and are
-// given back by the first garbage collection after they become
-// unreachable.
+// live outside the Go heap (tensor.WeightBytes), as does every KV cache
+// (tensor.OffHeap); they are given back by garbage collection once
+// unreachable (weights with the last piece of the mapping they share).
 func (m *Model) Close() error { return m.File.Close() }
 
 // ErrArch is returned for a model whose architecture this engine does not run.

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 )
 
 // weightArena holds the repacked rows and copied data of every model's
@@ -83,14 +82,10 @@ func (a *hugeArena) alloc(n int) ([]byte, *arenaChunk) {
 
 // newChunk maps a chunk on a huge-page boundary (nil if it cannot).
 func (a *hugeArena) newChunk() *arenaChunk {
-	const huge = 2 << 20
-	m, err := syscall.Mmap(-1, 0, a.chunk+huge, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	m, free, err := mapHuge(a.chunk)
 	if err != nil {
 		return nil
 	}
-	off := int(-uintptr(unsafe.Pointer(&m[0])) & (huge - 1))
-	free := m[off : off+a.chunk : off+a.chunk]
-	adviseHuge(free)
 	return &arenaChunk{mapping: m, free: free}
 }
 

@@ -25,19 +25,29 @@ func OffHeap[T any](owner *T, n int) []byte {
 	if n == 0 {
 		return nil
 	}
-	// A huge page more than asked for, to start on a huge-page boundary
-	// (the pages left out are never touched).
-	const huge = 2 << 20
-	b, err := syscall.Mmap(-1, 0, n+huge, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	b, c, err := mapHuge(n)
 	if err != nil {
 		return alignedBytes(n) // on the heap, as before
 	}
-	off := int(-uintptr(unsafe.Pointer(&b[0])) & (huge - 1))
-	c := b[off : off+n : off+n]
-	adviseHuge(c)
 	runtime.AddCleanup(owner, func(b []byte) {
 		syscall.Munmap(b)
 		offHeapFreed.Add(1)
 	}, b)
 	return c
+}
+
+// mapHuge maps n zeroed bytes of anonymous memory starting on a huge-page
+// boundary and advises them into huge pages: c, within the whole mapping
+// m (to unmap). A huge page more than asked for is mapped to find the
+// boundary; the pages left out are never touched.
+func mapHuge(n int) (m, c []byte, err error) {
+	const huge = 2 << 20
+	m, err = syscall.Mmap(-1, 0, n+huge, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil, err
+	}
+	off := int(-uintptr(unsafe.Pointer(&m[0])) & (huge - 1))
+	c = m[off : off+n : off+n]
+	adviseHuge(c)
+	return m, c, nil
 }
