@@ -17,7 +17,11 @@ import (
 // accumulated in float64: this reproduces the
 // reference engine's numerics closely, and every (token, head) is computed by
 // the same ordered arithmetic whatever the batch (batch invariance).
-func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool) {
+//
+// In a decoding pass (prepare set: one token per sequence) each work item
+// first readies its own heads (see prepareHeads), on its own thread: no
+// item reads another's new cache row.
+func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool, angles []float32, prepare bool) {
 	m := s.M
 	hd := m.HeadDim
 	qd := m.Heads * hd
@@ -41,6 +45,9 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 				it = items - 1 - j/2
 			}
 			i, g := it/m.KVHeads, it%m.KVHeads
+			if prepare {
+				s.prepareHeads(l, i, g, angles, parts, rowPart)
+			}
 			pt := &parts[rowPart[i]]
 			c := pt.s.Cache
 			vis := pt.visible[i-pt.off]

@@ -96,6 +96,36 @@ func grow[T float32 | int32](b []T, n int) []T {
 	return b[:n]
 }
 
+// prepareHeads readies pass row i's heads of kv head g at layer l for
+// attention: biases (qwen2), per-head norms (qwen3, gemma3) and RoPE (angles
+// holds each row's) on the group's query heads and on the key head, then the
+// key and value rows written to the cache. Every operation is per head, so
+// readying a row group by group gives what readying it whole does.
+func (s *State) prepareHeads(l, i, g int, angles []float32, parts []part, rowPart []int32) {
+	m := s.M
+	L := &m.Layers[l]
+	hd, kvd, rd := m.HeadDim, m.KVDim(), m.Rope.Dims
+	group := m.Heads / m.KVHeads
+	qo, ko := i*m.Heads*hd+g*group*hd, i*kvd+g*hd
+	q, k, v := s.q[qo:qo+group*hd], s.k[ko:ko+hd], s.v[ko:ko+hd]
+	if L.Bq != nil {
+		tensor.Add(q, L.Bq[g*group*hd:(g+1)*group*hd])
+		tensor.Add(k, L.Bk[g*hd:(g+1)*hd])
+		tensor.Add(v, L.Bv[g*hd:(g+1)*hd])
+	}
+	if L.QNorm != nil { // qwen3, gemma3: each head's q and k normalised
+		for h := 0; h < group; h++ {
+			tensor.RMSNorm(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], L.QNorm, m.NormEps)
+		}
+		tensor.RMSNorm(k, k, L.KNorm, m.NormEps)
+	}
+	cs := angles[i*rd : (i+1)*rd]
+	m.Rope.ApplyHeads(q, group, hd, cs)
+	m.Rope.ApplyHeads(k, 1, hd, cs)
+	pt := &parts[rowPart[i]]
+	pt.s.Cache.PutHead(l, g, pt.base+i-pt.off, k, v)
+}
+
 // ErrContextFull is returned when a batch does not fit in the KV cache.
 type ErrContextFull struct{ Have, Want, Cap int }
 
@@ -248,6 +278,10 @@ func ForwardMany(states []*State, batches []*Batch) ([]*Output, error) {
 		}
 	}
 	p := s.Pool
+	decoding := true // one token in every part
+	for j := range parts {
+		decoding = decoding && parts[j].n == 1
+	}
 	for l := range m.Layers {
 		L := &m.Layers[l]
 		angles := s.rope
@@ -261,30 +295,20 @@ func ForwardMany(states []*State, batches []*Batch) ([]*Output, error) {
 		})
 		xb := s.xb[:n*dim]
 		tensor.MulMany(xb, n, p, []*tensor.Mat{L.Wq, L.Wk, L.Wv}, [][]float32{s.q, s.k, s.v})
-		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
-			for i := lo; i < hi; i++ {
-				q, k, v := s.q[i*qd:(i+1)*qd], s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
-				if L.Bq != nil {
-					tensor.Add(q, L.Bq)
-					tensor.Add(k, L.Bk)
-					tensor.Add(v, L.Bv)
-				}
-				if L.QNorm != nil { // qwen3, gemma3: each head's q and k normalised
-					for h := 0; h < m.Heads; h++ {
-						tensor.RMSNorm(q[h*hd:(h+1)*hd], q[h*hd:(h+1)*hd], L.QNorm, m.NormEps)
-					}
-					for h := 0; h < m.KVHeads; h++ {
-						tensor.RMSNorm(k[h*hd:(h+1)*hd], k[h*hd:(h+1)*hd], L.KNorm, m.NormEps)
+		// Biases, RoPE and the cache's new rows: in a decoding pass (one
+		// token per sequence) each attention work item readies its own
+		// heads first, as no token reads another's new row; otherwise
+		// all of them before attention starts.
+		if !decoding {
+			p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
+				for i := lo; i < hi; i++ {
+					for g := 0; g < m.KVHeads; g++ {
+						s.prepareHeads(l, i, g, angles, parts, rowPart)
 					}
 				}
-				cs := angles[i*rd : (i+1)*rd]
-				m.Rope.ApplyHeads(q, m.Heads, hd, cs)
-				m.Rope.ApplyHeads(k, m.KVHeads, hd, cs)
-				pt := &parts[rowPart[i]]
-				pt.s.Cache.Put(l, pt.base+i-pt.off, k, v)
-			}
-		})
-		s.attention(l, n, parts, rowPart, L.Windowed)
+			})
+		}
+		s.attention(l, n, parts, rowPart, L.Windowed, angles, decoding)
 		L.Wo.Mul(s.xb, s.att[:n*qd], n, p)
 		p.Run(n, 1, func(lo, hi int, _ *tensor.Scratch) {
 			for i := lo; i < hi; i++ {

@@ -141,18 +141,24 @@ func (c *KVCache) Bytes() int64 {
 // even) in a float16 cache.
 func (c *KVCache) Put(l, r int, k, v []float32) {
 	for g := 0; g < c.heads; g++ {
-		o, kg, vg := c.at(g, r), k[g*c.hd:(g+1)*c.hd], v[g*c.hd:(g+1)*c.hd]
-		if c.F16() {
-			tensor.F32ToF16Row(c.k16[l][o:o+c.hd], kg)
-			tensor.F32ToF16Row(c.v16[l][o:o+c.hd], vg)
-			continue
-		}
-		copy(c.k[l][o:o+c.hd], kg)
-		copy(c.v[l][o:o+c.hd], vg)
-		if c.roundF16 {
-			tensor.ScaleRoundF16(c.k[l][o:o+c.hd], 1)
-			tensor.ScaleRoundF16(c.v[l][o:o+c.hd], 1)
-		}
+		c.PutHead(l, g, r, k[g*c.hd:(g+1)*c.hd], v[g*c.hd:(g+1)*c.hd])
+	}
+}
+
+// PutHead writes kv head g's key and value (one head's values each) at
+// layer l, row r.
+func (c *KVCache) PutHead(l, g, r int, k, v []float32) {
+	o := c.at(g, r)
+	if c.F16() {
+		tensor.F32ToF16Row(c.k16[l][o:o+c.hd], k)
+		tensor.F32ToF16Row(c.v16[l][o:o+c.hd], v)
+		return
+	}
+	copy(c.k[l][o:o+c.hd], k)
+	copy(c.v[l][o:o+c.hd], v)
+	if c.roundF16 {
+		tensor.ScaleRoundF16(c.k[l][o:o+c.hd], 1)
+		tensor.ScaleRoundF16(c.v[l][o:o+c.hd], 1)
 	}
 }
 
