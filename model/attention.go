@@ -57,7 +57,6 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 			nv := len(vis)
 			// wide holds key rows widened from float16 (see DotRowsF16).
 			nw := tensor.DotRowsF16Buf(hd)
-			//
 			// Each piece starts on a 64-byte line, so that the kernels'
 			// 16-float vectors never straddle two: cut one after another,
 			// a piece after a row count that is not a multiple of 16

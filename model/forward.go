@@ -123,7 +123,7 @@ func (s *State) prepareHeads(l, i, g int, angles []float32, parts []part, rowPar
 	m.Rope.ApplyHeads(q, group, hd, cs)
 	m.Rope.ApplyHeads(k, 1, hd, cs)
 	pt := &parts[rowPart[i]]
-	pt.s.Cache.PutHead(l, g, pt.base+i-pt.off, k, v)
+	pt.s.Cache.putHead(l, g, pt.base+i-pt.off, k, v)
 }
 
 // ErrContextFull is returned when a batch does not fit in the KV cache.

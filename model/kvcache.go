@@ -141,13 +141,13 @@ func (c *KVCache) Bytes() int64 {
 // even) in a float16 cache.
 func (c *KVCache) Put(l, r int, k, v []float32) {
 	for g := 0; g < c.heads; g++ {
-		c.PutHead(l, g, r, k[g*c.hd:(g+1)*c.hd], v[g*c.hd:(g+1)*c.hd])
+		c.putHead(l, g, r, k[g*c.hd:(g+1)*c.hd], v[g*c.hd:(g+1)*c.hd])
 	}
 }
 
-// PutHead writes kv head g's key and value (one head's values each) at
+// putHead writes kv head g's key and value (one head's values each) at
 // layer l, row r.
-func (c *KVCache) PutHead(l, g, r int, k, v []float32) {
+func (c *KVCache) putHead(l, g, r int, k, v []float32) {
 	o := c.at(g, r)
 	if c.F16() {
 		tensor.F32ToF16Row(c.k16[l][o:o+c.hd], k)
