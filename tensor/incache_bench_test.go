@@ -114,6 +114,46 @@ func benchStreamShare(b *testing.B, typ gguf.TensorType, cols int) {
 	})
 }
 
+// BenchmarkStreamCols streams about 200 MB of rows of each width at batch
+// 1 on all threads, the widths alternated pass by pass in one process (so
+// that every width sees the same moments of a shared machine), and reports
+// each width's median GB/s of the file's bytes. Rows of 2048 columns are a
+// 1.1B model's Q, K, V, O, gate and up matrices (seven tenths of its
+// bytes); 5632 its FFN down matrix.
+func BenchmarkStreamCols(b *testing.B) {
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q8_0} {
+		b.Run(typ.String(), func(b *testing.B) {
+			widths := []int{2048, 3072, 4096, 5632}
+			type side struct {
+				m    *Mat
+				size int
+				x, y []float32
+			}
+			var sides []side
+			for _, cols := range widths {
+				rows := (200 << 20) / typ.RowBytes(cols) / 64 * 64
+				m, size := repeatedMat(b, typ, rows, cols)
+				m.Prepare()
+				sides = append(sides, side{m, size, benchActs(cols), make([]float32, rows)})
+			}
+			p := NewPool(0)
+			rates := make([][]float64, len(sides))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j, sd := range sides {
+					t0 := time.Now()
+					sd.m.Mul(sd.y, sd.x, 1, p)
+					rates[j] = append(rates[j], float64(sd.size)/time.Since(t0).Seconds()/1e9)
+				}
+			}
+			for j, r := range rates {
+				sort.Float64s(r)
+				b.ReportMetric(r[len(r)/2], fmt.Sprintf("GB/s@%d", widths[j]))
+			}
+		})
+	}
+}
+
 // BenchmarkBatchInCache is BenchmarkKernelInCache for batches of n tokens
 // of the offset types (256×2048, one thread): the tiles' arithmetic per
 // row and group, where Q4_K's compact scales cost most (they are unpacked
