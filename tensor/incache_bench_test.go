@@ -121,7 +121,7 @@ func benchStreamShare(b *testing.B, typ gguf.TensorType, cols int) {
 // 1.1B model's Q, K, V, O, gate and up matrices (seven tenths of its
 // bytes); 5632 its FFN down matrix.
 func BenchmarkStreamCols(b *testing.B) {
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q8_0} {
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q8_0, gguf.Q4_0} {
 		b.Run(typ.String(), func(b *testing.B) {
 			widths := []int{2048, 3072, 4096, 5632}
 			type side struct {
