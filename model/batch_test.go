@@ -188,7 +188,7 @@ func TestForwardMany(t *testing.T) {
 				// of the state that leads them.
 				together[j].ReuseOutputs = j%2 == 0
 			}
-			for round := 0; round < 12; round++ {
+			for round := 0; round < 15; round++ {
 				var ss []*State
 				var bs []*Batch
 				var who []int
@@ -204,7 +204,7 @@ func TestForwardMany(t *testing.T) {
 						for i := range b.Tokens {
 							b.Tokens[i] = tok()
 						}
-					case (round+j)%2 == 0: // one token
+					case round >= 12 || (round+j)%2 == 0: // one token (every sequence from round 12 on: a decoding pass)
 						b = &Batch{Tokens: []int32{tok()}, Hidden: true}
 					default: // a tree: root, two children, a grandchild
 						base := together[j].Cache.Pos[together[j].Cache.Len-1] + 1
