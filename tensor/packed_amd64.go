@@ -15,6 +15,11 @@ var hasVNNI = cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
 // quantized weights are decoded to float32 instead).
 var intLevel = intLevels()[0]
 
+// pairRows lets one-token products take rows in far pairs
+// (pkPairKernels); off only to compare with one row at a time
+// (BenchmarkStreamPairs).
+var pairRows = true
+
 // intLevels lists the integer kernels this machine can run, best first,
 // ending with "".
 func intLevels() []string {
@@ -112,6 +117,16 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 	qb := packedQuantBytes(m.Type)
 	scales := p.groups * qb // from a row's first quant to its first scale
 	if n <= rowByRow {
+		// One token through rows of up to pairGroups[typ] groups: pairs of
+		// rows half the range apart, two streams of weights (see
+		// internal/asmgen/pair.go); the odd row left one at a time.
+		if pair := pkPairKernels[typ]; n == 1 && pairRows && pair != nil && p.groups <= pairGroups[typ] && hi-lo >= 2 {
+			even := (hi - lo) &^ 1
+			pair(&p.data[lo*p.stride], p.stride, &a.buf[0], tok, p.groups, &y[lo], even, ostride, nil, accFinish, scales)
+			if lo += even; lo == hi {
+				return
+			}
+		}
 		// One tile of all tokens, one row at a time.
 		pkKernels[typ][0][n-1](&p.data[lo*p.stride], p.stride, &a.buf[0], tok, p.groups, &y[lo], hi-lo, ostride, nil, accFinish, scales)
 		return

@@ -990,6 +990,26 @@ func packedKernels() (asm, decl []byte) {
 		table += "\t},\n"
 	}
 	d.WriteString(table + "}\n\n")
+	table = "// pkPairKernels[type]: rows r and r + rows/2 at once, one token, rows of\n// up to pairGroups[type] groups (see internal/asmgen/pair.go); types as\n// pkKernels.\n" +
+		"var pkPairKernels = [" + fmt.Sprint(len(packedGeoms)) + "]pkAccFunc{"
+	groups := "var pairGroups = [" + fmt.Sprint(len(packedGeoms)) + "]int{"
+	for i, g := range packedGeoms {
+		if i > 0 {
+			table += ", "
+			groups += ", "
+		}
+		if !g.inSet("vnni") {
+			table += "nil"
+			groups += "0"
+			continue
+		}
+		U := pairKernel(&s, g)
+		name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
+		fmt.Fprintf(&d, "//go:noescape\nfunc %s%s\n\n", name, pkAccSignature)
+		table += name
+		groups += fmt.Sprint(U)
+	}
+	d.WriteString(table + "}\n\n" + groups + "}\n\n")
 	fmt.Fprintf(&d, "// Modes of a pkAccFunc call: accIn starts from acc's lanes; accFinish\n// reduces the lanes and writes out, else they go back to acc.\nconst (\n\taccIn     = %d\n\taccFinish = %d\n)\n\n", accIn, accFinish)
 	s.WriteString(avx2Consts)
 	s.WriteString(k6Consts())

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Pair kernels (pk<type>p2t1AVX512) take one token through rows r and
+// r + half at once, for r < rows/2 and half = rows/2: two streams of
+// weights, far apart, in one instruction stream. A one-row kernel reads a
+// thread's rows as one stream; on rows of about 1 KB (2048 columns of the
+// 4- to 6-bit types, seven tenths of a 1.1B model's bytes) that stream ran
+// a quarter slower than on rows of 3 KB and more, a fixed 14-26 ns a row
+// that no change inside the one-row kernel moved (its reduction and store,
+// the scales' place, the prefetch distance, alignment, a loop instead of
+// straight code). Two streams far apart close most of it, where a pair of
+// neighbouring rows (one stream, two rows at a time) did not, and neither
+// did the same pair code as a loop over groups instead of straight code
+// (Q4_K, 2048 columns, alternated in one process, one thread: 33.1-34.6
+// GB/s against 28.5-30.1 one row at a time; looped 26.7-27.0 against
+// 28.3-28.5).
+//
+// The code is the one-row one-token kernel's group, written twice per
+// group: as it is for row r, then with its per-row registers moved
+// (pairRegs) and its weight addresses offset by BX = half·wstride for
+// row r + half; the pointer moves once after both. So each row's
+// arithmetic is exactly the one-row kernel's, and so is its result. Rows
+// of up to U groups run through U straight copies, entered where CX of
+// them are left; wider rows keep the one-row kernels, which stream well
+// there. U is at most 6 and the copies at most pairCode instructions:
+// straight code longer than that streamed worse, as the one-row kernels'
+// did past unrolledCode (Q5_K and Q6_K rows of 3072 columns, six copies
+// of 138 and 166 instructions: 75 and 79-81 GB/s against 78-85 and 89-91
+// one row at a time; Q4_K's six of 106, 84-91 against 84-86).
+const pairCode = 700
+
+// pairRegs maps the registers a one-row group uses for its own row to the
+// second row's. The others it uses (Z3, Z31 masks and tables, Z24, Z25
+// Q4_K's permutes, K1) are set once per call and shared.
+var pairRegs = map[int]int{0: 8, 1: 9, 2: 10, 4: 12, 5: 13, 6: 14, 7: 15, 16: 17, 20: 22, 21: 23, 28: 29, 30: 26}
+
+var pairShared = map[int]bool{3: true, 24: true, 25: true, 31: true}
+
+var (
+	vecReg  = regexp.MustCompile(`\b([XYZ])(\d+)\b`)
+	rowAddr = regexp.MustCompile(`\((SI|R9|R13)\)`)
+)
+
+// secondRow rewrites one line of a one-row group for row r + half.
+func secondRow(l string) string {
+	l = vecReg.ReplaceAllStringFunc(l, func(s string) string {
+		m := vecReg.FindStringSubmatch(s)
+		var n int
+		fmt.Sscan(m[2], &n)
+		if pairShared[n] {
+			return s
+		}
+		to, ok := pairRegs[n]
+		if !ok {
+			panic(fmt.Sprintf("asmgen: pair kernel: register %s has no second-row twin in %q", s, l))
+		}
+		return fmt.Sprintf("%s%d", m[1], to)
+	})
+	if strings.Contains(l, ")(") {
+		panic(fmt.Sprintf("asmgen: pair kernel: indexed address in %q", l))
+	}
+	return rowAddr.ReplaceAllString(l, "($1)(BX*1)")
+}
+
+// pairKernel writes g's pair kernel from its one-row one-token kernel and
+// returns its U, the most groups of a row it takes.
+func pairKernel(b *bytes.Buffer, g packedGeom) int {
+	var one bytes.Buffer
+	packedKernel(&one, g, tileVariants[0], 1)
+	r1 := tileVariants[0].name(g, 1)
+	src := one.String()
+	// The group is the body of the one-row kernel's loop over groups.
+	i := strings.Index(src, r1+"loop:\n")
+	j := strings.Index(src, "\tDECQ CX\n\tJNZ "+r1+"loop\n")
+	if i < 0 || j < i {
+		panic("asmgen: pair kernel: no group loop in " + r1)
+	}
+	var work, moves []string
+	for _, l := range strings.Split(strings.TrimSuffix(src[i+len(r1+"loop:\n"):j], "\n"), "\n") {
+		if strings.HasPrefix(l, "\tADDQ $") {
+			moves = append(moves, l)
+			continue
+		}
+		if moves != nil {
+			panic("asmgen: pair kernel: work after the pointer moves in " + r1)
+		}
+		work = append(work, l)
+	}
+	// Registers the group uses must not already be a second-row twin.
+	for _, l := range work {
+		for _, m := range vecReg.FindAllStringSubmatch(l, -1) {
+			var n int
+			fmt.Sscan(m[2], &n)
+			for _, to := range pairRegs {
+				if n == to {
+					panic(fmt.Sprintf("asmgen: pair kernel: %s uses %s%d, a second-row register", r1, m[1], n))
+				}
+			}
+		}
+	}
+	group := strings.Join(work, "\n") + "\n"
+	for _, l := range work {
+		group += secondRow(l) + "\n"
+	}
+	group += strings.Join(moves, "\n") + "\n"
+	U := min(6, pairCode/(2*len(work)+len(moves)))
+
+	// The constants the one-row kernel sets once per call: from its
+	// entry, between its first-rows prefetch and its row loop.
+	k := strings.Index(src, "\tMOVQ w+0(FP), SI\n")
+	k2 := strings.Index(src, r1+"block:\n")
+	entry := src[k+len("\tMOVQ w+0(FP), SI\n") : k2]
+	var consts []string
+	for _, l := range strings.Split(strings.TrimSuffix(entry, "\n"), "\n") {
+		if !strings.HasPrefix(l, "\tPREFETCHT0 ") {
+			consts = append(consts, l)
+		}
+	}
+
+	name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
+	fmt.Fprintf(b, `// func %s%s
+// Packed %s rows w + r·wstride and w + (r + rows/2)·wstride, r < rows/2,
+// times the activation record x: out[r] and out[r + rows/2] (rows even,
+// groups at most %d, mode accFinish). Each row's arithmetic is %s's
+// (see internal/asmgen/pair.go).
+TEXT ·%s(SB), NOSPLIT, $0-88
+	MOVQ wstride+8(FP), DX
+	MOVQ rows+48(FP), CX
+	SHRQ $1, CX
+	MOVQ CX, rows+48(FP)
+	MOVQ CX, BX
+	IMULQ DX, BX
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ out+40(FP), R8
+	MOVQ w+0(FP), SI
+`, name, pkAccSignature, g.name, U, r1, name)
+	for off := 0; off < r1Prefetch; off += 64 {
+		fmt.Fprintf(b, "\tPREFETCHT0 %d(SI)\n\tPREFETCHT0 %d(SI)(BX*1)\n", off, off)
+	}
+	b.WriteString(strings.Join(consts, "\n") + "\n")
+	fmt.Fprintf(b, "%sblock:\n\tMOVQ w+0(FP), SI\n\tMOVQ x+16(FP), DI\n\tMOVQ groups+32(FP), CX\n\tMOVQ scales+80(FP), AX\n\tLEAQ (SI)(AX*1), R9\n\tVXORPS Z16, Z16, Z16\n\tVXORPS Z17, Z17, Z17\n", name)
+	if g.r1Linear() {
+		b.WriteString(r1LinearStart + "\tPREFETCHT0 -64(R13)(BX*1)\n")
+	}
+	for n := 1; n < U; n++ {
+		fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJEQ %sg%d\n", n, name, U-n)
+	}
+	for u := 0; u < U; u++ {
+		if u > 0 {
+			fmt.Fprintf(b, "%sg%d:\n", name, u)
+		}
+		b.WriteString(group)
+	}
+	fmt.Fprintf(b, `	REDUCE16E(Z16, Y16, X16, Y2, X2)
+	VMOVSS X16, (R8)
+	REDUCE16E(Z17, Y17, X17, Y2, X2)
+	VMOVSS X17, (R8)(R10*1)
+	ADDQ $4, R8
+	MOVQ w+0(FP), SI
+	ADDQ DX, SI
+	MOVQ SI, w+0(FP)
+	MOVQ rows+48(FP), CX
+	SUBQ $1, CX
+	MOVQ CX, rows+48(FP)
+	JG %sblock
+	VZEROUPPER
+	RET
+
+`, name)
+	return U
+}
