@@ -19,8 +19,8 @@ import (
 // neighbouring rows (one stream, two rows at a time) did not, and neither
 // did the same pair code as a loop over groups instead of straight code
 // (Q4_K, 2048 columns, alternated in one process, one thread: 33.1-34.6
-// GB/s against 28.5-30.1 one row at a time; looped 26.7-27.0 against
-// 28.3-28.5).
+// GB/s against 28.5-30.1 one row at a time at a busy hour, 35.6-39.0
+// against 33.3-36.6 at a quieter one; looped 26.7-27.0 against 28.3-28.5).
 //
 // The code is the one-row one-token kernel's group, written twice per
 // group: as it is for row r, then with its per-row registers moved
