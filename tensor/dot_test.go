@@ -210,6 +210,57 @@ func testIntKernelsMatchGo(t *testing.T) {
 	}
 }
 
+// TestPairRowsMatchGo: one token through ranges of rows long enough to
+// be taken in far pairs (pkPairKernels: 64 rows and more), of even and
+// odd length, starting at row 0 and inside the matrix, for rows of one
+// to seven groups (seven: too long for pairs): bitwise packedDot's.
+func TestPairRowsMatchGo(t *testing.T) {
+	if !intKernels() {
+		t.Skip("no AVX-512 VNNI or AVX2 here: integer kernels are not used")
+	}
+	rng := rand.New(rand.NewSource(9))
+	const rows = 160
+	for _, cols := range []int{512, 1024, 1536, 2048, 2560, 3072, 3584} {
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		x := make([]float32, cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 3)
+		}
+		var a pkActs
+		quantizeActs(&a, x, 1, cols, nil)
+		tok := a.groups * pkRecBytes
+		for _, typ := range []gguf.TensorType{gguf.Q8_0, gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.IQ4_NL, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_XS} {
+			var m *Mat
+			if typ == gguf.IQ4_XS { // read, not quantized, here
+				if cols%256 != 0 {
+					continue
+				}
+				m, _ = repeatedMat(t, typ, rows, cols)
+			} else {
+				enc, _ := Quantize(typ, w)
+				m, _ = NewMat(typ, rows, cols, enc)
+			}
+			if !m.Prepare() || !m.useInt() {
+				continue
+			}
+			for _, r := range [][2]int{{0, 64}, {3, 70}, {0, rows}, {17, rows - 2}} {
+				y := make([]float32, rows)
+				var s Scratch
+				m.mulIntRows(y, &a, 1, r[0], r[1], &s)
+				for i := r[0]; i < r[1]; i++ {
+					want := packedDot(m.Type, m.pk.meta, m.pk.data[i*m.pk.stride:(i+1)*m.pk.stride], a.buf[:tok], a.groups)
+					if math.Float32bits(y[i]) != math.Float32bits(want) {
+						t.Fatalf("%s cols=%d rows [%d, %d): row %d %v, portable %v", typ, cols, r[0], r[1], i, y[i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestIntDotAccuracy holds the portable integer kernel (which the VNNI
 // assembly must equal bit for bit) to the exact product of the dequantized
 // weights and the activations, within the int8 rounding of the activations.

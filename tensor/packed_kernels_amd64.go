@@ -370,9 +370,6 @@ func pkQ4p2t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out 
 func pkQ4Kp2t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
-func pkQ6Kp2t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
-
-//go:noescape
 func pkQ5Kp2t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out *float32, rows int, ostride int, acc *float32, mode int, scales int)
 
 //go:noescape
@@ -399,9 +396,9 @@ func pkQ3Kp2t1AVX512(w *byte, wstride int, x *byte, xstride int, groups int, out
 // pkPairKernels[type]: rows r and r + rows/2 at once, one token, rows of
 // up to pairGroups[type] groups (see internal/asmgen/pair.go); types as
 // pkKernels.
-var pkPairKernels = [13]pkAccFunc{pkQ8p2t1AVX512, pkQ4p2t1AVX512, pkQ4Kp2t1AVX512, pkQ6Kp2t1AVX512, pkQ5Kp2t1AVX512, pkQ50p2t1AVX512, pkQ41p2t1AVX512, pkQ51p2t1AVX512, pkQ2Kp2t1AVX512, pkIQ4XSp2t1AVX512, pkIQ4p2t1AVX512, pkQ3Kp2t1AVX512, nil}
+var pkPairKernels = [13]pkAccFunc{pkQ8p2t1AVX512, pkQ4p2t1AVX512, pkQ4Kp2t1AVX512, nil, pkQ5Kp2t1AVX512, pkQ50p2t1AVX512, pkQ41p2t1AVX512, pkQ51p2t1AVX512, pkQ2Kp2t1AVX512, pkIQ4XSp2t1AVX512, pkIQ4p2t1AVX512, pkQ3Kp2t1AVX512, nil}
 
-var pairGroups = [13]int{6, 6, 6, 4, 5, 6, 6, 6, 4, 6, 6, 4, 0}
+var pairGroups = [13]int{6, 6, 6, 0, 5, 6, 6, 6, 4, 6, 6, 4, 0}
 
 // Modes of a pkAccFunc call: accIn starts from acc's lanes; accFinish
 // reduces the lanes and writes out, else they go back to acc.

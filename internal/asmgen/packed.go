@@ -998,7 +998,7 @@ func packedKernels() (asm, decl []byte) {
 			table += ", "
 			groups += ", "
 		}
-		if !g.inSet("vnni") {
+		if !g.inSet("vnni") || !g.paired() {
 			table += "nil"
 			groups += "0"
 			continue

@@ -36,6 +36,15 @@ import (
 // one row at a time; Q4_K's six of 106, 84-91 against 84-86).
 const pairCode = 700
 
+// paired reports whether g gets a pair kernel: every layout but Q6_K's,
+// whose decoding steps were slower with pairs. The 1.1B shape in one
+// process, plain steps alternated four at a time with pairs and one row at
+// a time (medians of 120 steps): Q6_K 12.9-13.5 ms against 12.5-13.4;
+// with them Q4_K 9.8-10.4 against 11.1-11.2, Q5_K 10.3-11.3 against
+// 10.7-12.1, Q8_0 18.0-18.5 against 19.9-20.7, Q3_K 8.2 against 9.4, Q2_K
+// 7.9 against 8.3, Q4_0 10.1 against 10.8, IQ4_NL 9.8 against 10.5.
+func (g packedGeom) paired() bool { return g.name != "Q6K" }
+
 // pairRegs maps the registers a one-row group uses for its own row to the
 // second row's. The others it uses (Z3, Z31 masks and tables, Z24, Z25
 // Q4_K's permutes, K1) are set once per call and shared.
