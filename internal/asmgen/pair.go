@@ -23,9 +23,9 @@ import (
 // against 33.3-36.6 at a quieter one; looped 26.7-27.0 against 28.3-28.5).
 //
 // The code is the one-row one-token kernel's group, written twice per
-// group: as it is for row r, then with its per-row registers moved
-// (pairRegs) and its weight addresses offset by BX = half·wstride for
-// row r + half; the pointer moves once after both. So each row's
+// group: as it is for row r, then with its float accumulator moved to Z17
+// and its weight addresses offset by BX = half·wstride for row r + half
+// (secondRow); the pointer moves once after both. So each row's
 // arithmetic is exactly the one-row kernel's, and so is its result. Rows
 // of up to U groups run through U straight copies, entered where CX of
 // them are left; wider rows keep the one-row kernels, which stream well
@@ -39,43 +39,110 @@ const pairCode = 700
 // paired reports whether g gets a pair kernel: every layout but Q6_K's,
 // whose decoding steps were slower with pairs. The 1.1B shape in one
 // process, plain steps alternated four at a time with pairs and one row at
-// a time (medians of 120 steps): Q6_K 12.9-13.5 ms against 12.5-13.4;
-// with them Q4_K 9.8-10.4 against 11.1-11.2, Q5_K 10.3-11.3 against
-// 10.7-12.1, Q8_0 18.0-18.5 against 19.9-20.7, Q3_K 8.2 against 9.4, Q2_K
-// 7.9 against 8.3, Q4_0 10.1 against 10.8, IQ4_NL 9.8 against 10.5.
+// a time (medians of 120 steps, runs at different moments): Q6_K 12.9-13.5
+// ms against 12.5-13.4; with them Q4_K 9.8-10.6 against 11.0-11.5, Q5_K
+// 10.3-11.3 against 10.4-12.1, Q8_0 18.0-18.5 against 19.9-20.7, Q3_K
+// 7.6-8.3 against 7.8-9.4, Q4_0 9.9-10.1 against 10.8-11.0, IQ4_NL 9.6-9.8
+// against 10.5, Q2_K 7.7-7.95 against 7.5-8.3 (at most 2.1 % apart in seven runs
+// of eight, 5 % shorter in the eighth; `bench engine`, builds alternated,
+// 121-123 tok/s against 111-113).
 func (g packedGeom) paired() bool { return g.name != "Q6K" }
 
-// pairRegs maps the registers a one-row group uses for its own row to the
-// second row's. The others it uses (Z3, Z31 masks and tables, Z24, Z25
-// Q4_K's permutes, K1) are set once per call and shared.
-var pairRegs = map[int]int{0: 8, 1: 9, 2: 10, 4: 12, 5: 13, 6: 14, 7: 15, 16: 17, 20: 22, 21: 23, 28: 29, 30: 26}
-
-var pairShared = map[int]bool{3: true, 24: true, 25: true, 31: true}
-
 var (
-	vecReg  = regexp.MustCompile(`\b([XYZ])(\d+)\b`)
+	vecReg  = regexp.MustCompile(`\b([XYZK])(\d+)\b`)
 	rowAddr = regexp.MustCompile(`\((SI|R9|R13)\)`)
 )
 
-// secondRow rewrites one line of a one-row group for row r + half.
+// secondRow rewrites one line of a one-row group for row r + half: its
+// float accumulator Z16 becomes Z17 and its weight addresses (SI: quants,
+// R9: scales, R13: prefetch pointer) move on by BX. Every other register
+// is shared with row r: each group's code writes its temporaries before
+// reading them (checkGroupTemps), so row r + half's copy, written after
+// row r's, finds nothing of row r's in them, and the core's register
+// renaming lets the two copies run side by side: as fast as giving row
+// r + half registers of its own (1.1B decoding steps, both kernels and one
+// row at a time alternated in one process, four runs: Q4_K 10.17-10.63 ms
+// against 10.22-10.42, Q3_K, Q2_K and Q5_K within 1 %), with one table of
+// registers fewer to keep right.
 func secondRow(l string) string {
 	l = vecReg.ReplaceAllStringFunc(l, func(s string) string {
-		m := vecReg.FindStringSubmatch(s)
-		var n int
-		fmt.Sscan(m[2], &n)
-		if pairShared[n] {
-			return s
+		if s[0] != 'K' && s[1:] == "16" {
+			return s[:1] + "17"
 		}
-		to, ok := pairRegs[n]
-		if !ok {
-			panic(fmt.Sprintf("asmgen: pair kernel: register %s has no second-row twin in %q", s, l))
-		}
-		return fmt.Sprintf("%s%d", m[1], to)
+		return s
 	})
 	if strings.Contains(l, ")(") {
 		panic(fmt.Sprintf("asmgen: pair kernel: indexed address in %q", l))
 	}
 	return rowAddr.ReplaceAllString(l, "($1)(BX*1)")
+}
+
+// checkGroupTemps panics unless every vector or mask register the group
+// code reads was written earlier in the group, or is the float
+// accumulator Z16, or one of the per-call constants (set by consts), and
+// unless Z17 is free for the second row. A destination (the last operand)
+// is read too by accumulating instructions and by merge-masked ones.
+func checkGroupTemps(name string, work, consts []string) {
+	reg := func(op string) string {
+		if m := vecReg.FindStringSubmatch(strings.TrimSpace(op)); m != nil && m[0] == strings.TrimSpace(op) {
+			if m[1] == "K" {
+				return op
+			}
+			return "Z" + m[2] // X, Y and Z n are one register
+		}
+		return ""
+	}
+	known := map[string]bool{"Z16": true}
+	for _, l := range consts {
+		f := strings.SplitN(strings.TrimSpace(l), " ", 2)
+		if len(f) == 2 {
+			ops := strings.Split(f[1], ", ")
+			if r := reg(ops[len(ops)-1]); r != "" {
+				known[r] = true
+			}
+		}
+	}
+	for _, l := range work {
+		f := strings.SplitN(strings.TrimSpace(l), " ", 2)
+		if len(f) < 2 || strings.HasPrefix(f[0], "PREFETCH") {
+			continue
+		}
+		ops := strings.Split(f[1], ", ")
+		dst := reg(ops[len(ops)-1])
+		var reads []string
+		same := true
+		for _, op := range ops[:len(ops)-1] {
+			if r := reg(op); r != "" {
+				reads = append(reads, r)
+				same = same && r == dst
+			}
+			for _, m := range vecReg.FindAllStringSubmatch(op, -1) {
+				if m[0] == "Z17" || m[0] == "Y17" || m[0] == "X17" {
+					panic(fmt.Sprintf("asmgen: pair kernel: %s uses Z17 in %q", name, l))
+				}
+			}
+		}
+		zeroing := (f[0] == "VPXORD" || f[0] == "VXORPS") && same
+		accumulates := f[0] == "VPDPBUSD" || strings.HasPrefix(f[0], "VFMADD") || strings.HasPrefix(f[0], "VPTERNLOG")
+		merged := len(ops) >= 2 && strings.HasPrefix(strings.TrimSpace(ops[len(ops)-2]), "K")
+		if dst != "" && !zeroing && (accumulates || merged) {
+			reads = append(reads, dst)
+		}
+		if zeroing {
+			reads = nil
+		}
+		for _, r := range reads {
+			if !known[r] {
+				panic(fmt.Sprintf("asmgen: pair kernel: %s reads %s before the group writes it, in %q", name, r, l))
+			}
+		}
+		if dst == "Z17" {
+			panic(fmt.Sprintf("asmgen: pair kernel: %s uses Z17 in %q", name, l))
+		}
+		if dst != "" {
+			known[dst] = true
+		}
+	}
 }
 
 // pairKernel writes g's pair kernel from its one-row one-token kernel and
@@ -102,18 +169,6 @@ func pairKernel(b *bytes.Buffer, g packedGeom) int {
 		}
 		work = append(work, l)
 	}
-	// Registers the group uses must not already be a second-row twin.
-	for _, l := range work {
-		for _, m := range vecReg.FindAllStringSubmatch(l, -1) {
-			var n int
-			fmt.Sscan(m[2], &n)
-			for _, to := range pairRegs {
-				if n == to {
-					panic(fmt.Sprintf("asmgen: pair kernel: %s uses %s%d, a second-row register", r1, m[1], n))
-				}
-			}
-		}
-	}
 	group := strings.Join(work, "\n") + "\n"
 	for _, l := range work {
 		group += secondRow(l) + "\n"
@@ -133,6 +188,7 @@ func pairKernel(b *bytes.Buffer, g packedGeom) int {
 		}
 	}
 
+	checkGroupTemps(r1, work, consts)
 	name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
 	fmt.Fprintf(b, `// func %s%s
 // Packed %s rows w + r·wstride and w + (r + rows/2)·wstride, r < rows/2,
