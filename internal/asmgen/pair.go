@@ -43,9 +43,9 @@ const pairCode = 700
 // ms against 12.5-13.4; with them Q4_K 9.8-10.6 against 11.0-11.5, Q5_K
 // 10.3-11.3 against 10.4-12.1, Q8_0 18.0-18.5 against 19.9-20.7, Q3_K
 // 7.6-8.3 against 7.8-9.4, Q4_0 9.9-10.1 against 10.8-11.0, IQ4_NL 9.6-9.8
-// against 10.5, Q2_K 7.7-7.95 against 7.5-8.3 (at most 2.1 % apart in seven runs
-// of eight, 5 % shorter in the eighth; `bench engine`, builds alternated,
-// 121-123 tok/s against 111-113).
+// against 10.5, Q2_K 7.7-7.95 against 7.5-8.3 (at most 2.1 % apart in
+// seven runs of eight, 5 % shorter in the eighth; `bench engine`, builds
+// alternated, 121-123 tok/s against 111-113).
 func (g packedGeom) paired() bool { return g.name != "Q6K" }
 
 var (
