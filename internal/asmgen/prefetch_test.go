@@ -168,3 +168,114 @@ func parseAddressing(src string) (*kernelAddressing, error) {
 	}
 	return k, nil
 }
+
+// TestPairPrefetchCoverage is TestOneRowPrefetchCoverage for the pair
+// kernels: the address arithmetic of each (its entry burst, each pair's
+// start and the copies of a group, indexed by BX or not) run over rows r
+// and r + P of every width it takes, and every line of both streams' rows
+// fetched by a prefetch before them.
+func TestPairPrefetchCoverage(t *testing.T) {
+	pfRe := regexp.MustCompile(`^PREFETCHT0 (-?\d+)\((SI|R9|R13)\)(\(BX\*1\))?$`)
+	for _, g := range packedGeoms {
+		if !g.inSet("vnni") || !g.paired() {
+			continue
+		}
+		var b bytes.Buffer
+		U := pairKernel(&b, g)
+		src := b.String()
+		name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
+		type op struct {
+			addrOp
+			far bool // indexed by BX: the second stream
+		}
+		var entry, start, group []op
+		section := "entry"
+		for _, line := range strings.Split(src, "\n") {
+			line = strings.TrimSpace(line)
+			switch {
+			case line == name+"block:":
+				section = "start"
+				continue
+			case strings.HasPrefix(line, "JEQ "+name+"g"):
+				section = "group" // the copies follow the last jump
+				group = nil
+				continue
+			case line == name+"g1:" || strings.HasPrefix(line, "REDUCE16E"):
+				if section == "group" {
+					section = "after"
+				}
+				continue
+			}
+			var o op
+			if m := pfRe.FindStringSubmatch(line); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				o = op{addrOp{kind: "PREFETCHT0", reg: m[2], n: n}, m[3] != ""}
+			} else if m := leaRe.FindStringSubmatch(line); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				o = op{addrOp{kind: "LEAQ", src: m[2], reg: m[3], n: n}, false}
+			} else if m := addRe.FindStringSubmatch(line); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				o = op{addrOp{kind: "ADDQ", reg: m[2], n: n}, false}
+			} else {
+				continue
+			}
+			switch section {
+			case "entry":
+				entry = append(entry, o)
+			case "start":
+				start = append(start, o)
+			case "group":
+				group = append(group, o)
+			}
+		}
+		if len(group) == 0 || len(entry) == 0 {
+			t.Fatalf("%s: could not find its entry burst or group code", name)
+		}
+		for G := 1; G <= U; G++ {
+			stride := G*g.qbytes + (G*g.meta+63)/64*64
+			const P = 24 // pairs
+			D := P * stride
+			fetched := map[int]bool{}
+			run := func(o op, reg map[string]int) {
+				if o.kind == "PREFETCHT0" && o.far {
+					fetched[(reg[o.reg]+D+o.n)/64] = true
+					return
+				}
+				o.run(reg, fetched)
+			}
+			for _, o := range entry {
+				run(o, map[string]int{"SI": 0})
+			}
+			for r := 0; r < P; r++ {
+				reg := map[string]int{"SI": r * stride, "R9": r*stride + G*g.qbytes}
+				for _, o := range start {
+					run(o, reg)
+				}
+				for i := 0; i < G; i++ {
+					for _, o := range group {
+						run(o, reg)
+					}
+				}
+			}
+			var missed []int
+			for _, base := range []int{0, D} {
+				for r := 0; r < P-2; r++ {
+					S := base + r*stride
+					for i := 0; i < G; i++ {
+						for _, span := range [][2]int{{S + i*g.qbytes, g.qbytes}, {S + G*g.qbytes + i*g.meta, g.meta}} {
+							for l := span[0] / 64; l <= (span[0]+span[1]-1)/64; l++ {
+								if !fetched[l] {
+									missed = append(missed, l)
+									fetched[l] = true
+								}
+							}
+						}
+					}
+				}
+			}
+			if len(missed) > 0 {
+				t.Errorf("%s, %d columns: %d lines of the two streams never prefetched, first %v", name, G*512, len(missed), missed[:min(4, len(missed))])
+			}
+		}
+	}
+}
