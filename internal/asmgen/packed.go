@@ -1004,7 +1004,7 @@ func packedKernels() (asm, decl []byte) {
 			continue
 		}
 		U := pairKernel(&s, g)
-		name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
+		name := pairName(g)
 		fmt.Fprintf(&d, "//go:noescape\nfunc %s%s\n\n", name, pkAccSignature)
 		table += name
 		groups += fmt.Sprint(U)

@@ -145,6 +145,9 @@ func checkGroupTemps(name string, work, consts []string) {
 	}
 }
 
+// pairName is the name of g's pair kernel.
+func pairName(g packedGeom) string { return fmt.Sprintf("pk%sp2t1AVX512", g.name) }
+
 // pairKernel writes g's pair kernel from its one-row one-token kernel and
 // returns its U, the most groups of a row it takes.
 func pairKernel(b *bytes.Buffer, g packedGeom) int {
@@ -189,7 +192,7 @@ func pairKernel(b *bytes.Buffer, g packedGeom) int {
 	}
 
 	checkGroupTemps(r1, work, consts)
-	name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
+	name := pairName(g)
 	fmt.Fprintf(b, `// func %s%s
 // Packed %s rows w + r·wstride and w + (r + rows/2)·wstride, r < rows/2,
 // times the activation record x: out[r] and out[r + rows/2] (rows even,

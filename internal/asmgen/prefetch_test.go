@@ -64,26 +64,34 @@ func testPrefetchCoverage(t *testing.T, g packedGeom, avx2 bool) {
 			}
 		}
 		// The lines of rows 0..rows-3 (the last rows' successors are
-		// not simulated): every group's quants and scales.
-		var missed []int
-		for r := 0; r < rows-2; r++ {
-			S := r * stride
-			for i := 0; i < G; i++ {
-				for _, span := range [][2]int{{S + i*g.qbytes, g.qbytes}, {S + G*g.qbytes + i*g.meta, g.meta}} {
-					for l := span[0] / 64; l <= (span[0]+span[1]-1)/64; l++ {
-						if !fetched[l] {
-							missed = append(missed, l)
-							fetched[l] = true // once
-						}
-					}
-				}
-			}
-		}
+		// not simulated).
+		missed := unfetched(fetched, g, G, stride, 0, rows-2)
 		if len(missed) > 0 {
 			t.Errorf("%s, %d columns (row stride %d bytes): %d lines over %d rows never prefetched, first %v",
 				name, G*512, stride, len(missed), rows-2, missed[:min(4, len(missed))])
 		}
 	}
+}
+
+// unfetched lists, once each, the cache lines of rows 0..rows-1 of G
+// groups (every group's quants and scales; row r at base + r·stride) that
+// are not in fetched.
+func unfetched(fetched map[int]bool, g packedGeom, G, stride, base, rows int) []int {
+	var missed []int
+	for r := 0; r < rows; r++ {
+		S := base + r*stride
+		for i := 0; i < G; i++ {
+			for _, span := range [][2]int{{S + i*g.qbytes, g.qbytes}, {S + G*g.qbytes + i*g.meta, g.meta}} {
+				for l := span[0] / 64; l <= (span[0]+span[1]-1)/64; l++ {
+					if !fetched[l] {
+						missed = append(missed, l)
+						fetched[l] = true // once
+					}
+				}
+			}
+		}
+	}
+	return missed
 }
 
 // addrOp is one address instruction of a kernel: PREFETCHT0 off(reg),
@@ -183,7 +191,7 @@ func TestPairPrefetchCoverage(t *testing.T) {
 		var b bytes.Buffer
 		U := pairKernel(&b, g)
 		src := b.String()
-		name := fmt.Sprintf("pk%sp2t1AVX512", g.name)
+		name := pairName(g)
 		type op struct {
 			addrOp
 			far bool // indexed by BX: the second stream
@@ -257,22 +265,7 @@ func TestPairPrefetchCoverage(t *testing.T) {
 					}
 				}
 			}
-			var missed []int
-			for _, base := range []int{0, D} {
-				for r := 0; r < P-2; r++ {
-					S := base + r*stride
-					for i := 0; i < G; i++ {
-						for _, span := range [][2]int{{S + i*g.qbytes, g.qbytes}, {S + G*g.qbytes + i*g.meta, g.meta}} {
-							for l := span[0] / 64; l <= (span[0]+span[1]-1)/64; l++ {
-								if !fetched[l] {
-									missed = append(missed, l)
-									fetched[l] = true
-								}
-							}
-						}
-					}
-				}
-			}
+			missed := append(unfetched(fetched, g, G, stride, 0, P-2), unfetched(fetched, g, G, stride, D, P-2)...)
 			if len(missed) > 0 {
 				t.Errorf("%s, %d columns: %d lines of the two streams never prefetched, first %v", name, G*512, len(missed), missed[:min(4, len(missed))])
 			}
