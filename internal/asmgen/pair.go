@@ -86,7 +86,7 @@ func checkGroupTemps(name string, work, consts []string) {
 	reg := func(op string) string {
 		if m := vecReg.FindStringSubmatch(strings.TrimSpace(op)); m != nil && m[0] == strings.TrimSpace(op) {
 			if m[1] == "K" {
-				return op
+				return m[0]
 			}
 			return "Z" + m[2] // X, Y and Z n are one register
 		}
@@ -103,6 +103,11 @@ func checkGroupTemps(name string, work, consts []string) {
 		}
 	}
 	for _, l := range work {
+		for _, m := range vecReg.FindAllStringSubmatch(l, -1) {
+			if m[1] != "K" && m[2] == "17" {
+				panic(fmt.Sprintf("asmgen: pair kernel: %s uses Z17 in %q", name, l))
+			}
+		}
 		f := strings.SplitN(strings.TrimSpace(l), " ", 2)
 		if len(f) < 2 || strings.HasPrefix(f[0], "PREFETCH") {
 			continue
@@ -116,28 +121,18 @@ func checkGroupTemps(name string, work, consts []string) {
 				reads = append(reads, r)
 				same = same && r == dst
 			}
-			for _, m := range vecReg.FindAllStringSubmatch(op, -1) {
-				if m[0] == "Z17" || m[0] == "Y17" || m[0] == "X17" {
-					panic(fmt.Sprintf("asmgen: pair kernel: %s uses Z17 in %q", name, l))
-				}
-			}
 		}
-		zeroing := (f[0] == "VPXORD" || f[0] == "VXORPS") && same
 		accumulates := f[0] == "VPDPBUSD" || strings.HasPrefix(f[0], "VFMADD") || strings.HasPrefix(f[0], "VPTERNLOG")
 		merged := len(ops) >= 2 && strings.HasPrefix(strings.TrimSpace(ops[len(ops)-2]), "K")
-		if dst != "" && !zeroing && (accumulates || merged) {
-			reads = append(reads, dst)
-		}
-		if zeroing {
+		if (f[0] == "VPXORD" || f[0] == "VXORPS") && same { // zeroing: reads nothing
 			reads = nil
+		} else if dst != "" && (accumulates || merged) {
+			reads = append(reads, dst)
 		}
 		for _, r := range reads {
 			if !known[r] {
 				panic(fmt.Sprintf("asmgen: pair kernel: %s reads %s before the group writes it, in %q", name, r, l))
 			}
-		}
-		if dst == "Z17" {
-			panic(fmt.Sprintf("asmgen: pair kernel: %s uses Z17 in %q", name, l))
 		}
 		if dst != "" {
 			known[dst] = true
