@@ -2,7 +2,6 @@ package model
 
 import (
 	"math"
-	"unsafe"
 
 	"s4c/tensor"
 )
@@ -62,8 +61,7 @@ func (s *State) attention(l, n int, parts []part, rowPart []int32, windowed bool
 			// a piece after a row count that is not a multiple of 16
 			// (most steps) put every load and store of the next ones
 			// across two lines, and decoding's scores took 15 % longer.
-			buf := sc.Floats(16 + lineUp(group*nv) + lineUp(group*hd) + lineUp(4*16*hd) + nw)
-			buf = buf[int(-uintptr(unsafe.Pointer(&buf[0]))&63)/4:]
+			buf := sc.AlignedFloats(lineUp(group*nv) + lineUp(group*hd) + lineUp(4*16*hd) + nw)
 			cut := func(n int) []float32 {
 				p := buf[:n:n]
 				buf = buf[min(lineUp(n), len(buf)):]

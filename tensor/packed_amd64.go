@@ -153,7 +153,7 @@ func (m *Mat) mulIntRows(y []float32, a *pkActs, n, lo, hi int, scratch *Scratch
 	var acc []float32
 	if kc < p.groups {
 		block = chunkRows
-		acc = alignedFloats(scratch, chunkRows*16*n)
+		acc = scratch.AlignedFloats(chunkRows * 16 * n) // the kernels' accumulators
 	}
 	accAt := func(i int) *float32 {
 		if acc == nil {
@@ -251,22 +251,6 @@ func chunkGroups(n, groups int) int {
 	kc := max(1, actsL1/(n*pkRecBytes))
 	chunks := (groups + kc - 1) / kc
 	return (groups + chunks - 1) / chunks
-}
-
-// alignedFloats returns n float32s from scratch starting on a 64-byte
-// boundary (the kernels' accumulators: no load splits a cache line).
-func alignedFloats(s *Scratch, n int) []float32 {
-	return alignedIn(&s.f, n)
-}
-
-// alignedIn is alignedFloats from the buffer *buf, grown as needed.
-func alignedIn(buf *[]float32, n int) []float32 {
-	f := growFloats(buf, n+16)
-	off := int(uintptr(unsafe.Pointer(&f[0]))%64) / 4
-	if off != 0 {
-		off = 16 - off
-	}
-	return f[off : off+n]
 }
 
 // rowBlock is how many rows are multiplied by every token tile before the

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Pool runs loops over a fixed number of threads.
@@ -32,6 +33,21 @@ type Scratch struct {
 
 // Floats returns a slice of n float32s (contents undefined).
 func (s *Scratch) Floats(n int) []float32 { return growFloats(&s.f, n) }
+
+// AlignedFloats is Floats starting on a 64-byte boundary, so that 16-float
+// vectors at multiples of 16 from its start never straddle two cache lines.
+func (s *Scratch) AlignedFloats(n int) []float32 { return alignedIn(&s.f, n) }
+
+// alignedIn is n float32s of *buf, grown as needed, starting on a 64-byte
+// boundary.
+func alignedIn(buf *[]float32, n int) []float32 {
+	f := growFloats(buf, n+16)
+	off := int(uintptr(unsafe.Pointer(&f[0]))%64) / 4
+	if off != 0 {
+		off = 16 - off
+	}
+	return f[off : off+n]
+}
 
 // growFloats returns n float32s of *buf (contents undefined), reallocated
 // when it holds fewer, with room to spare: attention asks for a little
