@@ -136,17 +136,9 @@ func (c *KVCache) Bytes() int64 {
 	return int64(c.Cap) * int64(c.kvDim) * int64(max(len(c.k), len(c.k16))) * 2 * per
 }
 
-// Put stores layer l's key and value row r (KVDim values each: the kv
-// heads' rows one after the other), rounded to float16 (nearest, ties to
-// even) in a float16 cache.
-func (c *KVCache) Put(l, r int, k, v []float32) {
-	for g := 0; g < c.heads; g++ {
-		c.putHead(l, g, r, k[g*c.hd:(g+1)*c.hd], v[g*c.hd:(g+1)*c.hd])
-	}
-}
-
-// putHead writes kv head g's key and value (one head's values each) at
-// layer l, row r.
+// putHead stores kv head g's key and value (one head's values each) at
+// layer l, row r, rounded to float16 (nearest, ties to even) in a float16
+// cache. The forward pass writes each row head by head (prepareHeads).
 func (c *KVCache) putHead(l, g, r int, k, v []float32) {
 	o := c.at(g, r)
 	if c.F16() {
