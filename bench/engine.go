@@ -38,6 +38,11 @@ type EngineResult struct {
 	// measured between its steps (median over steps, each against the
 	// probes just before and after it), and the median of those probes.
 	DecodeShare, ReadBWBeside float64
+	// The same step's matrix products run back to back without the rest
+	// of the step (attention, norms, activations), alternated with the
+	// steps: their share of the read bandwidth beside them, and their
+	// median time as a fraction of the median step's.
+	ProductsShare, ProductsFrac float64
 }
 
 func median(d []time.Duration) time.Duration {
@@ -145,11 +150,17 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 	// has a limit measured beside it: on a shared machine the bandwidth
 	// moves by a third within seconds, and a step and a limit taken at
 	// different moments compare noise.
+	//
+	// Between those rounds the step's matrix products run alone, as many
+	// times, each round between two reads of memory as well: how near the
+	// kernels come to the bandwidth, and how much of a step the rest of it
+	// (attention, norms, activations) takes.
 	const gen, round = 32, 4
 	probe := tensor.NewReadProbe(r.Threads, 512<<20)
 	defer probe.Close()
-	var steps []time.Duration
-	var shares, probes []float64
+	prods := newProductsPass(m)
+	var steps, alone []time.Duration
+	var shares, prodShares, probes []float64
 	before := probe.Measure()
 	for i := 0; i < gen; i += round {
 		var rs []time.Duration
@@ -162,25 +173,91 @@ func Engine(m *model.Model, threads, ctx, reps int, ns []int) (*EngineResult, er
 			rs = append(rs, time.Since(t0))
 		}
 		after := probe.Measure()
-		probes = append(probes, before)
-		if bw := (before + after) / 2; bw > 0 {
-			for _, d := range rs {
-				shares = append(shares, float64(r.WeightBytes)/d.Seconds()/bw)
-			}
-		}
+		probes = append(probes, before, after)
+		shares = appendShares(shares, rs, r.WeightBytes, before, after)
 		steps = append(steps, rs...)
-		before = after
+		rs = rs[:0]
+		for j := 0; j < round; j++ {
+			t0 := time.Now()
+			prods.run(s.Pool)
+			rs = append(rs, time.Since(t0))
+		}
+		before = probe.Measure()
+		prodShares = appendShares(prodShares, rs, prods.bytes, after, before)
+		alone = append(alone, rs...)
 	}
 	probes = append(probes, before)
 	r.DecodeTokS = 1 / median(steps).Seconds()
 	if len(shares) > 0 {
 		r.DecodeShare, r.ReadBWBeside = medianF(shares), medianF(probes)
+		r.ProductsShare = medianF(prodShares)
 	}
+	r.ProductsFrac = median(alone).Seconds() / median(steps).Seconds()
 	probe.Close()
 	// The machine as it is now (neighbours included): the figures above
 	// as fractions of what it can do.
 	r.ReadBW, r.Int8Peak = MachineLimits(r.Threads)
 	return r, nil
+}
+
+// appendShares appends, for each of the passes ds that read bytes each,
+// its bytes per second over the mean of the read bandwidths measured just
+// before and after (none where no probe ran).
+func appendShares(to []float64, ds []time.Duration, bytes int64, before, after float64) []float64 {
+	if bw := (before + after) / 2; bw > 0 {
+		for _, d := range ds {
+			to = append(to, float64(bytes)/d.Seconds()/bw)
+		}
+	}
+	return to
+}
+
+// productsPass is a decoding step's matrix products alone, in the order
+// model.ForwardMany runs them (per layer the query, key and value
+// projections in one go, the output projection, gate and up in one go,
+// down; then the logits), on inputs of one token. What they compute is
+// discarded: only their time counts.
+type productsPass struct {
+	m                 *model.Model
+	x, att, ffn       []float32
+	q, k, v, gate, up []float32
+	o, logits         []float32
+	bytes             int64 // the weights they read
+}
+
+func newProductsPass(m *model.Model) *productsPass {
+	qd := m.Heads * m.HeadDim
+	p := &productsPass{
+		m: m, x: make([]float32, m.Dim), att: make([]float32, qd), ffn: make([]float32, m.FFN),
+		q: make([]float32, qd), k: make([]float32, m.KVDim()), v: make([]float32, m.KVDim()),
+		gate: make([]float32, m.FFN), up: make([]float32, m.FFN),
+		o: make([]float32, m.Dim), logits: make([]float32, m.Vocab),
+	}
+	// Inputs of the size and spread of a real step's: the products'
+	// arithmetic does not depend on the values, but quantizing them does
+	// a little.
+	for _, b := range [][]float32{p.x, p.att, p.ffn} {
+		for i := range b {
+			b[i] = float32((i*7919)%201-100) / 100
+		}
+	}
+	for _, L := range m.Layers {
+		for _, w := range []*tensor.Mat{L.Wq, L.Wk, L.Wv, L.Wo, L.FFNGate, L.FFNUp, L.FFNDown} {
+			p.bytes += int64(len(w.Data))
+		}
+	}
+	p.bytes += int64(len(m.Output.Data))
+	return p
+}
+
+func (p *productsPass) run(pool *tensor.Pool) {
+	for _, L := range p.m.Layers {
+		tensor.MulMany(p.x, 1, pool, []*tensor.Mat{L.Wq, L.Wk, L.Wv}, [][]float32{p.q, p.k, p.v})
+		L.Wo.Mul(p.o, p.att, 1, pool)
+		tensor.MulMany(p.x, 1, pool, []*tensor.Mat{L.FFNGate, L.FFNUp}, [][]float32{p.gate, p.up})
+		L.FFNDown.Mul(p.o, p.ffn, 1, pool)
+	}
+	p.m.Output.Mul(p.logits, p.x, 1, pool)
 }
 
 // Print writes the report.
@@ -201,6 +278,10 @@ func (r *EngineResult) Print(w io.Writer) {
 	fmt.Fprintln(w)
 	if r.DecodeShare > 0 {
 		fmt.Fprintf(w, "  alternated with reads of memory: %.0f%% of the read bandwidth beside each step (median %.1f GB/s)\n", 100*r.DecodeShare, r.ReadBWBeside/1e9)
+	}
+	if r.ProductsShare > 0 {
+		fmt.Fprintf(w, "  its matrix products alone, back to back: %.0f%% of the read bandwidth beside them, %.0f%% of a step's time\n", 100*r.ProductsShare, 100*r.ProductsFrac)
+		fmt.Fprintf(w, "  (the rest of a step: attention over %d cached tokens, norms, activations)\n", r.Ctx)
 	}
 	fmt.Fprintf(w, "prompt (%d tokens): %.1f tok/s\n", r.PromptLen, r.PromptTokS)
 	fmt.Fprintf(w, "one forward pass of N tokens after %d cached (median):\n", r.Ctx)

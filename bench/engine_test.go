@@ -1,0 +1,44 @@
+package bench
+
+import (
+	"path/filepath"
+	"testing"
+
+	"s4c/internal/shared"
+	"s4c/model"
+	"s4c/tensor"
+)
+
+// TestProductsPassReadsEveryMatrix: the products run alone by bench
+// engine read exactly the matrices of a decoding step: every 2-D tensor of
+// the file but the token embedding table (read one row a step), unless it
+// is also the output layer. Checked on the story model (tied embeddings)
+// and the conformance models (phi3's fused QKV and gate/up tensors, split
+// at load; gemma2; qwen2 with tied embeddings).
+func TestProductsPassReadsEveryMatrix(t *testing.T) {
+	archs := filepath.Dir(shared.Path(t, "conformance/archs/index.json"))
+	paths := []string{shared.Path(t, "models/stories260K.gguf")}
+	for _, a := range []string{"phi3", "gemma2", "qwen2"} {
+		paths = append(paths, filepath.Join(archs, a, "model.gguf"))
+	}
+	for _, path := range paths {
+		m, err := model.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		for i := range m.File.Tensors {
+			tt := &m.File.Tensors[i]
+			if len(tt.Dims) != 2 || (tt.Name == "token_embd.weight" && m.Output != m.Embed) {
+				continue
+			}
+			want += int64(tt.Size)
+		}
+		p := newProductsPass(m)
+		if p.bytes != want {
+			t.Errorf("%s: the products pass reads %d bytes of weights, the file's matrices are %d", path, p.bytes, want)
+		}
+		p.run(tensor.NewPool(2)) // runs, on the model's own shapes
+		m.Close()
+	}
+}
