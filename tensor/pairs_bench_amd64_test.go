@@ -9,7 +9,7 @@ import (
 	"s4c/gguf"
 )
 
-// BenchmarkStreamPairs streams 200 MB of rows of 2048 and 3072 columns
+// BenchmarkStreamPairs streams 1 GiB (streamBytes) of rows of 2048 and 3072 columns
 // with one token, rows taken in far pairs (pkPairKernels) and one at a
 // time alternated pass by pass in one process: median GB/s of each.
 func BenchmarkStreamPairs(b *testing.B) {
@@ -17,10 +17,10 @@ func BenchmarkStreamPairs(b *testing.B) {
 		b.Skip("pair kernels are AVX-512 VNNI only")
 	}
 	defer func() { pairRows = true }()
-	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q8_0, gguf.Q4_0} {
+	for _, typ := range []gguf.TensorType{gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q8_0, gguf.Q4_0, gguf.Q3_K, gguf.Q2_K} {
 		for _, cols := range []int{2048, 3072} {
 			b.Run(fmt.Sprintf("%s/%d", typ, cols), func(b *testing.B) {
-				rows := (200 << 20) / typ.RowBytes(cols) / 64 * 64
+				rows := streamRows(typ, cols)
 				m, size := repeatedMat(b, typ, rows, cols)
 				m.Prepare()
 				x, y := benchActs(cols), make([]float32, rows)

@@ -48,10 +48,11 @@ func itoa(n int) string {
 	return s
 }
 
-// BenchmarkDecodeBandwidth streams a 256 MiB F16 matrix at batch 1 on all
-// threads: the bandwidth plain decoding can reach.
+// BenchmarkDecodeBandwidth streams a 1 GiB F16 matrix (streamBytes) at
+// batch 1 on all threads: the bandwidth plain decoding can reach.
 func BenchmarkDecodeBandwidth(b *testing.B) {
-	rows, cols := 32768, 4096
+	cols := 4096
+	rows := streamRows(gguf.F16, cols)
 	enc := make([]byte, rows*cols*2)
 	for i := range enc {
 		enc[i] = byte(i % 61)
@@ -69,14 +70,15 @@ func BenchmarkDecodeBandwidth(b *testing.B) {
 }
 
 // BenchmarkStreamBatch streams a matrix of 2048-column rows (the width of
-// a 1.1B model's attention and FFN inputs) far larger than the caches on
-// all threads for small batches: the verification passes of speculative
-// decoding. Weight bytes per second falling below N=1's marks where a
-// batch stops being free.
+// a 1.1B model's attention and FFN inputs) far larger than the caches
+// (streamBytes) on all threads for small batches: the verification passes
+// of speculative decoding. Weight bytes per second falling below N=1's
+// marks where a batch stops being free.
 func BenchmarkStreamBatch(b *testing.B) {
-	const rows, cols = 65536, 2048
+	const cols = 2048
 	types := []gguf.TensorType{gguf.F16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K, gguf.Q3_K, gguf.Q2_K, gguf.IQ4_NL, gguf.IQ4_XS}
 	for _, typ := range types {
+		rows := streamRows(typ, cols)
 		m, size := repeatedMat(b, typ, rows, cols)
 		p := NewPool(0)
 		for _, n := range []int{1, 2, 4, 5, 6, 8} {
@@ -153,6 +155,23 @@ func BenchmarkSplit(b *testing.B) {
 		sort.Float64s(times[g])
 		b.ReportMetric(times[g][len(times[g])/2], name)
 	}
+}
+
+// streamBytes is the size of what the streaming benchmarks read pass
+// after pass: far beyond any cache. A matrix re-read by itself must not
+// fit in what the caches hold across passes, which on the Zen 5 machines
+// of 2026-12-04 was far more than their L3 seemed to allow: one Q4_K
+// matrix of 2048 columns re-read pass after pass on two threads read
+// 111-117 GB/s at 50 MB, 99-105 at 100-200 MB, and 65-81 from 250 MB on
+// (two matrices of 200 MB alternated: 59-65), where the read probe gave
+// 62-66. At 200 MB, BenchmarkStreamPairs had rows in pairs and one at a
+// time equal (86-89 GB/s); at 1 GiB pairs read 68-69 against 58.
+const streamBytes = 1 << 30
+
+// streamRows is how many rows of cols columns of typ make streamBytes
+// (a multiple of 64, as repeatedMat wants).
+func streamRows(typ gguf.TensorType, cols int) int {
+	return streamBytes / typ.RowBytes(cols) / 64 * 64
 }
 
 // repeatedMat is a rows × cols matrix of type typ for benchmarks, rows a
