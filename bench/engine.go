@@ -283,6 +283,9 @@ func (r *EngineResult) Print(w io.Writer) {
 		fmt.Fprintf(w, "  its matrix products alone, back to back: %.0f%% of the read bandwidth beside them, %.0f%% of a step's time\n", 100*r.ProductsShare, 100*r.ProductsFrac)
 		fmt.Fprintf(w, "  (the rest of a step: attention over %d cached tokens, norms, activations)\n", r.Ctx)
 	}
+	if r.ReadBW > 0 && (bw > r.ReadBW || r.DecodeShare > 1 || r.ProductsShare > 1) {
+		fmt.Fprintf(w, "  (over 100%%: part of the weights stayed in the caches from one step to the next; the read\n   probe streams a buffer too large for that)\n")
+	}
 	fmt.Fprintf(w, "prompt (%d tokens): %.1f tok/s\n", r.PromptLen, r.PromptTokS)
 	fmt.Fprintf(w, "one forward pass of N tokens after %d cached (median):\n", r.Ctx)
 	fmt.Fprintf(w, "%6s %10s %9s %12s %10s\n", "N", "ms", "t(N)/t(1)", "GOPS", "of peak")

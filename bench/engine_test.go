@@ -2,7 +2,9 @@ package bench
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"s4c/internal/shared"
 	"s4c/model"
@@ -40,5 +42,31 @@ func TestProductsPassReadsEveryMatrix(t *testing.T) {
 		}
 		p.run(tensor.NewPool(2)) // runs, on the model's own shapes
 		m.Close()
+	}
+}
+
+// TestPrintExplainsSharesOver100: a share of the read bandwidth over 100 %
+// comes with its reason, and only then.
+func TestPrintExplainsSharesOver100(t *testing.T) {
+	const note = "stayed in the caches"
+	for _, c := range []struct {
+		name                  string
+		tokS, share, products float64
+		want                  bool
+	}{
+		{"all under", 100, 0.9, 0.95, false},
+		{"step over the probe beside it", 100, 1.04, 0.98, true},
+		{"products alone over", 100, 0.95, 1.1, true},
+		{"decode over the best read", 130, 0.95, 0.99, true},
+	} {
+		r := &EngineResult{Kernel: "avx512", Threads: 2, WeightBytes: 500e6, Params: 1e9,
+			ReadBW: 60e9, DecodeTokS: c.tokS, DecodeShare: c.share, ReadBWBeside: 60e9,
+			ProductsShare: c.products, ProductsFrac: 0.9, Ctx: 256, PromptLen: 256,
+			Ns: []int{1}, TN: []time.Duration{10 * time.Millisecond}}
+		var b strings.Builder
+		r.Print(&b)
+		if got := strings.Contains(b.String(), note); got != c.want {
+			t.Errorf("%s: note printed %v, want %v:\n%s", c.name, got, c.want, b.String())
+		}
 	}
 }

@@ -112,7 +112,7 @@ func floatKernel(b *bytes.Buffer, typ string, T int, next bool) {
 			} else {
 				fmt.Fprintf(b, "\t%s %s, Z%d\n", load, wAddr[r], r)
 			}
-			fmt.Fprintf(b, "\tPREFETCHT0 %s\n", at(pfAt, pf[r]))
+			fmt.Fprintf(b, "\t%s %s\n", streamPrefetch, at(pfAt, pf[r]))
 		}
 		for t := 0; t < T; t++ {
 			fmt.Fprintf(b, "\tVMOVUPS %s, Z%d\n", xAddrs[t], 4+t%2)

@@ -137,14 +137,14 @@ func avx2Kernel(b *bytes.Buffer, g packedGeom, T int) {
 	fmt.Fprintf(b, "%sloop:\n", name)
 	if linear {
 		for off := 0; off < g.qbytes+g.meta; off += 64 {
-			fmt.Fprintf(b, "\tPREFETCHT0 %d(R13)\n", off)
+			fmt.Fprintf(b, "\t%s %d(R13)\n", streamPrefetch, off)
 		}
 	} else {
 		for off := 0; off < g.qbytes; off += 64 {
-			fmt.Fprintf(b, "\tPREFETCHT0 %d(SI)\n", r1Prefetch+off)
+			fmt.Fprintf(b, "\t%s %d(SI)\n", streamPrefetch, r1Prefetch+off)
 		}
 		for off := 0; off < g.meta; off += 64 {
-			fmt.Fprintf(b, "\tPREFETCHT0 %d(R9)\n", r1Prefetch+off)
+			fmt.Fprintf(b, "\t%s %d(R9)\n", streamPrefetch, r1Prefetch+off)
 		}
 	}
 	// start sets the integer accumulators of lane half h.

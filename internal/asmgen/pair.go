@@ -181,7 +181,7 @@ func pairKernel(b *bytes.Buffer, g packedGeom) int {
 	entry := src[k+len("\tMOVQ w+0(FP), SI\n") : k2]
 	var consts []string
 	for _, l := range strings.Split(strings.TrimSuffix(entry, "\n"), "\n") {
-		if !strings.HasPrefix(l, "\tPREFETCHT0 ") {
+		if !strings.HasPrefix(l, "\t"+streamPrefetch+" ") {
 			consts = append(consts, l)
 		}
 	}
@@ -206,12 +206,12 @@ TEXT ·%s(SB), NOSPLIT, $0-88
 	MOVQ w+0(FP), SI
 `, name, pkAccSignature, g.name, U, r1, name)
 	for off := 0; off < r1Prefetch; off += 64 {
-		fmt.Fprintf(b, "\tPREFETCHT0 %d(SI)\n\tPREFETCHT0 %d(SI)(BX*1)\n", off, off)
+		fmt.Fprintf(b, "\t%s %d(SI)\n\t%s %d(SI)(BX*1)\n", streamPrefetch, off, streamPrefetch, off)
 	}
 	b.WriteString(strings.Join(consts, "\n") + "\n")
 	fmt.Fprintf(b, "%sblock:\n\tMOVQ w+0(FP), SI\n\tMOVQ x+16(FP), DI\n\tMOVQ groups+32(FP), CX\n\tMOVQ scales+80(FP), AX\n\tLEAQ (SI)(AX*1), R9\n\tVXORPS Z16, Z16, Z16\n\tVXORPS Z17, Z17, Z17\n", name)
 	if g.r1Linear() {
-		b.WriteString(r1LinearStart + "\tPREFETCHT0 -64(R13)(BX*1)\n")
+		b.WriteString(r1LinearStart + "\t" + streamPrefetch + " -64(R13)(BX*1)\n")
 	}
 	for n := 1; n < U; n++ {
 		fmt.Fprintf(b, "\tCMPQ CX, $%d\n\tJEQ %sg%d\n", n, name, U-n)

@@ -10,7 +10,7 @@ import (
 )
 
 // TestOneRowPrefetchCoverage runs the address arithmetic of every one-row
-// decoding kernel, AVX-512 and AVX2 (as generated: its PREFETCHT0, LEAQ
+// decoding kernel, AVX-512 and AVX2 (as generated: its prefetches, LEAQ
 // and ADDQ on SI, R9 and R13) over consecutive rows of every width from
 // one group to 64, and checks that each cache line the kernel reads was
 // prefetched, by the call's entry burst or by a row before. A line left
@@ -94,7 +94,7 @@ func unfetched(fetched map[int]bool, g packedGeom, G, stride, base, rows int) []
 	return missed
 }
 
-// addrOp is one address instruction of a kernel: PREFETCHT0 off(reg),
+// addrOp is one address instruction of a kernel: a prefetch of off(reg),
 // LEAQ off(SI), reg or ADDQ $n, reg.
 type addrOp struct {
 	kind     string
@@ -104,7 +104,7 @@ type addrOp struct {
 
 func (o addrOp) run(reg map[string]int, fetched map[int]bool) {
 	switch o.kind {
-	case "PREFETCHT0":
+	case "PREFETCH":
 		fetched[(reg[o.reg]+o.n)/64] = true
 	case "LEAQ":
 		reg[o.reg] = reg[o.src] + o.n
@@ -122,7 +122,7 @@ type kernelAddressing struct {
 }
 
 var (
-	prefetchRe = regexp.MustCompile(`^PREFETCHT0 (-?\d+)\((SI|R9|R13)\)$`)
+	prefetchRe = regexp.MustCompile(`^PREFETCH(?:T0|NTA) (-?\d+)\((SI|R9|R13)\)$`)
 	leaRe      = regexp.MustCompile(`^LEAQ (-?\d+)\((SI)\), (R13)$`)
 	addRe      = regexp.MustCompile(`^ADDQ \$(\d+), (SI|R9|R13)$`)
 )
@@ -154,7 +154,7 @@ func parseAddressing(src string) (*kernelAddressing, error) {
 				k.entry = append(k.entry, n)
 				continue
 			}
-			op = addrOp{kind: "PREFETCHT0", reg: m[2], n: n}
+			op = addrOp{kind: "PREFETCH", reg: m[2], n: n}
 		} else if m := leaRe.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			op = addrOp{kind: "LEAQ", src: m[2], reg: m[3], n: n}
@@ -183,7 +183,7 @@ func parseAddressing(src string) (*kernelAddressing, error) {
 // and r + P of every width it takes, and every line of both streams' rows
 // fetched by a prefetch before them.
 func TestPairPrefetchCoverage(t *testing.T) {
-	pfRe := regexp.MustCompile(`^PREFETCHT0 (-?\d+)\((SI|R9|R13)\)(\(BX\*1\))?$`)
+	pfRe := regexp.MustCompile(`^PREFETCH(?:T0|NTA) (-?\d+)\((SI|R9|R13)\)(\(BX\*1\))?$`)
 	for _, g := range packedGeoms {
 		if !g.inSet("vnni") || !g.paired() {
 			continue
@@ -217,7 +217,7 @@ func TestPairPrefetchCoverage(t *testing.T) {
 			var o op
 			if m := pfRe.FindStringSubmatch(line); m != nil {
 				n, _ := strconv.Atoi(m[1])
-				o = op{addrOp{kind: "PREFETCHT0", reg: m[2], n: n}, m[3] != ""}
+				o = op{addrOp{kind: "PREFETCH", reg: m[2], n: n}, m[3] != ""}
 			} else if m := leaRe.FindStringSubmatch(line); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				o = op{addrOp{kind: "LEAQ", src: m[2], reg: m[3], n: n}, false}
@@ -245,7 +245,7 @@ func TestPairPrefetchCoverage(t *testing.T) {
 			D := P * stride
 			fetched := map[int]bool{}
 			run := func(o op, reg map[string]int) {
-				if o.kind == "PREFETCHT0" && o.far {
+				if o.kind == "PREFETCH" && o.far {
 					fetched[(reg[o.reg]+D+o.n)/64] = true
 					return
 				}
