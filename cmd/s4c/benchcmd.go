@@ -68,7 +68,11 @@ func intList(name, flag string, lo, hi int) ([]int, error) {
 	for _, f := range strings.Split(flag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < lo || n > hi {
-			return nil, usageError{fmt.Errorf("--%s %q: want a comma-separated list of whole numbers from %d to %d", name, flag, lo, hi)}
+			dash := "--"
+			if len(name) == 1 {
+				dash = "-"
+			}
+			return nil, usageError{fmt.Errorf("%s%s %q: want a comma-separated list of whole numbers from %d to %d", dash, name, flag, lo, hi)}
 		}
 		out = append(out, n)
 	}
@@ -240,13 +244,9 @@ func cmdBenchEngine(args []string) error {
 	if err := checkInts(intFlag{"threads", *threads, 0, maxThreads}, intFlag{"ctx", *ctx, 1, 1 << 20}, intFlag{"reps", *reps, 1, 1000}); err != nil {
 		return err
 	}
-	var ns []int
-	for _, f := range strings.Split(*nsFlag, ",") {
-		var n int
-		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
-			return fmt.Errorf("-n %q: want a comma-separated list of positive batch sizes", *nsFlag)
-		}
-		ns = append(ns, n)
+	ns, err := intList("n", *nsFlag, 1, 1<<20)
+	if err != nil {
+		return err
 	}
 	// The machine's limits once before the model takes its memory (and
 	// once after its passes, inside Engine).

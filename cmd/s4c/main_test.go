@@ -196,6 +196,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"heads", "eval", "-m", model, "--heads", heads, "-n", "0"}, 2, "-n 0: want 1 to"},
 		{[]string{"heads", "eval", "-m", model, "--heads", heads, "-n", "-4"}, 2, "-n -4: want 1 to"},
 		{[]string{"bench", "engine", "-m", model, "-reps", "0"}, 2, "-reps 0: want 1 to 1000"},
+		{[]string{"bench", "engine", "-m", model, "-n", "1,0"}, 2, "-n \"1,0\": want a comma-separated list"},
+		{[]string{"bench", "engine", "-m", model, "-n", "abc"}, 2, "-n \"abc\": want a comma-separated list"},
 		{[]string{"bench", "engine", "-m", model, "-reps", "-1"}, 2, "-reps -1"},
 		{[]string{"bench", "engine", "-m", model, "-ctx", "-5"}, 2, "-ctx -5"},
 		{[]string{"bench", "engine", "-m", model, "-ctx", "4000"}, 1, "exceed the model's context of 2048 tokens"},
