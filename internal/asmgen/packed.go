@@ -923,8 +923,10 @@ const r1Prefetch = 4096
 // story prompts). One 1 GiB matrix read pass after pass streamed as fast
 // either way, as did a plain read: the gain is the part of the weights
 // that stays cached from one pass to the next, largest where the model is
-// smallest. Only prefetches of the first four KiB ahead were measured;
-// the AVX2 kernels (S4C_KERNEL=avx2, arithmetic-bound here) were as fast.
+// smallest. Measured at the kernels' distances (4 KiB ahead one token at
+// a time, the next block of rows in tiles); the AVX2 kernels
+// (S4C_KERNEL=avx2, arithmetic-bound here) were as fast; a chosen part of
+// a model kept on PREFETCHT0 was no faster (see the README).
 const streamPrefetch = "PREFETCHNTA"
 
 // r1Linear reports whether one-row tiles of g sweep their rows with one
