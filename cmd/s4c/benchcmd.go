@@ -68,11 +68,7 @@ func intList(name, flag string, lo, hi int) ([]int, error) {
 	for _, f := range strings.Split(flag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < lo || n > hi {
-			dash := "--"
-			if len(name) == 1 {
-				dash = "-"
-			}
-			return nil, usageError{fmt.Errorf("%s%s %q: want a comma-separated list of whole numbers from %d to %d", dash, name, flag, lo, hi)}
+			return nil, usageError{fmt.Errorf("-%s %q: want a comma-separated list of whole numbers from %d to %d", name, flag, lo, hi)}
 		}
 		out = append(out, n)
 	}
